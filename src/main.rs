@@ -1,0 +1,2 @@
+//! The `bsweep` binary: a thin shell around the library's `run`.
+fn main() {}

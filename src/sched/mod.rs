@@ -1,0 +1,3 @@
+//! Schedulers: the backends that run points (local processes, LSF).
+
+pub mod lsf;
