@@ -1,2 +1,4 @@
 //! The `bsweep` binary: a thin shell around the library's `run`.
-fn main() {}
+fn main() {
+    std::process::exit(bsweep::cli::run());
+}

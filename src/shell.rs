@@ -10,7 +10,11 @@ pub fn quote(s: &str) -> Cow<'_, str> {
     match shlex::try_quote(s) {
         Ok(q) => q,
         // A NUL byte cannot travel in a shell word at all; dropping it is the only inert choice.
-        Err(_) => Cow::Owned(shlex::try_quote(&s.replace('\0', "")).unwrap_or_default().into_owned()),
+        Err(_) => Cow::Owned(
+            shlex::try_quote(&s.replace('\0', ""))
+                .unwrap_or_default()
+                .into_owned(),
+        ),
     }
 }
 

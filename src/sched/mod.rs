@@ -1,3 +1,150 @@
-//! Schedulers: the backends that run points (local processes, LSF).
+//! Schedulers: the backends that run points (local processes, LSF), behind one batched trait.
 
+pub mod local;
 pub mod lsf;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A scheduler's id for one job (an LSF job id such as `123` or `123[4]`, a local pid).
+pub type JobId = String;
+
+/// The state of a point (and of one attempt), the closed set users see in `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Unsubmitted,
+    Pending,
+    Running,
+    Suspended,
+    Done,
+    Failed,
+    Cancelled,
+    Unknown,
+}
+
+impl State {
+    pub const ALL: [State; 8] = [
+        State::Unsubmitted,
+        State::Pending,
+        State::Running,
+        State::Suspended,
+        State::Done,
+        State::Failed,
+        State::Cancelled,
+        State::Unknown,
+    ];
+
+    /// A final state never changes again for that attempt.
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Done | State::Failed | State::Cancelled)
+    }
+
+    /// Submitted and not yet final: it holds a slot of its target.
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            State::Pending | State::Running | State::Suspended | State::Unknown
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Unsubmitted => "unsubmitted",
+            State::Pending => "pending",
+            State::Running => "running",
+            State::Suspended => "suspended",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Cancelled => "cancelled",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One job to submit: a rendered script for one attempt of one point.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub index: u64,
+    pub attempt: u32,
+    pub job_name: String,
+    pub script_path: PathBuf,
+    pub out_dir: PathBuf,
+    /// Index into the sweep's targets.
+    pub target: usize,
+}
+
+/// What the scheduler said when it accepted a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    pub job_id: JobId,
+    pub queue: Option<String>,
+}
+
+/// A job the scheduler knows about, as the engine refers to it when polling or cancelling.
+#[derive(Debug, Clone)]
+pub struct JobRef {
+    pub job_id: JobId,
+    pub job_name: String,
+    pub attempt: u32,
+    pub out_dir: PathBuf,
+}
+
+/// What a poll learned about one job. Times are unix seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobInfo {
+    pub state: Option<State>,
+    pub exit_code: Option<i32>,
+    pub started: Option<f64>,
+    pub ended: Option<f64>,
+    pub host: Option<String>,
+    pub max_mem_mb: Option<f64>,
+    pub run_seconds: Option<f64>,
+}
+
+/// Why a submission failed, and whether trying again later may help.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SubmitError {
+    pub transient: bool,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    #[error("could not run {what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.
+#[allow(async_fn_in_trait)] // used only inside this crate, on a single-threaded runtime
+pub trait Scheduler {
+    /// Submits a batch; one result per submission, in the same order.
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>>;
+
+    /// Polls jobs. A job missing from the answer has no news (not a change of state).
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError>;
+
+    /// Cancels jobs; jobs already finished or unknown are not an error.
+    async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError>;
+
+    /// Finds jobs by name, for submissions whose outcome was never recorded (a crash between
+    /// recording the intent and recording the job id). Names not found are absent from the map.
+    async fn find_by_name(&mut self, jobs: &[JobRef])
+    -> Result<HashMap<String, JobId>, SchedError>;
+}

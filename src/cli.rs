@@ -1,0 +1,722 @@
+//! The command line: clap types, the commands, and the mapping of errors to exit codes.
+//!
+//! Exit codes: 0 success; 1 runtime error; 2 bad input (sweep file, arguments); 3 the sweep is
+//! in use, missing, or already exists; 4 the sweep ended with failed or cancelled points;
+//! 130 interrupted while following (jobs keep running).
+
+use std::fs;
+use std::hash::BuildHasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::collect;
+use crate::engine::{self, Engine, Outcome};
+use crate::report;
+use crate::sched::local::LocalScheduler;
+use crate::sched::{Scheduler, State};
+use crate::script::{self, ScriptCtx};
+use crate::spec::{BackendKind, Spec, SpecError, Target};
+use crate::store::{self, Home, PointRec, Store, StoreError, SweepMeta};
+
+/// Grids above this many points need `--yes` (a typo in a range can mean millions of jobs).
+pub const LARGE_GRID: u64 = 100_000;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bsweep",
+    version,
+    about = "Parameter sweeps on LSF clusters and the local machine, that survive disconnects and crashes"
+)]
+pub struct Cli {
+    /// Where bsweep keeps its state (default: the XDG data dir, ~/.local/share/bsweep).
+    #[arg(long, global = true, env = "BSWEEP_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Print no progress display.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what would be submitted: point count, distribution over targets, job scripts. Touches nothing.
+    Plan {
+        file: PathBuf,
+        /// Print every job script (default: the first 3).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        /// Confirm a grid above 100,000 points.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Record the sweep, submit its points, and follow them until all end.
+    Launch {
+        file: PathBuf,
+        /// Return once everything that fits is submitted; a background bsweep follows the rest.
+        #[arg(long)]
+        detach: bool,
+        /// Confirm a grid above 100,000 points.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Counts per state and per target (polls the scheduler unless another bsweep follows the sweep).
+    Status {
+        sweep: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Refresh every 2 s until every point has ended.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// All recorded sweeps.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pick up a sweep where it was: adopt submitted jobs, submit the rest, follow to the end.
+    Resume {
+        sweep: String,
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Cancel every point not yet ended (running jobs are killed).
+    Cancel { sweep: String },
+    /// Run failed points again as new attempts, then follow.
+    Retry {
+        sweep: String,
+        /// Retry the points whose last attempt failed.
+        #[arg(long, required = true)]
+        failed: bool,
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Write one CSV row per point: parameters, job, state, exit code, times, metrics.
+    Collect {
+        sweep: String,
+        /// Output file (default: <sweep>.csv in the current directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
+    Delete {
+        sweep: String,
+        /// Delete even with points in flight (their jobs are not cancelled).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// A failure, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    #[error(transparent)]
+    Collect(#[from] collect::CollectError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Followed to the end, but not every point is done.
+    #[error("{0}")]
+    Unfinished(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Spec(_) | CliError::Usage(_) => 2,
+            CliError::Store(
+                StoreError::InUse { .. } | StoreError::NotFound(_) | StoreError::Exists(_),
+            ) => 3,
+            CliError::Engine(engine::EngineError::Store(
+                StoreError::InUse { .. } | StoreError::NotFound(_) | StoreError::Exists(_),
+            )) => 3,
+            CliError::Unfinished(_) => 4,
+            CliError::Interrupted => 130,
+            _ => 1,
+        }
+    }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let what = what.into();
+    move |source| CliError::Io { what, source }
+}
+
+/// Parses arguments, runs the command, prints errors with their causes; returns the exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(()) => 0,
+        Err(CliError::Interrupted) => 130,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let home = Home::new(cli.home.clone().unwrap_or_else(Home::default_root));
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Plan {
+            file,
+            all,
+            json,
+            yes,
+        } => plan(&home, &file, all, json, yes),
+        Command::Launch { file, detach, yes } => launch(&home, &file, detach, yes, quiet).await,
+        Command::Status { sweep, json, watch } => status(&home, sweep, json, watch).await,
+        Command::List { json } => list(&home, json),
+        Command::Resume { sweep, detach } => {
+            let store = Store::open(&home, &sweep, "resume")?;
+            follow(&home, store, detach, quiet, |_| 0).await
+        }
+        Command::Cancel { sweep } => cancel(&home, &sweep).await,
+        Command::Retry { sweep, detach, .. } => {
+            let store = Store::open(&home, &sweep, "retry")?;
+            follow(&home, store, detach, quiet, |e| e.retry_failed()).await
+        }
+        Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output),
+        Command::Delete { sweep, force } => delete(&home, &sweep, force),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "bsweep", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn check_size(count: u64, yes: bool) -> Result<(), CliError> {
+    if count > LARGE_GRID && !yes {
+        return Err(CliError::Usage(format!(
+            "the grid has {count} points (more than {LARGE_GRID}); check it with `bsweep plan`, then pass --yes to confirm"
+        )));
+    }
+    if count == 0 {
+        return Err(CliError::Usage("the sweep has no points".into()));
+    }
+    Ok(())
+}
+
+/// The targets points spread over, as the engine sees them.
+fn targets_of(spec: &Spec) -> Vec<Target> {
+    match spec.backend {
+        BackendKind::Lsf => spec.lsf.targets.clone(),
+        BackendKind::Local => vec![Target {
+            queue: None,
+            hosts: None,
+            weight: 1,
+            max_in_flight: Some(spec.local.concurrency as u32),
+        }],
+    }
+}
+
+fn target_labels(spec: &Spec) -> Vec<String> {
+    match spec.backend {
+        BackendKind::Local => vec!["local".into()],
+        BackendKind::Lsf => spec.lsf.targets.iter().map(Target::label).collect(),
+    }
+}
+
+fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<(), CliError> {
+    let spec = Spec::load(file)?;
+    let count = spec.count();
+    check_size(count, yes)?;
+    let targets = targets_of(&spec);
+    let labels = target_labels(&spec);
+    let dist = engine::distribution(&spec, count);
+    let sweep_dir = home.sweep_dir(&spec.name);
+    let shown = if all { count } else { count.min(3) };
+    // The real id is drawn at launch; the plan shows a stand-in so names have their true shape.
+    let id = "xxxxxx";
+    let mut out = std::io::stdout().lock();
+    let render = |p: &crate::spec::Point| {
+        let t = (p.index % targets.len() as u64) as usize;
+        let name = script::job_name(id, p.index, 1);
+        let od = engine::out_dir(&sweep_dir, p.index);
+        let text = script::render(
+            &spec,
+            p,
+            &ScriptCtx {
+                sweep_name: &spec.name,
+                sweep_id: id,
+                job_name: &name,
+                attempt: 1,
+                out_dir: &od,
+                target: &targets[t],
+            },
+        );
+        (t, name, text)
+    };
+    if json {
+        let points: Vec<serde_json::Value> = spec
+            .points()
+            .take(shown as usize)
+            .map(|p| {
+                let (t, name, text) = render(&p);
+                serde_json::json!({
+                    "index": p.index,
+                    "params": p.params.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
+                    "target": labels[t],
+                    "job_name": name,
+                    "script": text,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "sweep": spec.name,
+            "count": count,
+            "backend": spec.backend,
+            "params": spec.param_names(),
+            "distribution": dist,
+            "points": points,
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(io("stdout"))?;
+        return Ok(());
+    }
+    let policy = match spec.backend {
+        BackendKind::Local => format!("at most {} at a time", spec.local.concurrency),
+        BackendKind::Lsf => format!("{:?}", spec.lsf.policy).to_lowercase(),
+    };
+    let mut dist: Vec<_> = dist.into_iter().collect();
+    dist.sort();
+    let w =
+        |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io("stdout"));
+    w(
+        &mut out,
+        format!(
+            "sweep {}: {count} points, backend {:?}",
+            spec.name, spec.backend
+        )
+        .replace("Local", "local")
+        .replace("Lsf", "lsf"),
+    )?;
+    w(
+        &mut out,
+        format!("parameters: {}", spec.param_names().join(", ")),
+    )?;
+    w(
+        &mut out,
+        format!(
+            "targets ({policy}): {}",
+            dist.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )?;
+    for p in spec.points().take(shown as usize) {
+        let (_, name, text) = render(&p);
+        w(
+            &mut out,
+            format!("\n# ---- point {} ({name}) ----", p.index),
+        )?;
+        write!(out, "{text}").map_err(io("stdout"))?;
+    }
+    if shown < count {
+        w(
+            &mut out,
+            format!(
+                "\n# ... {} more (bsweep plan --all shows every script)",
+                count - shown
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn new_sweep_id() -> String {
+    // A random 24-bit id: std's RandomState is seeded from the OS.
+    let h = std::collections::hash_map::RandomState::new()
+        .hash_one((std::process::id(), engine::now().to_bits()));
+    format!("{:06x}", h & 0xff_ffff)
+}
+
+async fn launch(
+    home: &Home,
+    file: &Path,
+    detach: bool,
+    yes: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let spec = Spec::load(file)?;
+    let count = spec.count();
+    check_size(count, yes)?;
+    let spec_text =
+        fs::read_to_string(file).map_err(io(format!("cannot read {}", file.display())))?;
+    let meta = SweepMeta {
+        name: spec.name.clone(),
+        id: new_sweep_id(),
+        created: engine::now(),
+        source: std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()),
+        spec_text,
+        backend: spec.backend,
+        count,
+        param_names: spec.param_names(),
+        targets: target_labels(&spec),
+    };
+    let points = spec.points().map(|p| PointRec {
+        index: p.index,
+        params: p.params,
+        attempts: Vec::new(),
+    });
+    let store = Store::create(home, meta, points, "launch")?;
+    if !quiet {
+        eprintln!(
+            "recorded sweep {} ({} points) in {}",
+            spec.name,
+            count,
+            store.dir().display()
+        );
+    }
+    follow(home, store, detach, quiet, |_| 0).await
+}
+
+/// Runs the engine on an opened sweep with the backend its spec names.
+async fn follow(
+    home: &Home,
+    store: Store,
+    detach: bool,
+    quiet: bool,
+    prepare: impl FnOnce(&mut Engine<LocalScheduler>) -> usize,
+) -> Result<(), CliError> {
+    match store.meta().backend {
+        BackendKind::Local => {
+            let mut engine = Engine::new(store, LocalScheduler::new(), quiet)?;
+            let queued = prepare(&mut engine);
+            if queued > 0 && !quiet {
+                eprintln!("retrying {queued} failed point(s)");
+            }
+            drive(home, engine, detach).await
+        }
+        BackendKind::Lsf => Err(CliError::Usage(
+            "backend \"lsf\" is not available in this build yet; use backend = \"local\"".into(),
+        )),
+    }
+}
+
+async fn drive<S: Scheduler>(
+    home: &Home,
+    mut engine: Engine<S>,
+    detach: bool,
+) -> Result<(), CliError> {
+    let outcome = engine.follow(detach).await?;
+    let name = engine.store().meta().name.clone();
+    let counts = report::counts(engine.points());
+    let line = report::summary_line(&counts);
+    match outcome {
+        Outcome::Finished => {
+            let bad = counts.get("failed").copied().unwrap_or(0)
+                + counts.get("cancelled").copied().unwrap_or(0);
+            eprintln!("sweep {name} finished: {line}");
+            eprintln!("next: bsweep collect {name}");
+            if bad > 0 {
+                return Err(CliError::Unfinished(format!(
+                    "{bad} point(s) did not finish successfully; see `bsweep status {name}`, then `bsweep retry {name} --failed`"
+                )));
+            }
+            Ok(())
+        }
+        Outcome::Detached => {
+            let waiting = engine.waiting();
+            drop(engine); // releases the sweep so the background follower can take it
+            if waiting > 0 {
+                let pid = spawn_follower(home, &name)?;
+                eprintln!(
+                    "{line}; {waiting} point(s) wait for a free slot: bsweep (pid {pid}) follows them in the background"
+                );
+            } else {
+                eprintln!("{line}; every point is submitted");
+            }
+            eprintln!("check with: bsweep status {name}");
+            Ok(())
+        }
+        Outcome::Interrupted => {
+            eprintln!("stopped following sweep {name} ({line}); no job was killed");
+            eprintln!("pick up where it was with: bsweep resume {name}");
+            Err(CliError::Interrupted)
+        }
+    }
+}
+
+/// Starts `bsweep resume NAME` detached from this terminal, logging to the sweep directory.
+fn spawn_follower(home: &Home, name: &str) -> Result<u32, CliError> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(io("cannot find the bsweep executable"))?;
+    let log_path = home.sweep_dir(name).join("follow.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io(format!("cannot open {}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(io("cannot duplicate the log handle"))?;
+    let child = Process::new(exe)
+        .arg("--home")
+        .arg(home.root())
+        .arg("--quiet")
+        .arg("resume")
+        .arg(name)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        // A session of its own: closing the terminal does not stop it.
+        .process_group(0)
+        .spawn()
+        .map_err(io("cannot start the background follower"))?;
+    Ok(child.id())
+}
+
+/// Opens a sweep to look at it. When another bsweep holds it, reads that holder's snapshot.
+enum Look {
+    Owned(Box<Engine<LocalScheduler>>),
+    Snapshot(report::StatusView, String),
+}
+
+fn look(home: &Home, name: &str) -> Result<Look, CliError> {
+    match Store::open(home, name, "status") {
+        Ok(store) => match store.meta().backend {
+            BackendKind::Local => Ok(Look::Owned(Box::new(Engine::new(
+                store,
+                LocalScheduler::new(),
+                true,
+            )?))),
+            BackendKind::Lsf => Err(CliError::Usage(
+                "backend \"lsf\" is not available in this build yet".into(),
+            )),
+        },
+        Err(StoreError::InUse { pid, .. }) => {
+            let dir = home.sweep_dir(name);
+            let path = dir.join("status.json");
+            let text = fs::read_to_string(&path).map_err(io(format!(
+                "sweep {name} is followed by pid {pid}, and its status snapshot {} cannot be read",
+                path.display()
+            )))?;
+            let view = serde_json::from_str(&text).map_err(|e| CliError::Io {
+                what: format!("status snapshot {} is unreadable", path.display()),
+                source: std::io::Error::other(e),
+            })?;
+            Ok(Look::Snapshot(view, pid))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn status_once(home: &Home, name: &str, json: bool) -> Result<bool, CliError> {
+    let (view, note) = match look(home, name)? {
+        Look::Owned(mut engine) => {
+            engine.poll_once().await?;
+            engine.write_snapshot(true);
+            (
+                report::status_view(engine.store().meta(), engine.points()),
+                None,
+            )
+        }
+        Look::Snapshot(view, pid) => (
+            view,
+            Some(format!(
+                "(as reported by bsweep pid {pid}, which follows this sweep)"
+            )),
+        ),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&view).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report::status_text(&view));
+        if let Some(note) = note {
+            println!("  {note}");
+        }
+    }
+    let open = view.points.iter().any(|p| !p.state.is_final());
+    Ok(open)
+}
+
+async fn status(
+    home: &Home,
+    sweep: Option<String>,
+    json: bool,
+    watch: bool,
+) -> Result<(), CliError> {
+    let Some(name) = sweep else {
+        return list(home, json);
+    };
+    loop {
+        let open = status_once(home, &name, json).await?;
+        if !watch || !open {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+        println!();
+    }
+}
+
+fn list(home: &Home, json: bool) -> Result<(), CliError> {
+    let mut rows = Vec::new();
+    for name in home.sweep_names() {
+        let row = match look(home, &name) {
+            Ok(Look::Owned(engine)) => {
+                let v = report::status_view(engine.store().meta(), engine.points());
+                serde_json::json!({"sweep": v.sweep, "id": v.id, "backend": v.backend, "total": v.total, "counts": v.counts, "followed_by": null})
+            }
+            Ok(Look::Snapshot(v, pid)) => {
+                serde_json::json!({"sweep": v.sweep, "id": v.id, "backend": v.backend, "total": v.total, "counts": v.counts, "followed_by": pid})
+            }
+            Err(e) => serde_json::json!({"sweep": name, "error": e.to_string()}),
+        };
+        rows.push(row);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no sweeps yet (bsweep launch FILE records one)");
+    }
+    for r in rows {
+        let name = r["sweep"].as_str().unwrap_or("?");
+        if let Some(err) = r.get("error").and_then(|e| e.as_str()) {
+            println!("{name:<24} error: {err}");
+            continue;
+        }
+        let counts: std::collections::BTreeMap<String, u64> =
+            serde_json::from_value(r["counts"].clone()).unwrap_or_default();
+        let follow = r["followed_by"]
+            .as_str()
+            .map(|p| format!(" (followed by pid {p})"))
+            .unwrap_or_default();
+        println!(
+            "{name:<24} {:>7} points  {}{follow}",
+            r["total"],
+            report::summary_line(&counts)
+        );
+    }
+    Ok(())
+}
+
+async fn cancel(home: &Home, name: &str) -> Result<(), CliError> {
+    match Store::open(home, name, "cancel") {
+        Ok(store) => {
+            let mut engine = match store.meta().backend {
+                BackendKind::Local => Engine::new(store, LocalScheduler::new(), true)?,
+                BackendKind::Lsf => {
+                    return Err(CliError::Usage(
+                        "backend \"lsf\" is not available in this build yet".into(),
+                    ));
+                }
+            };
+            engine.poll_once().await?;
+            let n = engine.cancel_all().await?;
+            println!("cancelled {n} point(s) of sweep {name}");
+            Ok(())
+        }
+        Err(StoreError::InUse { pid, .. }) => {
+            let path = home.sweep_dir(name).join(engine::CANCEL_REQUEST);
+            fs::write(&path, b"").map_err(io(format!("cannot write {}", path.display())))?;
+            println!("asked bsweep pid {pid}, which follows sweep {name}, to cancel it");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result<(), CliError> {
+    let store = Store::open(home, name, "collect")?;
+    let meta = store.meta().clone();
+    let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    let points = store.load_points()?;
+    let output = output.unwrap_or_else(|| PathBuf::from(format!("{name}.csv")));
+    let r = collect::write_csv(&meta, &spec.collect, store.dir(), &points, &output)?;
+    for (index, why) in r.problems.iter().take(10) {
+        eprintln!("point {index}: no metrics: {why}");
+    }
+    if r.problems.len() > 10 {
+        eprintln!(
+            "... and {} more points without metrics",
+            r.problems.len() - 10
+        );
+    }
+    eprintln!(
+        "wrote {} ({} rows, {} metric columns)",
+        output.display(),
+        r.rows,
+        r.metric_columns
+    );
+    let not_done = points.iter().filter(|p| p.state() != State::Done).count();
+    if not_done > 0 {
+        eprintln!("note: {not_done} point(s) are not done; their rows have no or partial metrics");
+    }
+    Ok(())
+}
+
+fn delete(home: &Home, name: &str, force: bool) -> Result<(), CliError> {
+    let store = Store::open(home, name, "delete")?;
+    let points = store.load_points()?;
+    let live = points.iter().filter(|p| p.state().in_flight()).count();
+    if live > 0 && !force {
+        return Err(CliError::Usage(format!(
+            "sweep {name} has {live} point(s) in flight; `bsweep cancel {name}` first, or pass --force"
+        )));
+    }
+    let dir = store.dir().to_path_buf();
+    drop(store);
+    fs::remove_dir_all(&dir).map_err(io(format!("cannot remove {}", dir.display())))?;
+    println!("deleted sweep {name}");
+    Ok(())
+}
+
+/// Reads who holds a sweep (for messages elsewhere).
+pub fn holder(home: &Home, name: &str) -> (String, String) {
+    store::lock_holder(&home.sweep_dir(name))
+}

@@ -1,0 +1,299 @@
+//! Collect: read each point's metrics (a JSON file, `key=value` lines or a regex over stdout) and
+//! write one CSV row per point with its parameters, job, state, times and metrics.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use regex::Regex;
+
+use crate::engine::out_dir;
+use crate::report::where_label;
+use crate::script::STDOUT_FILE;
+use crate::spec::CollectOpts;
+use crate::store::{PointRec, SweepMeta};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("stdout_regex does not compile")]
+    Regex(#[from] regex::Error),
+}
+
+/// What a collect run found, for the closing message.
+#[derive(Debug, Default)]
+pub struct CollectReport {
+    pub rows: usize,
+    pub metric_columns: usize,
+    /// Points with no metrics at all, and why (missing file, bad JSON), by index.
+    pub problems: Vec<(u64, String)>,
+}
+
+/// Flattens a JSON value into dotted keys: `{"a": {"b": 1}}` → `a.b = 1`.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        serde_json::Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+fn is_key(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+}
+
+/// `key=value` pairs from stdout: a line counts when every whitespace-separated word of it is a
+/// pair (`epoch=3 loss=0.25`), so ordinary log lines that merely contain `=` are left alone.
+fn scrape_kv(stdout: &str, out: &mut Vec<(String, String)>) {
+    for line in stdout.lines() {
+        let pairs: Option<Vec<(&str, &str)>> = line
+            .split_whitespace()
+            .map(|w| {
+                w.split_once('=')
+                    .filter(|(k, v)| is_key(k) && !v.is_empty())
+            })
+            .collect();
+        if let Some(pairs) = pairs {
+            out.extend(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+        }
+    }
+}
+
+fn scrape_regex(re: &Regex, stdout: &str, out: &mut Vec<(String, String)>) {
+    for caps in re.captures_iter(stdout) {
+        for name in re.capture_names().flatten() {
+            if let Some(m) = caps.name(name) {
+                out.push((name.to_string(), m.as_str().to_string()));
+            }
+        }
+    }
+}
+
+/// The metrics of one point; later values of a key win (the last epoch's loss).
+fn metrics_of(
+    opts: &CollectOpts,
+    re: Option<&Regex>,
+    dir: &Path,
+    problems: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(file) = &opts.metrics_json {
+        let path = dir.join(file);
+        match fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => flatten("", &v, &mut out),
+                Err(e) => problems.push(format!("{}: not valid JSON ({e})", path.display())),
+            },
+            Err(_) => problems.push(format!("{} is missing", path.display())),
+        }
+    }
+    if opts.stdout_kv || re.is_some() {
+        let stdout = fs::read_to_string(dir.join(STDOUT_FILE)).unwrap_or_default();
+        if opts.stdout_kv {
+            scrape_kv(&stdout, &mut out);
+        }
+        if let Some(re) = re {
+            scrape_regex(re, &stdout, &mut out);
+        }
+    }
+    out
+}
+
+fn fmt_time(t: Option<f64>) -> String {
+    t.filter(|t| *t > 0.0)
+        .map(|t| {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs_f64(t)).to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn fmt_num(x: Option<f64>) -> String {
+    x.map(|x| {
+        format!("{:.3}", x)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+/// The fixed columns after the parameters.
+const BASE_COLUMNS: &[&str] = &[
+    "job_id",
+    "target",
+    "state",
+    "exit_code",
+    "attempts",
+    "started",
+    "ended",
+    "run_seconds",
+    "max_mem_mb",
+];
+
+/// Writes the CSV summary of a sweep. Every point gets a row, whatever its state.
+pub fn write_csv(
+    meta: &SweepMeta,
+    opts: &CollectOpts,
+    sweep_dir: &Path,
+    points: &[PointRec],
+    output: &Path,
+) -> Result<CollectReport, CollectError> {
+    let re = opts.stdout_regex.as_deref().map(Regex::new).transpose()?;
+    let mut report = CollectReport::default();
+    let mut rows_metrics: Vec<HashMap<String, String>> = Vec::with_capacity(points.len());
+    let mut metric_cols: Vec<String> = Vec::new();
+    let taken: Vec<&str> = ["sweep", "index"]
+        .into_iter()
+        .chain(meta.param_names.iter().map(String::as_str))
+        .chain(BASE_COLUMNS.iter().copied())
+        .collect();
+    let mut col_of: HashMap<String, String> = HashMap::new();
+    for p in points {
+        let mut problems = Vec::new();
+        let m = metrics_of(
+            opts,
+            re.as_ref(),
+            &out_dir(sweep_dir, p.index),
+            &mut problems,
+        );
+        if m.is_empty() && !problems.is_empty() {
+            report.problems.push((p.index, problems.join("; ")));
+        }
+        let mut row = HashMap::new();
+        for (k, v) in m {
+            let col = col_of
+                .entry(k.clone())
+                .or_insert_with(|| {
+                    // A metric named like a parameter or a fixed column keeps both visible.
+                    let col = if taken.contains(&k.as_str()) {
+                        format!("metric.{k}")
+                    } else {
+                        k.clone()
+                    };
+                    metric_cols.push(col.clone());
+                    col
+                })
+                .clone();
+            row.insert(col, v);
+        }
+        rows_metrics.push(row);
+    }
+    let werr = |source| CollectError::Write {
+        path: output.to_path_buf(),
+        source,
+    };
+    let mut w = csv::Writer::from_path(output).map_err(werr)?;
+    let header: Vec<&str> = taken
+        .iter()
+        .copied()
+        .chain(metric_cols.iter().map(String::as_str))
+        .collect();
+    w.write_record(&header).map_err(werr)?;
+    for (p, metrics) in points.iter().zip(&rows_metrics) {
+        let last = p.last();
+        let mut rec: Vec<String> = vec![meta.name.clone(), p.index.to_string()];
+        rec.extend(p.params.iter().map(|(_, v)| v.to_string()));
+        rec.push(last.and_then(|a| a.job_id.clone()).unwrap_or_default());
+        rec.push(where_label(meta, p).unwrap_or_default());
+        rec.push(p.state().to_string());
+        rec.push(
+            last.and_then(|a| a.exit_code)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        );
+        rec.push(
+            p.attempts
+                .iter()
+                .filter(|a| a.job_id.is_some())
+                .count()
+                .to_string(),
+        );
+        rec.push(fmt_time(last.and_then(|a| a.started)));
+        rec.push(fmt_time(last.and_then(|a| a.ended)));
+        rec.push(fmt_num(last.and_then(|a| a.run_seconds)));
+        rec.push(fmt_num(last.and_then(|a| a.max_mem_mb)));
+        rec.extend(
+            metric_cols
+                .iter()
+                .map(|c| metrics.get(c).cloned().unwrap_or_default()),
+        );
+        w.write_record(&rec).map_err(werr)?;
+    }
+    w.flush().map_err(|e| werr(e.into()))?;
+    report.rows = points.len();
+    report.metric_columns = metric_cols.len();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_nested_json_with_dots() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"loss": 0.5, "eval": {"acc": 0.9, "f1": null}, "tag": "x"}"#)
+                .unwrap();
+        let mut out = Vec::new();
+        flatten("", &v, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ("loss".into(), "0.5".into()),
+                ("eval.acc".into(), "0.9".into()),
+                ("eval.f1".into(), "".into()),
+                ("tag".into(), "x".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn kv_lines_only_when_every_word_is_a_pair() {
+        let mut out = Vec::new();
+        scrape_kv(
+            "epoch=1 loss=0.5\nsetting x=1 for y\nepoch=2 loss=0.25\n=3\n",
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![
+                ("epoch".into(), "1".into()),
+                ("loss".into(), "0.5".into()),
+                ("epoch".into(), "2".into()),
+                ("loss".into(), "0.25".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn regex_named_groups() {
+        let re = Regex::new(r"acc: (?P<acc>[0-9.]+)").unwrap();
+        let mut out = Vec::new();
+        scrape_regex(&re, "acc: 0.1\nacc: 0.7\n", &mut out);
+        assert_eq!(out.last(), Some(&("acc".to_string(), "0.7".to_string())));
+    }
+}

@@ -1,0 +1,623 @@
+//! The engine: one loop that owns a sweep's state and is the only writer of its store. It
+//! reconciles unfinished submissions, submits what fits, polls what runs, retries what failed,
+//! and hands events to the progress display. Concurrency is for I/O only.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::report::{self, Progress};
+use crate::sched::{JobRef, Scheduler, State, Submission};
+use crate::script::{self, ScriptCtx};
+use crate::spec::{BackendKind, Point, Spec, Target};
+use crate::store::{AttemptRec, PointRec, Store, StoreError};
+
+/// File a second bsweep drops into a sweep directory to ask its holder to cancel the sweep.
+pub const CANCEL_REQUEST: &str = "cancel.request";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the sweep file recorded for `{name}` no longer parses with this bsweep")]
+    Spec {
+        name: String,
+        #[source]
+        source: crate::spec::SpecError,
+    },
+}
+
+/// How often to poll: starts at `initial`, backs off by `factor` while nothing changes, up to
+/// `max`; any change resets it.
+#[derive(Debug, Clone, Copy)]
+pub struct PollOpts {
+    pub initial: Duration,
+    pub max: Duration,
+    pub factor: f64,
+}
+
+impl PollOpts {
+    pub fn for_backend(backend: BackendKind) -> Self {
+        match backend {
+            // Local polls are a few stat calls: keep them brisk.
+            BackendKind::Local => Self {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                factor: 1.5,
+            },
+            // Sites dislike tight bjobs loops.
+            BackendKind::Lsf => Self {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(180),
+                factor: 1.5,
+            },
+        }
+    }
+}
+
+/// How a follow loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every point reached a final state.
+    Finished,
+    /// `--detach`: everything that could be submitted now was; the rest waits for `resume`.
+    Detached,
+    /// The user pressed Ctrl-C: nothing was killed.
+    Interrupted,
+}
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A point's out_dir: `<sweep dir>/out/<index>`.
+pub fn out_dir(sweep_dir: &Path, index: u64) -> PathBuf {
+    sweep_dir.join("out").join(format!("{index:05}"))
+}
+
+pub struct Engine<S: Scheduler> {
+    store: Store,
+    spec: Spec,
+    sched: S,
+    points: Vec<PointRec>,
+    targets: Vec<Target>,
+    /// Points waiting to be submitted, in order.
+    ready: VecDeque<usize>,
+    rr_next: usize,
+    poll: PollOpts,
+    progress: Progress,
+    last_snapshot: Instant,
+}
+
+impl<S: Scheduler> Engine<S> {
+    /// Loads a sweep the caller has opened (and so locked).
+    pub fn new(store: Store, sched: S, quiet: bool) -> Result<Self, EngineError> {
+        let meta = store.meta().clone();
+        let spec =
+            Spec::from_toml(&meta.spec_text, &meta.source).map_err(|source| EngineError::Spec {
+                name: meta.name.clone(),
+                source,
+            })?;
+        let points = store.load_points()?;
+        let targets = match spec.backend {
+            BackendKind::Lsf => spec.lsf.targets.clone(),
+            // Local runs have one target: this machine, with the concurrency as its cap.
+            BackendKind::Local => vec![Target {
+                queue: None,
+                hosts: None,
+                weight: 1,
+                max_in_flight: Some(spec.local.concurrency as u32),
+            }],
+        };
+        let ready = points
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.attempts.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        let poll = PollOpts::for_backend(spec.backend);
+        let progress = Progress::new(meta.count, quiet);
+        Ok(Self {
+            store,
+            spec,
+            sched,
+            points,
+            targets,
+            ready,
+            rr_next: 0,
+            poll,
+            progress,
+            last_snapshot: Instant::now() - Duration::from_secs(3600),
+        })
+    }
+
+    pub fn set_poll(&mut self, poll: PollOpts) {
+        self.poll = poll;
+    }
+
+    pub fn points(&self) -> &[PointRec] {
+        &self.points
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn job_ref(&self, i: usize) -> Option<JobRef> {
+        let p = &self.points[i];
+        let a = p.last()?;
+        Some(JobRef {
+            job_id: a.job_id.clone()?,
+            job_name: a.job_name.clone(),
+            attempt: a.attempt,
+            out_dir: out_dir(self.store.dir(), p.index),
+        })
+    }
+
+    /// Writes `status.json` for readers while this process holds the sweep.
+    pub fn write_snapshot(&mut self, force: bool) {
+        if !force && self.last_snapshot.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_snapshot = Instant::now();
+        let view = report::status_view(self.store.meta(), &self.points);
+        let dir = self.store.dir();
+        let tmp = dir.join("status.json.tmp");
+        if let Ok(json) = serde_json::to_vec(&view)
+            && fs::write(&tmp, json).is_ok()
+        {
+            let _ = fs::rename(&tmp, dir.join("status.json"));
+        }
+    }
+
+    fn save(&self, idx: &[usize]) -> Result<(), EngineError> {
+        self.store
+            .put_points(idx.iter().map(|&i| &self.points[i]))?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Submissions whose outcome was never recorded (bsweep died between recording the intent
+    /// and recording the job id): adopt the job if the scheduler has it, else forget the intent
+    /// so the point is submitted again under the same job name.
+    pub async fn reconcile(&mut self) -> Result<(), EngineError> {
+        let open: Vec<usize> = (0..self.points.len())
+            .filter(|&i| {
+                self.points[i]
+                    .last()
+                    .is_some_and(|a| a.job_id.is_none() && a.state == State::Unsubmitted)
+            })
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<JobRef> = open
+            .iter()
+            .map(|&i| {
+                let p = &self.points[i];
+                let a = p.last().expect("filtered on last attempt");
+                JobRef {
+                    job_id: String::new(),
+                    job_name: a.job_name.clone(),
+                    attempt: a.attempt,
+                    out_dir: out_dir(self.store.dir(), p.index),
+                }
+            })
+            .collect();
+        let found = match self.sched.find_by_name(&refs).await {
+            Ok(found) => found,
+            Err(e) => {
+                // Without an answer we cannot tell submitted from not: leave the intents for
+                // the next run rather than risk a duplicate.
+                self.progress.note(&format!(
+                    "warning: could not look up unfinished submissions: {e}"
+                ));
+                return Ok(());
+            }
+        };
+        let mut adopted = 0;
+        for &i in &open {
+            let a = self.points[i].last_mut().expect("filtered on last attempt");
+            match found.get(&a.job_name) {
+                Some(id) => {
+                    a.job_id = Some(id.clone());
+                    a.state = State::Pending;
+                    a.submitted.get_or_insert_with(now);
+                    adopted += 1;
+                }
+                None => {
+                    self.points[i].attempts.pop();
+                    self.ready.push_front(i);
+                }
+            }
+        }
+        self.save(&open)?;
+        if adopted > 0 {
+            self.progress.note(&format!(
+                "adopted {adopted} job(s) submitted before bsweep stopped"
+            ));
+        }
+        Ok(())
+    }
+
+    fn in_flight_per_target(&self) -> Vec<u32> {
+        let mut n = vec![0u32; self.targets.len()];
+        for p in &self.points {
+            if let Some(a) = p.last()
+                && (a.state.in_flight() || (a.state == State::Unsubmitted && a.job_id.is_none()))
+                && let Some(slot) = n.get_mut(a.target)
+            {
+                *slot += 1;
+            }
+        }
+        n
+    }
+
+    /// Picks a target with a free slot by the sweep's policy.
+    fn pick_target(&mut self, in_flight: &[u32]) -> Option<usize> {
+        let free = |t: usize| {
+            self.targets[t]
+                .max_in_flight
+                .is_none_or(|cap| in_flight[t] < cap)
+        };
+        let n = self.targets.len();
+        match self.spec.lsf.policy {
+            crate::spec::Policy::Weighted => (0..n)
+                .filter(|&t| free(t))
+                // Lowest load relative to weight goes next, so shares follow the weights.
+                .min_by(|&a, &b| {
+                    let la = in_flight[a] as f64 / self.targets[a].weight.max(1) as f64;
+                    let lb = in_flight[b] as f64 / self.targets[b].weight.max(1) as f64;
+                    la.total_cmp(&lb)
+                }),
+            // Least-pending needs queue loads from the scheduler; until it reports them,
+            // round-robin over free targets is the honest fallback.
+            _ => {
+                let t = (0..n).map(|k| (self.rr_next + k) % n).find(|&t| free(t))?;
+                self.rr_next = (t + 1) % n;
+                Some(t)
+            }
+        }
+    }
+
+    /// Submits as many ready points as the targets' caps allow, in batches: intents are made
+    /// durable before the scheduler is asked, job ids right after.
+    pub async fn submit_ready(&mut self) -> Result<usize, EngineError> {
+        let mut in_flight = self.in_flight_per_target();
+        let mut submitted = 0;
+        const BATCH: usize = 64;
+        loop {
+            let mut batch_idx = Vec::new();
+            while batch_idx.len() < BATCH && !self.ready.is_empty() {
+                let Some(t) = self.pick_target(&in_flight) else {
+                    break;
+                };
+                let Some(i) = self.ready.pop_front() else {
+                    break;
+                };
+                in_flight[t] += 1;
+                let p = &mut self.points[i];
+                let attempt = p.attempts.len() as u32 + 1;
+                p.attempts.push(AttemptRec {
+                    attempt,
+                    job_name: script::job_name(&self.store.meta().id, p.index, attempt),
+                    target: t,
+                    job_id: None,
+                    queue: None,
+                    state: State::Unsubmitted,
+                    exit_code: None,
+                    submitted: None,
+                    started: None,
+                    ended: None,
+                    host: None,
+                    max_mem_mb: None,
+                    run_seconds: None,
+                    error: None,
+                });
+                batch_idx.push(i);
+            }
+            if batch_idx.is_empty() {
+                return Ok(submitted);
+            }
+            let subs = batch_idx
+                .iter()
+                .map(|&i| self.write_script(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.save(&batch_idx)?;
+            let results = self.sched.submit(&subs).await;
+            let t = now();
+            let mut backoff = false;
+            for (&i, result) in batch_idx.iter().zip(results) {
+                let index = self.points[i].index;
+                let a = self.points[i].last_mut().expect("attempt pushed above");
+                match result {
+                    Ok(s) => {
+                        a.job_id = Some(s.job_id);
+                        a.queue = s.queue;
+                        a.state = State::Pending;
+                        a.submitted = Some(t);
+                        submitted += 1;
+                    }
+                    Err(e) if e.transient => {
+                        // Nothing was submitted: forget the intent and try again next cycle.
+                        self.progress
+                            .note(&format!("submission failed, will retry: {e}"));
+                        self.points[i].attempts.pop();
+                        self.ready.push_back(i);
+                        backoff = true;
+                    }
+                    Err(e) => {
+                        self.progress
+                            .note(&format!("point {index} could not be submitted: {e}"));
+                        a.state = State::Failed;
+                        a.error = Some(e.message);
+                        a.ended = Some(t);
+                    }
+                }
+            }
+            self.save(&batch_idx)?;
+            if backoff {
+                // The scheduler is struggling: give it until the next cycle.
+                return Ok(submitted);
+            }
+        }
+    }
+
+    fn write_script(&self, i: usize) -> Result<Submission, EngineError> {
+        let p = &self.points[i];
+        let a = p.last().expect("attempt pushed before writing its script");
+        let meta = self.store.meta();
+        let out = out_dir(self.store.dir(), p.index);
+        let point = Point {
+            index: p.index,
+            params: p.params.clone(),
+        };
+        let text = script::render(
+            &self.spec,
+            &point,
+            &ScriptCtx {
+                sweep_name: &meta.name,
+                sweep_id: &meta.id,
+                job_name: &a.job_name,
+                attempt: a.attempt,
+                out_dir: &out,
+                target: &self.targets[a.target],
+            },
+        );
+        let scripts = self.store.dir().join("scripts");
+        let path = scripts.join(format!("{:05}-{}.sh", p.index, a.attempt));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EngineError::Io { path, source }
+        };
+        fs::create_dir_all(&scripts).map_err(io(&scripts))?;
+        fs::create_dir_all(&out).map_err(io(&out))?;
+        fs::write(&path, text).map_err(io(&path))?;
+        Ok(Submission {
+            index: p.index,
+            attempt: a.attempt,
+            job_name: a.job_name.clone(),
+            script_path: path,
+            out_dir: out,
+            target: a.target,
+        })
+    }
+
+    /// Polls every in-flight job in one scheduler call; returns whether anything changed.
+    pub async fn poll_once(&mut self) -> Result<bool, EngineError> {
+        let idx: Vec<usize> = (0..self.points.len())
+            .filter(|&i| {
+                self.points[i]
+                    .last()
+                    .is_some_and(|a| a.job_id.is_some() && a.state.in_flight())
+            })
+            .collect();
+        if idx.is_empty() {
+            return Ok(false);
+        }
+        let refs: Vec<JobRef> = idx.iter().filter_map(|&i| self.job_ref(i)).collect();
+        let infos = match self.sched.status(&refs).await {
+            Ok(infos) => infos,
+            Err(e) => {
+                // No answer is no evidence: states stay as they are.
+                self.progress
+                    .note(&format!("warning: polling failed, will retry: {e}"));
+                return Ok(false);
+            }
+        };
+        let mut changed = Vec::new();
+        for &i in &idx {
+            let max_attempts = self.spec.max_attempts;
+            let p = &mut self.points[i];
+            let a = p.last_mut().expect("filtered on last attempt");
+            let Some(info) = a.job_id.as_ref().and_then(|id| infos.get(id)) else {
+                continue;
+            };
+            let before = a.clone();
+            if let Some(s) = info.state {
+                a.state = s;
+            }
+            a.exit_code = info.exit_code.or(a.exit_code);
+            a.started = info.started.or(a.started);
+            a.ended = info.ended.or(a.ended);
+            a.host = info.host.clone().or(a.host.take());
+            a.max_mem_mb = info.max_mem_mb.or(a.max_mem_mb);
+            a.run_seconds = info.run_seconds.or(a.run_seconds);
+            if a.state.is_final() && a.ended.is_none() {
+                a.ended = Some(now());
+            }
+            if *a != before {
+                if a.state == State::Failed && a.attempt < max_attempts {
+                    self.ready.push_back(i);
+                }
+                changed.push(i);
+            }
+        }
+        if !changed.is_empty() {
+            self.save(&changed)?;
+        }
+        Ok(!changed.is_empty())
+    }
+
+    /// Cancels every point not yet final: unsubmitted ones are marked cancelled, in-flight jobs
+    /// are cancelled with the scheduler.
+    pub async fn cancel_all(&mut self) -> Result<usize, EngineError> {
+        self.ready.clear();
+        let mut touched = Vec::new();
+        let mut refs = Vec::new();
+        let t = now();
+        for i in 0..self.points.len() {
+            let p = &mut self.points[i];
+            match p.last() {
+                None => {
+                    let attempt = 1;
+                    p.attempts.push(AttemptRec {
+                        attempt,
+                        job_name: script::job_name(&self.store.meta().id, p.index, attempt),
+                        target: 0,
+                        job_id: None,
+                        queue: None,
+                        state: State::Cancelled,
+                        exit_code: None,
+                        submitted: None,
+                        started: None,
+                        ended: Some(t),
+                        host: None,
+                        max_mem_mb: None,
+                        run_seconds: None,
+                        error: Some("cancelled before submission".into()),
+                    });
+                    touched.push(i);
+                }
+                Some(a) if a.state.in_flight() => {
+                    if let Some(r) = self.job_ref(i) {
+                        refs.push(r);
+                    }
+                    touched.push(i);
+                }
+                _ => {}
+            }
+        }
+        if !refs.is_empty() {
+            if let Err(e) = self.sched.cancel(&refs).await {
+                self.progress
+                    .note(&format!("warning: cancelling failed: {e}"));
+                return Ok(0);
+            }
+            for &i in &touched {
+                if let Some(a) = self.points[i].last_mut()
+                    && a.state.in_flight()
+                {
+                    a.state = State::Cancelled;
+                    a.ended = Some(t);
+                }
+            }
+        }
+        self.save(&touched)?;
+        self.write_snapshot(true);
+        Ok(touched.len())
+    }
+
+    /// Queues failed points (and points whose submission was refused) for a new attempt.
+    pub fn retry_failed(&mut self) -> usize {
+        let failed: Vec<usize> = (0..self.points.len())
+            .filter(|&i| self.points[i].state() == State::Failed)
+            .collect();
+        let n = failed.len();
+        self.ready.extend(failed);
+        n
+    }
+
+    fn all_final(&self) -> bool {
+        self.ready.is_empty() && self.points.iter().all(|p| p.state().is_final())
+    }
+
+    /// The follow loop: reconcile, then submit, poll and retry until every point is final,
+    /// the user interrupts, or (`detach`) nothing more can be submitted right now.
+    pub async fn follow(&mut self, detach: bool) -> Result<Outcome, EngineError> {
+        self.reconcile().await?;
+        let cancel_path = self.store.dir().join(CANCEL_REQUEST);
+        let mut interval = self.poll.initial;
+        let outcome = loop {
+            if cancel_path.exists() {
+                let _ = fs::remove_file(&cancel_path);
+                self.progress.note("cancel requested: cancelling the sweep");
+                self.cancel_all().await?;
+            }
+            let changed = self.poll_once().await?;
+            let submitted = self.submit_ready().await?;
+            let counts = report::counts(&self.points);
+            self.progress.update(&counts, false);
+            self.write_snapshot(changed || submitted > 0);
+            if self.all_final() {
+                break Outcome::Finished;
+            }
+            if detach {
+                break Outcome::Detached;
+            }
+            interval = if changed || submitted > 0 {
+                self.poll.initial
+            } else {
+                interval.mul_f64(self.poll.factor).min(self.poll.max)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::signal::ctrl_c() => break Outcome::Interrupted,
+            }
+        };
+        let counts = report::counts(&self.points);
+        self.progress.update(&counts, true);
+        self.progress.finish();
+        self.write_snapshot(true);
+        Ok(outcome)
+    }
+
+    /// Points still waiting to be submitted.
+    pub fn waiting(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Every recorded point with its job reference, for `collect`.
+    pub fn into_parts(self) -> (Store, Spec, Vec<PointRec>) {
+        (self.store, self.spec, self.points)
+    }
+}
+
+/// Groups point indices per target label, for `plan`.
+pub fn distribution(spec: &Spec, count: u64) -> HashMap<String, u64> {
+    let mut m = HashMap::new();
+    match spec.backend {
+        BackendKind::Local => {
+            m.insert("local".to_string(), count);
+        }
+        BackendKind::Lsf => {
+            let n = spec.lsf.targets.len().max(1) as u64;
+            let total_w: u64 = spec
+                .lsf
+                .targets
+                .iter()
+                .map(|t| t.weight.max(1) as u64)
+                .sum();
+            for (k, t) in spec.lsf.targets.iter().enumerate() {
+                let share = match spec.lsf.policy {
+                    crate::spec::Policy::Weighted => {
+                        count * t.weight.max(1) as u64 / total_w.max(1)
+                    }
+                    _ => count / n + u64::from((k as u64) < count % n),
+                };
+                m.insert(t.label(), share);
+            }
+        }
+    }
+    m
+}

@@ -1,0 +1,364 @@
+//! End-to-end runs of the real binary on the local backend: quickstart, collect, quoting,
+//! status shape, crash and resume, the writer lock.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::time::Duration;
+
+use common::{Env, assert_ok, text, wait_for};
+
+fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).expect("csv opens");
+    let headers: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.expect("csv record");
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (headers, rows)
+}
+
+#[test]
+fn quickstart_runs_every_point_and_collects_a_row_each() {
+    let env = Env::new();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/sweeps/quickstart.toml");
+    let out = env.run(&["launch", file]);
+    assert_ok(&out);
+    let st = env.status_json("quickstart");
+    assert_eq!(st["counts"]["done"], 12, "{st}");
+    let csv_path = env.path().join("q.csv");
+    assert_ok(&env.run(&["collect", "quickstart", "-o", csv_path.to_str().unwrap()]));
+    let (headers, rows) = read_csv(&csv_path);
+    for col in [
+        "sweep",
+        "index",
+        "lr",
+        "layers",
+        "optimizer",
+        "job_id",
+        "state",
+        "exit_code",
+        "run_seconds",
+        "loss",
+        "eval.acc",
+        "epoch",
+    ] {
+        assert!(
+            headers.iter().any(|h| h == col),
+            "missing column {col} in {headers:?}"
+        );
+    }
+    assert_eq!(rows.len(), 12);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["index"], i.to_string());
+        assert_eq!(row["state"], "done");
+        assert_eq!(row["exit_code"], "0");
+        assert_eq!(row["epoch"], "3");
+        // The metric really comes from this point's run: loss = (1 + layers*lr) / (3*layers).
+        let lr: f64 = row["lr"].parse().unwrap();
+        let l: f64 = row["layers"].parse().unwrap();
+        let loss: f64 = row["loss"].parse().unwrap();
+        assert!(
+            (loss - (1.0 + l * lr) / (3.0 * l)).abs() < 1e-3,
+            "row {row:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_values_arrive_as_one_literal_argument_and_never_run() {
+    let env = Env::new();
+    let pwned = env.path().join("pwned");
+    let hostile = r#"a b; rm -rf ~ $(id) 'x""#;
+    let sweep = format!(
+        r#"
+name = "quoting"
+command = "printf '%s\\n' {{v}} > {{out_dir}}/arg.txt; printf '%s' {{v}} | wc -l > {{out_dir}}/words.txt"
+[grid]
+v = [{hostile:?}, "$(touch {pwned})", "`touch {pwned}`", "line1\nline2", "ünïcødé ✓"]
+"#,
+        hostile = hostile,
+        pwned = pwned.display()
+    );
+    let file = env.sweep("quoting.toml", &sweep);
+    assert_ok(&env.run(&["launch", file.to_str().unwrap()]));
+    let expected = [
+        hostile.to_string(),
+        format!("$(touch {})", pwned.display()),
+        format!("`touch {}`", pwned.display()),
+        "line1\nline2".to_string(),
+        "ünïcødé ✓".to_string(),
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        let got = fs::read_to_string(
+            env.home()
+                .join(format!("sweeps/quoting/out/{i:05}/arg.txt")),
+        )
+        .unwrap();
+        assert_eq!(got, format!("{want}\n"), "point {i}");
+    }
+    assert!(!pwned.exists(), "a value was executed");
+}
+
+#[test]
+fn status_json_has_the_documented_shape() {
+    let env = Env::new();
+    let file = env.sweep(
+        "shape.toml",
+        r#"
+name = "shape"
+command = "exit {code}"
+[grid]
+code = [0, 3]
+"#,
+    );
+    let out = env.run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "a failed point makes launch exit 4: {}",
+        text(&out.stderr)
+    );
+    let st = env.status_json("shape");
+    assert_eq!(st["sweep"], "shape");
+    let counts = st["counts"].as_object().unwrap();
+    let keys: Vec<&str> = counts.keys().map(String::as_str).collect();
+    let mut want = vec![
+        "unsubmitted",
+        "pending",
+        "running",
+        "suspended",
+        "done",
+        "failed",
+        "cancelled",
+        "unknown",
+    ];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(st["counts"]["done"], 1);
+    assert_eq!(st["counts"]["failed"], 1);
+    let points = st["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    let p1 = &points[1];
+    for key in [
+        "index",
+        "params",
+        "state",
+        "job_id",
+        "queue",
+        "exit_code",
+        "attempts",
+    ] {
+        assert!(p1.get(key).is_some(), "point lacks {key}: {p1}");
+    }
+    assert_eq!(p1["index"], 1);
+    assert_eq!(p1["params"]["code"], 3);
+    assert_eq!(p1["state"], "failed");
+    assert_eq!(p1["exit_code"], 3);
+    assert_eq!(p1["attempts"], 1);
+    assert!(p1["job_id"].as_str().is_some_and(|s| !s.is_empty()));
+
+    // retry --failed runs the failed point again as attempt 2 (it fails again: exit 3 is its fate).
+    let out = env.run(&["retry", "shape", "--failed"]);
+    assert_eq!(out.status.code(), Some(4));
+    let st = env.status_json("shape");
+    assert_eq!(st["points"][1]["attempts"], 2);
+    assert_eq!(st["points"][0]["attempts"], 1);
+}
+
+/// A sweep whose every job appends its index to a marker file when it starts.
+fn marker_sweep(
+    env: &Env,
+    name: &str,
+    n: usize,
+    sleep: &str,
+    concurrency: usize,
+) -> std::path::PathBuf {
+    let marker = env.path().join("marker.txt");
+    env.sweep(
+        &format!("{name}.toml"),
+        &format!(
+            r#"
+name = "{name}"
+command = "echo {{index}} >> {marker}; sleep {sleep}; echo value={{i}}"
+[grid]
+i = {{ start = 0, stop = {n} }}
+[local]
+concurrency = {concurrency}
+[collect]
+stdout_kv = true
+"#,
+            marker = marker.display()
+        ),
+    )
+}
+
+fn marker_counts(env: &Env) -> HashMap<u64, usize> {
+    let mut m = HashMap::new();
+    for line in fs::read_to_string(env.path().join("marker.txt"))
+        .unwrap_or_default()
+        .lines()
+    {
+        *m.entry(line.trim().parse::<u64>().expect("index"))
+            .or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn kill_9_mid_sweep_then_resume_runs_every_point_exactly_once() {
+    let env = Env::new();
+    let n = 24;
+    let file = marker_sweep(&env, "crash", n, "0.4", 4);
+    let mut child = env.spawn(&["launch", file.to_str().unwrap()]);
+    // Let some points finish and some run, then kill bsweep without warning.
+    wait_for("a few points to start", Duration::from_secs(30), || {
+        marker_counts(&env).len() >= 6
+    });
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let started_before = marker_counts(&env).len();
+    assert!(
+        started_before < n,
+        "the sweep finished before the kill; make jobs slower"
+    );
+
+    // A second run of resume is the user coming back.
+    let out = env.run(&["resume", "crash"]);
+    assert_ok(&out);
+    let st = env.status_json("crash");
+    assert_eq!(st["counts"]["done"], n as u64, "{st}");
+    let counts = marker_counts(&env);
+    assert_eq!(counts.len(), n, "every point ran: {counts:?}");
+    assert!(
+        counts.values().all(|&c| c == 1),
+        "a point ran twice: {counts:?}"
+    );
+    let csv_path = env.path().join("crash.csv");
+    assert_ok(&env.run(&["collect", "crash", "-o", csv_path.to_str().unwrap()]));
+    let (_, rows) = read_csv(&csv_path);
+    assert_eq!(rows.len(), n);
+    assert!(
+        rows.iter().all(|r| r["value"] == r["i"]),
+        "each row has its own metric"
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused_at_once_while_status_still_answers() {
+    let env = Env::new();
+    let file = marker_sweep(&env, "busy", 6, "1", 2);
+    let child = env.spawn(&["launch", file.to_str().unwrap()]);
+    let status_ready = || env.home().join("sweeps/busy/status.json").exists();
+    wait_for(
+        "the follower's first snapshot",
+        Duration::from_secs(30),
+        status_ready,
+    );
+
+    let start = std::time::Instant::now();
+    let out = env.run(&["resume", "busy"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("in use by pid {}", child.id())),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the refusal must be immediate"
+    );
+
+    let st = env.status_json("busy");
+    assert_eq!(st["sweep"], "busy");
+    let list = env.run(&["list"]);
+    assert_ok(&list);
+    assert!(
+        text(&list.stdout).contains(&format!("followed by pid {}", child.id())),
+        "{}",
+        text(&list.stdout)
+    );
+
+    let out = child.wait_with_output().expect("launch ends");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(env.status_json("busy")["counts"]["done"], 6);
+}
+
+#[test]
+fn ctrl_c_stops_following_without_killing_jobs_and_resume_finishes() {
+    let env = Env::new();
+    let file = marker_sweep(&env, "intr", 8, "0.5", 4);
+    let child = env.spawn(&["launch", file.to_str().unwrap()]);
+    wait_for("jobs to start", Duration::from_secs(30), || {
+        marker_counts(&env).len() >= 4
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bsweep resume intr"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_ok(&env.run(&["resume", "intr"]));
+    let counts = marker_counts(&env);
+    assert_eq!(counts.len(), 8);
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+    // The jobs running at Ctrl-C were not killed: they finished with exit 0.
+    assert_eq!(env.status_json("intr")["counts"]["done"], 8);
+}
+
+#[test]
+fn launching_an_existing_name_is_refused_with_a_hint() {
+    let env = Env::new();
+    let file = env.sweep("dup.toml", "name = \"dup\"\ncommand = \"true\"\n");
+    assert_ok(&env.run(&["launch", file.to_str().unwrap()]));
+    let out = env.run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("already exists") && err.contains("bsweep resume dup"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cancel_stops_running_points_and_marks_the_rest() {
+    let env = Env::new();
+    let file = marker_sweep(&env, "stop", 6, "30", 2);
+    assert_ok(&env.run(&["launch", file.to_str().unwrap(), "--detach"]));
+    wait_for("two jobs to start", Duration::from_secs(30), || {
+        marker_counts(&env).len() >= 2
+    });
+    let out = env.run(&["cancel", "stop"]);
+    assert_ok(&out);
+    wait_for(
+        "the background follower to stop",
+        Duration::from_secs(30),
+        || {
+            let st = env.status_json("stop");
+            st["counts"]["cancelled"] == 6
+        },
+    );
+    assert!(
+        marker_counts(&env).len() <= 4,
+        "cancelled points must not start"
+    );
+}
