@@ -19,7 +19,7 @@ use crate::sched::local::LocalScheduler;
 use crate::sched::{Scheduler, State};
 use crate::script::{self, ScriptCtx};
 use crate::spec::{BackendKind, Spec, SpecError, Target};
-use crate::store::{self, Home, PointRec, Store, StoreError, SweepMeta};
+use crate::store::{Home, PointRec, Store, StoreError, SweepMeta};
 
 /// Grids above this many points need `--yes` (a typo in a range can mean millions of jobs).
 pub const LARGE_GRID: u64 = 100_000;
@@ -120,7 +120,7 @@ pub enum Command {
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(Box<SpecError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -156,6 +156,12 @@ impl CliError {
             CliError::Interrupted => 130,
             _ => 1,
         }
+    }
+}
+
+impl From<SpecError> for CliError {
+    fn from(e: SpecError) -> Self {
+        CliError::Spec(Box::new(e))
     }
 }
 
@@ -714,9 +720,4 @@ fn delete(home: &Home, name: &str, force: bool) -> Result<(), CliError> {
     fs::remove_dir_all(&dir).map_err(io(format!("cannot remove {}", dir.display())))?;
     println!("deleted sweep {name}");
     Ok(())
-}
-
-/// Reads who holds a sweep (for messages elsewhere).
-pub fn holder(home: &Home, name: &str) -> (String, String) {
-    store::lock_holder(&home.sweep_dir(name))
 }

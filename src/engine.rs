@@ -30,7 +30,7 @@ pub enum EngineError {
     Spec {
         name: String,
         #[source]
-        source: crate::spec::SpecError,
+        source: Box<crate::spec::SpecError>,
     },
 }
 
@@ -106,7 +106,7 @@ impl<S: Scheduler> Engine<S> {
         let spec =
             Spec::from_toml(&meta.spec_text, &meta.source).map_err(|source| EngineError::Spec {
                 name: meta.name.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let points = store.load_points()?;
         let targets = match spec.backend {
