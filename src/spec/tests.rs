@@ -859,6 +859,22 @@ fn error_locations() {
 }
 
 #[test]
+fn helpful_messages() {
+    let e = err("[lsf]\npolcy = \"weighted\"\n");
+    assert_eq!(loc(&e), "4:1 lsf.polcy");
+    assert!(e.message.contains("did you mean `policy`?"), "{e}");
+    let e = err("[grid]\nlr = [1]\nlr = [2]\n");
+    assert_eq!(loc(&e), "5:1 -");
+    assert!(e.message.contains("duplicate key `lr`"), "{e}");
+    let e = err("[local]\nconcurrency = \"4\"\n");
+    assert!(
+        e.message
+            .ends_with("remove the quotes, e.g. `concurrency = 4`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn from_toml_is_deterministic() {
     let body = "[grid]\nx = { uniform = [0, 1] }\n[sample]\nn = 10\nseed = 5\n";
     assert_eq!(rows(&spec(body)), rows(&spec(body)));
