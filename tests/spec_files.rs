@@ -4,10 +4,38 @@
 //! Each bad file starts with `# expect: LINE:COL FIELD`; FIELD is left out for TOML syntax
 //! errors, which belong to no field.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bsweep::spec::Spec;
+
+/// Counts live heap bytes and their high-water mark, to show that planning does not
+/// materialise the grid.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 fn toml_files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
@@ -94,5 +122,38 @@ fn example_sweeps_load() {
             "{}",
             path.display()
         );
+    }
+}
+
+#[test]
+fn planning_a_million_points_stays_small() {
+    let grids = [
+        // 100 x 100 x 100, with an exclusion so count() has to stream.
+        "[grid]\na = { start = 0, stop = 100 }\nb = { linspace = [0, 1, 100] }\n\
+         c = [\"x\", \"y\", \"z\", \"w\", \"v\", \"u\", \"t\", \"s\", \"r\", \"q\"]\n\
+         d = { start = 0.0, stop = 1.0, step = 0.1 }\n[[exclude]]\na = 0\nc = \"x\"\n",
+        // One axis of a million values.
+        "[grid]\nk = { start = 0, stop = 1_000_000 }\n",
+        // Sampling a thousand points out of a million.
+        "[grid]\na = { start = 0, stop = 1000 }\nb = { start = 0, stop = 1000 }\n\
+         [[exclude]]\na = 1\n[sample]\nn = 1000\n",
+    ];
+    for body in grids {
+        let src = format!("name = \"big\"\ncommand = \"echo\"\n{body}");
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let spec = Spec::from_toml(&src, Path::new("big.toml")).expect("valid");
+        let count = spec.count();
+        let mut seen = 0u64;
+        for p in spec.points() {
+            assert_eq!(p.index, seen);
+            seen += 1;
+        }
+        assert_eq!(seen, count);
+        assert!(count >= 1000);
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+        // The other test in this binary allocates a little at the same time; a materialised
+        // grid would need hundreds of megabytes.
+        assert!(peak < 16 << 20, "planning peaked at {} MB", peak >> 20);
     }
 }

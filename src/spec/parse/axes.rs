@@ -92,7 +92,7 @@ pub(super) fn parse_grid(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<GridParts> {
     if let Some(v) = root.get("sample") {
         let tb = cx.table(v, "sample", &["n", "seed"], "[sample] n = 20")?;
         let n_v = tb.get("n").ok_or_else(|| cx.missing(tb, "n", "n = 20"))?;
-        let n = cx.int_in(n_v, "sample.n", 1, i64::MAX, "n = 20")?;
+        let n = cx.int_in(n_v, "sample.n", 1, 1_000_000_000, "n = 20")?;
         let seed = match tb.get("seed") {
             None => 0,
             Some(s) => cx.int_in(s, "sample.seed", 0, i64::MAX, "seed = 42")?,
