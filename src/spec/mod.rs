@@ -3,6 +3,7 @@
 //! CONTRACT (kept stable for the rest of the crate; internals may change freely):
 //! everything `pub` in this file is used by `script`, `engine`, `store`, `collect` and `cli`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -179,17 +180,25 @@ impl fmt::Display for SpecError {
 }
 
 mod grid;
+mod parse;
+mod template;
 
 impl Spec {
     /// Reads and validates a sweep file.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        todo_contract(path)
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+            path: path.to_path_buf(),
+            line: None,
+            col: None,
+            field: None,
+            message: format!("cannot read the sweep file: {e}; check the path and permissions"),
+        })?;
+        Spec::from_toml(&text, path)
     }
 
     /// Parses and validates sweep-file text; `path` is used for messages and `base_dir`.
     pub fn from_toml(src: &str, path: &Path) -> Result<Spec, SpecError> {
-        let _ = src;
-        todo_contract(path)
+        parse::parse(src, path)
     }
 
     /// Parameter names in column order (grid axes in declaration order, then `repeat` if used).
@@ -209,23 +218,44 @@ impl Spec {
 
     /// Renders the command template for one point; every substituted value is shell-quoted.
     pub fn render_command(&self, point: &Point, builtins: &Builtins<'_>) -> String {
-        let _ = (point, builtins);
-        String::new()
+        template::render(&self.command, |name| {
+            lookup(point, builtins, name).map(|v| match v {
+                Cow::Borrowed(s) => crate::shell::quote(s),
+                Cow::Owned(s) => Cow::Owned(crate::shell::quote(&s).into_owned()),
+            })
+        })
     }
 
     /// Renders the workdir template (no quoting: the caller quotes the whole path).
     pub fn render_workdir(&self, point: &Point, builtins: &Builtins<'_>) -> PathBuf {
-        let _ = (point, builtins);
-        self.base_dir.clone()
+        let Some(workdir) = &self.workdir else {
+            return self.base_dir.clone();
+        };
+        let rendered = template::render(workdir, |name| lookup(point, builtins, name));
+        // `join` keeps an absolute result as it is.
+        self.base_dir.join(rendered)
     }
 }
 
-fn todo_contract(path: &Path) -> Result<Spec, SpecError> {
-    Err(SpecError {
-        path: path.to_path_buf(),
-        line: None,
-        col: None,
-        field: None,
-        message: "not implemented yet".into(),
+/// The text a placeholder stands for: a parameter of the point, or a built-in.
+fn lookup<'v>(point: &'v Point, b: &Builtins<'v>, name: &str) -> Option<Cow<'v, str>> {
+    if let Some((_, v)) = point.params.iter().find(|(n, _)| n == name) {
+        return Some(match v {
+            Value::Str(s) => Cow::Borrowed(s.as_str()),
+            other => Cow::Owned(other.to_string()),
+        });
+    }
+    Some(match name {
+        "sweep" => Cow::Borrowed(b.sweep),
+        "index" => Cow::Owned(b.index.to_string()),
+        "out_dir" => Cow::Borrowed(b.out_dir),
+        "job_name" => Cow::Borrowed(b.job_name),
+        "attempt" => Cow::Owned(b.attempt.to_string()),
+        // Without `repeats` there is no repeat column; every point is repetition 0.
+        "repeat" => Cow::Borrowed("0"),
+        _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,590 @@
+//! Reading a sweep file: walks the spanned TOML tree, checks every key and value, builds a `Spec`.
+//!
+//! We walk `toml::de::DeTable` by hand instead of deriving `Deserialize` so that every error,
+//! including the semantic ones found after parsing, carries the exact line:col, a dotted field
+//! and a message that says what to do.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::template;
+use super::{BackendKind, Spec, SpecError, Value};
+
+mod axes;
+mod options;
+
+use axes::parse_grid;
+use options::{parse_cluster, parse_collect, parse_local, parse_lsf};
+
+type Val<'i> = Spanned<DeValue<'i>>;
+type Res<T> = Result<T, SpecError>;
+
+/// Longest string a parameter value may be: values end up on command lines and in job names.
+const MAX_VALUE_BYTES: usize = 4096;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "command",
+    "workdir",
+    "setup",
+    "backend",
+    "max_attempts",
+    "repeats",
+    "grid",
+    "zip",
+    "exclude",
+    "sample",
+    "lsf",
+    "local",
+    "cluster",
+    "collect",
+];
+
+/// Source text and the position bookkeeping errors need.
+struct Cx<'a> {
+    src: &'a str,
+    path: &'a Path,
+    line_starts: Vec<usize>,
+}
+
+/// A TOML table together with where it is and what it is called.
+#[derive(Clone, Copy)]
+struct Tbl<'a, 'i> {
+    t: &'a DeTable<'i>,
+    at: usize,
+    field: &'a str,
+}
+
+impl<'a, 'i> Tbl<'a, 'i> {
+    fn get(&self, key: &str) -> Option<&'a Val<'i>> {
+        self.t.get(key)
+    }
+
+    fn sub(&self, key: &str) -> String {
+        join(self.field, key)
+    }
+}
+
+fn join(field: &str, key: &str) -> String {
+    if field.is_empty() {
+        key.to_string()
+    } else {
+        format!("{field}.{key}")
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints on misspelt keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// What a TOML value is, for "must be X, not Y" messages.
+fn kind(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn is_sweep_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+impl<'a> Cx<'a> {
+    fn new(src: &'a str, path: &'a Path) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        Cx {
+            src,
+            path,
+            line_starts,
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.src.len());
+        while !self.src.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1) - 1;
+        let col = self.src[self.line_starts[line]..offset].chars().count() + 1;
+        (line + 1, col)
+    }
+
+    fn err(&self, at: usize, field: &str, message: impl Into<String>) -> SpecError {
+        let (line, col) = self.line_col(at);
+        SpecError {
+            path: self.path.to_path_buf(),
+            line: Some(line),
+            col: Some(col),
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// "must be X, not Y; write e.g. Z".
+    fn wrong_type(&self, v: &Val<'_>, field: &str, expected: &str, example: &str) -> SpecError {
+        let mut msg = format!("must be {expected}, not {}", kind(v.get_ref()));
+        let numeric = expected.contains("integer") || expected.contains("number");
+        let quoted_number = match v.get_ref() {
+            DeValue::String(s) => numeric && s.trim().parse::<f64>().is_ok(),
+            _ => false,
+        };
+        if quoted_number {
+            msg.push_str(&format!("; remove the quotes, e.g. `{example}`"));
+        } else {
+            msg.push_str(&format!("; write e.g. `{example}`"));
+        }
+        self.err(v.span().start, field, msg)
+    }
+
+    fn table<'t, 'i>(
+        &self,
+        v: &'t Val<'i>,
+        field: &'t str,
+        allowed: &[&str],
+        example: &str,
+    ) -> Res<Tbl<'t, 'i>> {
+        let DeValue::Table(t) = v.get_ref() else {
+            return Err(self.wrong_type(v, field, "a table", example));
+        };
+        let tb = Tbl {
+            t,
+            at: v.span().start,
+            field,
+        };
+        self.check_keys(tb, allowed)?;
+        Ok(tb)
+    }
+
+    fn check_keys(&self, tb: Tbl<'_, '_>, allowed: &[&str]) -> Res<()> {
+        for (k, _) in tb.t.iter() {
+            let key: &str = k.get_ref();
+            if !allowed.contains(&key) {
+                let place = if tb.field.is_empty() {
+                    "at the top level".to_string()
+                } else {
+                    format!("in [{}]", tb.field)
+                };
+                let hint = allowed
+                    .iter()
+                    .find(|a| edit_distance(a, key) <= 2)
+                    .map(|a| format!(" (did you mean `{a}`?)"))
+                    .unwrap_or_default();
+                return Err(self.err(
+                    k.span().start,
+                    &tb.sub(key),
+                    format!(
+                        "unknown key `{key}` {place}{hint}; remove it or use one of: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn missing(&self, tb: Tbl<'_, '_>, key: &str, example: &str) -> SpecError {
+        self.err(
+            tb.at,
+            &tb.sub(key),
+            format!("missing required key `{key}`; add e.g. `{example}`"),
+        )
+    }
+
+    /// A string without NUL bytes.
+    fn string(&self, v: &Val<'_>, field: &str, example: &str) -> Res<String> {
+        let DeValue::String(s) = v.get_ref() else {
+            return Err(self.wrong_type(v, field, "a string", example));
+        };
+        if s.contains('\0') {
+            return Err(self.err(
+                v.span().start,
+                field,
+                "contains a NUL byte, which no command line can carry; remove it",
+            ));
+        }
+        Ok(s.to_string())
+    }
+
+    /// A string that becomes one command-line option: non-empty, single line.
+    fn one_line(&self, v: &Val<'_>, field: &str, example: &str) -> Res<String> {
+        let s = self.string(v, field, example)?;
+        if s.trim().is_empty() {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!("must not be empty; write e.g. `{example}` or remove the key"),
+            ));
+        }
+        if s.contains(['\n', '\r']) {
+            return Err(self.err(
+                v.span().start,
+                field,
+                "must be a single line; remove the line break",
+            ));
+        }
+        Ok(s)
+    }
+
+    fn int(&self, v: &Val<'_>, field: &str, example: &str) -> Res<i64> {
+        let DeValue::Integer(i) = v.get_ref() else {
+            return Err(self.wrong_type(v, field, "an integer", example));
+        };
+        i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
+            self.err(
+                v.span().start,
+                field,
+                "integer is out of range; use a value between -2^63 and 2^63-1",
+            )
+        })
+    }
+
+    /// An integer in `min..=max` that fits `T`.
+    fn int_in<T: TryFrom<i64>>(
+        &self,
+        v: &Val<'_>,
+        field: &str,
+        min: i64,
+        max: i64,
+        example: &str,
+    ) -> Res<T> {
+        let i = self.int(v, field, example)?;
+        if i < min {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!("must be at least {min}, not {i}; write e.g. `{example}`"),
+            ));
+        }
+        if i > max {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!("must be at most {max}, not {i}; use a smaller value"),
+            ));
+        }
+        T::try_from(i).map_err(|_| self.err(v.span().start, field, "value is out of range"))
+    }
+
+    /// A finite number; integers are accepted as floats.
+    fn number(&self, v: &Val<'_>, field: &str, example: &str) -> Res<f64> {
+        let x = match v.get_ref() {
+            DeValue::Integer(_) => self.int(v, field, example)? as f64,
+            DeValue::Float(f) => f.as_str().parse::<f64>().unwrap_or(f64::NAN),
+            _ => return Err(self.wrong_type(v, field, "a number", example)),
+        };
+        if !x.is_finite() {
+            return Err(self.err(
+                v.span().start,
+                field,
+                "must be a finite number, not inf or nan; write an ordinary number",
+            ));
+        }
+        Ok(x)
+    }
+
+    fn boolean(&self, v: &Val<'_>, field: &str, example: &str) -> Res<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            _ => Err(self.wrong_type(v, field, "true or false", example)),
+        }
+    }
+
+    fn list<'t, 'i>(&self, v: &'t Val<'i>, field: &str, example: &str) -> Res<&'t [Val<'i>]> {
+        match v.get_ref() {
+            DeValue::Array(a) => Ok(a),
+            _ => Err(self.wrong_type(v, field, "a list", example)),
+        }
+    }
+
+    fn string_list(&self, v: &Val<'_>, field: &str, example: &str) -> Res<Vec<(String, usize)>> {
+        self.list(v, field, example)?
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let s = self.string(e, &format!("{field}[{i}]"), example)?;
+                Ok((s, e.span().start))
+            })
+            .collect()
+    }
+
+    /// A parameter value: string, integer, float or boolean.
+    fn scalar(&self, v: &Val<'_>, field: &str) -> Res<Value> {
+        let at = v.span().start;
+        match v.get_ref() {
+            DeValue::String(s) => {
+                if s.contains('\0') {
+                    return Err(self.err(
+                        at,
+                        field,
+                        "value contains a NUL byte, which no command line can carry; remove it",
+                    ));
+                }
+                if s.len() > MAX_VALUE_BYTES {
+                    return Err(self.err(
+                        at,
+                        field,
+                        format!(
+                            "value is {} bytes long, more than the {MAX_VALUE_BYTES} allowed; \
+                             shorten it or pass a file name instead",
+                            s.len()
+                        ),
+                    ));
+                }
+                Ok(Value::Str(s.to_string()))
+            }
+            DeValue::Integer(_) => Ok(Value::Int(self.int(v, field, "1")?)),
+            DeValue::Float(_) => Ok(Value::Float(self.number(v, field, "0.1")?)),
+            DeValue::Boolean(b) => Ok(Value::Bool(*b)),
+            _ => Err(self.wrong_type(v, field, "a string, integer, float or boolean", "\"adam\"")),
+        }
+    }
+
+    /// A non-empty list of parameter values.
+    fn values(&self, v: &Val<'_>, field: &str, example: &str) -> Res<Vec<Value>> {
+        let items = self.list(v, field, example)?;
+        if items.is_empty() {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!("is an empty list; give at least one value, e.g. `{example}`"),
+            ));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.scalar(e, &format!("{field}[{i}]")))
+            .collect()
+    }
+
+    /// Where `{name}` (the placeholder at `offset` of the decoded template) sits in the file.
+    /// Placeholders are plain ASCII, so they appear verbatim in the raw TOML string.
+    fn placeholder_at(&self, v: &Val<'_>, decoded: &str, name: &str, offset: usize) -> usize {
+        let span = v.span();
+        let needle = format!("{{{name}}}");
+        let nth = decoded[..offset].matches(&needle).count();
+        self.src
+            .get(span.clone())
+            .and_then(|raw| raw.match_indices(&needle).nth(nth))
+            .map_or(span.start, |(i, _)| span.start + i)
+    }
+}
+
+/// Everything a template may name, for the "available names" list.
+struct Names<'p> {
+    params: &'p [String],
+}
+
+impl Names<'_> {
+    fn knows(&self, n: &str) -> bool {
+        self.params.iter().any(|p| p == n) || template::BUILTINS.contains(&n)
+    }
+
+    fn list(&self) -> String {
+        let mut all: Vec<&str> = self.params.iter().map(String::as_str).collect();
+        all.extend(template::BUILTINS);
+        all.join(", ")
+    }
+}
+
+/// Parses and validates a sweep file's text.
+pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
+    let cx = Cx::new(src, path);
+    let doc = DeTable::parse(src).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let what = e.message().trim();
+        let message = if what == "duplicate key" {
+            let key = src.get(span.clone()).unwrap_or("").trim();
+            format!(
+                "invalid TOML: duplicate key `{key}`; a key may appear once per table, remove or \
+                 rename one"
+            )
+        } else {
+            format!("invalid TOML: {what}; fix the syntax here")
+        };
+        cx.err(span.start, "", message)
+    })?;
+    let root = Tbl {
+        t: doc.get_ref(),
+        at: 0,
+        field: "",
+    };
+    cx.check_keys(root, TOP_KEYS)?;
+
+    let name_ex = "name = \"lr-sweep\"";
+    let name = match root.get("name") {
+        None => return Err(cx.missing(root, "name", name_ex)),
+        Some(v) => {
+            let s = cx.string(v, "name", name_ex)?;
+            if !is_sweep_name(&s) {
+                return Err(cx.err(
+                    v.span().start,
+                    "name",
+                    format!(
+                        "`{s}` is not a valid sweep name: use 1 to 64 letters, digits, `.`, `_` \
+                         or `-`, starting with a letter or digit (it becomes a directory and part \
+                         of job names)"
+                    ),
+                ));
+            }
+            s
+        }
+    };
+
+    let command_ex = "command = \"python train.py --lr {lr}\"";
+    let command_v = root
+        .get("command")
+        .ok_or_else(|| cx.missing(root, "command", command_ex))?;
+    let command = cx.string(command_v, "command", command_ex)?;
+    if command.trim().is_empty() {
+        return Err(cx.err(
+            command_v.span().start,
+            "command",
+            format!("must not be empty; write e.g. `{command_ex}`"),
+        ));
+    }
+
+    let workdir_ex = "workdir = \"runs/{sweep}\"";
+    let workdir = root
+        .get("workdir")
+        .map(|v| cx.one_line(v, "workdir", workdir_ex).map(|s| (s, v)))
+        .transpose()?;
+
+    let setup = match root.get("setup") {
+        None => Vec::new(),
+        Some(v) => cx
+            .string_list(v, "setup", "setup = [\"module load cuda\"]")?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect(),
+    };
+
+    let backend = match root.get("backend") {
+        None => BackendKind::Local,
+        Some(v) => match cx.string(v, "backend", "backend = \"lsf\"")?.as_str() {
+            "local" => BackendKind::Local,
+            "lsf" => BackendKind::Lsf,
+            other => {
+                return Err(cx.err(
+                    v.span().start,
+                    "backend",
+                    format!("unknown backend `{other}`; use \"local\" or \"lsf\""),
+                ));
+            }
+        },
+    };
+
+    let max_attempts = match root.get("max_attempts") {
+        None => 1,
+        Some(v) => cx.int_in(v, "max_attempts", 1, 1000, "max_attempts = 3")?,
+    };
+    let repeats: u32 = match root.get("repeats") {
+        None => 1,
+        Some(v) => cx.int_in(v, "repeats", 1, i64::from(u32::MAX), "repeats = 3")?,
+    };
+
+    let grid_parts = parse_grid(&cx, root)?;
+    let lsf = parse_lsf(&cx, root.get("lsf"))?;
+    let local = parse_local(&cx, root.get("local"))?;
+    let cluster = root
+        .get("cluster")
+        .map(|v| parse_cluster(&cx, v))
+        .transpose()?;
+    let collect = parse_collect(&cx, root.get("collect"))?;
+
+    // Templates last: only now are all parameter names known.
+    let names = Names {
+        params: &grid_parts.names,
+    };
+    check_template(&cx, command_v, &command, "command", &names)?;
+    if let Some((w, v)) = &workdir {
+        check_template(&cx, v, w, "workdir", &names)?;
+    }
+
+    let grid = grid_parts.build(&cx, repeats)?;
+
+    Ok(Spec {
+        name,
+        source: path.to_path_buf(),
+        base_dir: base_dir(path),
+        command,
+        workdir: workdir.map(|(w, _)| w),
+        setup,
+        backend,
+        local,
+        lsf,
+        cluster,
+        collect,
+        max_attempts,
+        grid,
+    })
+}
+
+/// The sweep file's directory, absolute (without resolving symlinks).
+fn base_dir(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+fn check_template(cx: &Cx<'_>, v: &Val<'_>, t: &str, field: &str, names: &Names<'_>) -> Res<()> {
+    if let Some((name, offset)) = template::unknown_names(t, |n| names.knows(n))
+        .into_iter()
+        .next()
+    {
+        return Err(cx.err(
+            cx.placeholder_at(v, t, name, offset),
+            field,
+            format!(
+                "placeholder `{{{name}}}` names no parameter or built-in; available names: {}; \
+                 write `{{{{` and `}}}}` for literal braces",
+                names.list()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `[[name]]` tables (or an inline list of tables).
+fn array_of_tables<'t, 'i>(
+    cx: &Cx<'_>,
+    v: &'t Val<'i>,
+    field: &str,
+    example: &str,
+) -> Res<&'t [Val<'i>]> {
+    match v.get_ref() {
+        DeValue::Array(a) => Ok(a),
+        DeValue::Table(_) => Err(cx.err(
+            v.span().start,
+            field,
+            format!("must be written [[{field}]] (double brackets): it is a list of tables"),
+        )),
+        _ => Err(cx.wrong_type(v, field, "a list of tables", example)),
+    }
+}

@@ -1,0 +1,881 @@
+//! Unit tests for sweep files: every grid feature (counts and exact points), sampling, templates,
+//! quoting, options and error locations.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const PATH: &str = "/sweeps/test.toml";
+
+fn spec(body: &str) -> Spec {
+    let src = format!("name = \"t\"\ncommand = \"echo\"\n{body}");
+    match Spec::from_toml(&src, Path::new(PATH)) {
+        Ok(s) => s,
+        Err(e) => panic!("unexpected error: {e}\n--- file ---\n{src}"),
+    }
+}
+
+fn err(body: &str) -> SpecError {
+    let src = format!("name = \"t\"\ncommand = \"echo\"\n{body}");
+    match Spec::from_toml(&src, Path::new(PATH)) {
+        Ok(_) => panic!("expected an error for:\n{src}"),
+        Err(e) => e,
+    }
+}
+
+/// `line:col field` of an error, for compact assertions.
+fn loc(e: &SpecError) -> String {
+    format!(
+        "{}:{} {}",
+        e.line.unwrap_or(0),
+        e.col.unwrap_or(0),
+        e.field.as_deref().unwrap_or("-")
+    )
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Every point as `index: a=1 b="x"`, checking the indices are dense on the way.
+fn rows(s: &Spec) -> Vec<String> {
+    let names = s.param_names();
+    s.points()
+        .enumerate()
+        .map(|(i, p)| {
+            assert_eq!(p.index, i as u64, "indices are dense");
+            let got: Vec<&str> = p.params.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(got, names, "params follow param_names()");
+            p.params
+                .iter()
+                .map(|(n, v)| format!("{n}={}", show(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The values of the only parameter.
+fn col(s: &Spec) -> Vec<String> {
+    s.points().map(|p| show(&p.params[0].1)).collect()
+}
+
+fn checked(s: &Spec) -> Vec<String> {
+    let r = rows(s);
+    assert_eq!(s.count(), r.len() as u64, "count() agrees with points()");
+    r
+}
+
+#[test]
+fn lists_of_every_type() {
+    let s = spec(
+        "[grid]\ni = [1, -2, 0x10]\n[[zip]]\nf = [0.1, 1e-5, 2.0]\ns = [\"a b\", \"\", \"ü\"]\nb = [true, false, true]\n",
+    );
+    assert_eq!(s.param_names(), ["i", "f", "s", "b"]);
+    assert_eq!(s.count(), 9);
+    let r = checked(&s);
+    assert_eq!(r[0], r#"i=1 f=0.1 s="a b" b=true"#);
+    assert_eq!(r[1], r#"i=1 f=1e-5 s="" b=false"#);
+    assert_eq!(r[2], r#"i=1 f=2.0 s="ü" b=true"#);
+    assert_eq!(r[3], r#"i=-2 f=0.1 s="a b" b=true"#);
+    assert_eq!(r[8], r#"i=16 f=2.0 s="ü" b=true"#);
+
+    let mixed = spec("[grid]\nx = [1, 2.5, \"three\", false]\n");
+    assert_eq!(col(&mixed), ["1", "2.5", "\"three\"", "false"]);
+    let p = mixed.points().nth(1).unwrap();
+    assert_eq!(p.params[0].1, Value::Float(2.5));
+}
+
+#[test]
+fn int_ranges() {
+    assert_eq!(
+        col(&spec("[grid]\nk = { start = 1, stop = 5 }")),
+        ["1", "2", "3", "4"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nk = { start = 0, stop = 10, step = 3 }")),
+        ["0", "3", "6", "9"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nk = { start = 5, stop = 0, step = -2 }")),
+        ["5", "3", "1"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nk = { start = 4, stop = 0, step = -2 }")),
+        ["4", "2"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nk = { start = -3, stop = -1 }")),
+        ["-3", "-2"]
+    );
+    let s = spec("[grid]\nk = { start = 0, stop = 1_000_000_000_000 }");
+    assert_eq!(s.count(), 1_000_000_000_000);
+    let big = spec(
+        "[grid]\nk = { start = -9223372036854775808, stop = 9223372036854775807, step = 4611686018427387904 }",
+    );
+    assert_eq!(
+        col(&big),
+        [
+            "-9223372036854775808",
+            "-4611686018427387904",
+            "0",
+            "4611686018427387904"
+        ]
+    );
+}
+
+#[test]
+fn float_ranges() {
+    let s = spec("[grid]\nd = { start = 0.0, stop = 0.5, step = 0.1 }");
+    assert_eq!(col(&s), ["0.0", "0.1", "0.2", "0.3", "0.4"]);
+    assert!(matches!(
+        s.points().next().unwrap().params[0].1,
+        Value::Float(_)
+    ));
+    // Integer ends with a float step make a float range.
+    assert_eq!(
+        col(&spec("[grid]\nd = { start = 0, stop = 1, step = 0.25 }")),
+        ["0.0", "0.25", "0.5", "0.75"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nd = { start = 1.0, stop = 3 }")),
+        ["1.0", "2.0"]
+    );
+    // Counting down, and rounding noise around zero becomes exactly 0.
+    assert_eq!(
+        col(&spec(
+            "[grid]\nd = { start = 0.3, stop = -0.3, step = -0.1 }"
+        )),
+        ["0.3", "0.2", "0.1", "0.0", "-0.1", "-0.2"]
+    );
+    // 0.3 is not included through 0.1 * 3 = 0.30000000000000004 either.
+    assert_eq!(
+        col(&spec("[grid]\nd = { start = 0.0, stop = 0.3, step = 0.1 }")),
+        ["0.0", "0.1", "0.2"]
+    );
+    assert_eq!(
+        col(&spec(
+            "[grid]\nd = { start = 0.0, stop = 0.35, step = 0.1 }"
+        )),
+        ["0.0", "0.1", "0.2", "0.3"]
+    );
+}
+
+#[test]
+fn linspace_and_logspace() {
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [0.0, 1.0, 5] }")),
+        ["0.0", "0.25", "0.5", "0.75", "1.0"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [0, 0.3, 4] }")),
+        ["0.0", "0.1", "0.2", "0.3"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [1, -1, 3] }")),
+        ["1.0", "0.0", "-1.0"]
+    );
+    assert_eq!(col(&spec("[grid]\nw = { linspace = [2, 3, 1] }")), ["2.0"]);
+    assert_eq!(
+        col(&spec("[grid]\nw = { logspace = [1e-5, 1e-1, 5] }")),
+        ["1e-5", "0.0001", "0.001", "0.01", "0.1"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nw = { logspace = [1, 8, 4] }")),
+        ["1.0", "2.0", "4.0", "8.0"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nw = { logspace = [0.5, 0.5, 1] }")),
+        ["0.5"]
+    );
+}
+
+#[test]
+fn float_rounding_to_twelve_digits() {
+    assert_eq!(grid::round12(0.1 + 0.2), 0.3);
+    assert_eq!(grid::round12(1.0 / 3.0), 0.333333333333);
+    assert_eq!(grid::round12(123_456_789.123_456_7), 123_456_789.123);
+    assert_eq!(grid::round12(-0.0).to_string(), "0");
+    assert_eq!(grid::round12(2.5e-300), 2.5e-300);
+    let s = spec("[grid]\nd = { start = 0.0, stop = 1.0, step = 0.1 }");
+    for p in s.points() {
+        let text = p.params[0].1.to_string();
+        assert!(text.len() <= 4, "{text} is rounded");
+    }
+    // Values the user wrote are kept as written.
+    assert_eq!(
+        col(&spec("[grid]\nx = [0.30000000000000004]")),
+        ["0.30000000000000004"]
+    );
+}
+
+#[test]
+fn cartesian_order_first_axis_slowest() {
+    let s = spec("[grid]\nb = [1, 2]\na = [\"x\", \"y\", \"z\"]\n");
+    assert_eq!(s.param_names(), ["b", "a"]);
+    assert_eq!(
+        checked(&s),
+        [
+            r#"b=1 a="x""#,
+            r#"b=1 a="y""#,
+            r#"b=1 a="z""#,
+            r#"b=2 a="x""#,
+            r#"b=2 a="y""#,
+            r#"b=2 a="z""#
+        ]
+    );
+}
+
+#[test]
+fn zip_groups_form_one_axis_after_the_grid() {
+    let s = spec(
+        "[[zip]]\nmodel = [\"small\", \"large\"]\nbatch = [64, 16]\n\n[grid]\nlr = [0.1, 0.01]\n\n[[zip]]\nopt = [\"adam\"]\n",
+    );
+    assert_eq!(s.param_names(), ["lr", "model", "batch", "opt"]);
+    assert_eq!(
+        checked(&s),
+        [
+            r#"lr=0.1 model="small" batch=64 opt="adam""#,
+            r#"lr=0.1 model="large" batch=16 opt="adam""#,
+            r#"lr=0.01 model="small" batch=64 opt="adam""#,
+            r#"lr=0.01 model="large" batch=16 opt="adam""#
+        ]
+    );
+}
+
+#[test]
+fn repeats_are_the_innermost_axis() {
+    let s = spec("repeats = 3\n[grid]\na = [1, 2]\n");
+    assert_eq!(s.param_names(), ["a", "repeat"]);
+    assert_eq!(
+        checked(&s),
+        [
+            "a=1 repeat=0",
+            "a=1 repeat=1",
+            "a=1 repeat=2",
+            "a=2 repeat=0",
+            "a=2 repeat=1",
+            "a=2 repeat=2"
+        ]
+    );
+    // repeats = 1 adds no column.
+    assert_eq!(spec("repeats = 1\n[grid]\na = [1]").param_names(), ["a"]);
+}
+
+#[test]
+fn a_file_without_axes_is_one_point() {
+    let s = spec("");
+    assert_eq!(s.count(), 1);
+    assert!(s.param_names().is_empty());
+    assert_eq!(
+        s.points().collect::<Vec<_>>(),
+        [Point {
+            index: 0,
+            params: vec![]
+        }]
+    );
+    let s = spec("repeats = 3\n[grid]\n");
+    assert_eq!(checked(&s), ["repeat=0", "repeat=1", "repeat=2"]);
+}
+
+#[test]
+fn exclusions_single_values_and_lists() {
+    let body = "[grid]\nlr = [0.1, 0.2, 0.3]\nlayers = { start = 1, stop = 3 }\n\
+                [[zip]]\nmodel = [\"small\", \"large\"]\nbatch = [64, 16]\n";
+    let all = spec(body);
+    assert_eq!(all.count(), 12);
+
+    let s = spec(&format!(
+        "{body}[[exclude]]\nmodel = \"large\"\nlr = [0.1, 0.2]\n"
+    ));
+    assert_eq!(s.count(), 8);
+    assert_eq!(
+        checked(&s),
+        [
+            r#"lr=0.1 layers=1 model="small" batch=64"#,
+            r#"lr=0.1 layers=2 model="small" batch=64"#,
+            r#"lr=0.2 layers=1 model="small" batch=64"#,
+            r#"lr=0.2 layers=2 model="small" batch=64"#,
+            r#"lr=0.3 layers=1 model="small" batch=64"#,
+            r#"lr=0.3 layers=1 model="large" batch=16"#,
+            r#"lr=0.3 layers=2 model="small" batch=64"#,
+            r#"lr=0.3 layers=2 model="large" batch=16"#
+        ]
+    );
+
+    // Two tables: a point goes when it matches either. Numbers match across int/float.
+    let s = spec(&format!(
+        "{body}[[exclude]]\nlayers = 2.0\n[[exclude]]\nlr = 0.3\nbatch = 64\n"
+    ));
+    assert_eq!(
+        checked(&s),
+        [
+            r#"lr=0.1 layers=1 model="small" batch=64"#,
+            r#"lr=0.1 layers=1 model="large" batch=16"#,
+            r#"lr=0.2 layers=1 model="small" batch=64"#,
+            r#"lr=0.2 layers=1 model="large" batch=16"#,
+            r#"lr=0.3 layers=1 model="large" batch=16"#
+        ]
+    );
+
+    // Generated floats match the literal the user writes.
+    let s = spec("[grid]\nd = { start = 0.0, stop = 0.5, step = 0.1 }\n[[exclude]]\nd = 0.3\n");
+    assert_eq!(col(&s), ["0.0", "0.1", "0.2", "0.4"]);
+
+    // Exclusions with repeats: the repeat column is added after filtering.
+    let s = spec("repeats = 2\n[grid]\na = [1, 2]\n[[exclude]]\na = 1\n");
+    assert_eq!(checked(&s), ["a=2 repeat=0", "a=2 repeat=1"]);
+}
+
+#[test]
+fn exclusions_removing_everything_are_an_error() {
+    let e = err("[grid]\na = [1, 2]\n\n[[exclude]]\na = [1, 2]\n");
+    assert_eq!(loc(&e), "6:1 exclude");
+    assert!(e.message.contains("remove every point"), "{e}");
+}
+
+#[test]
+fn sampling_from_a_grid_is_pinned_distinct_and_in_grid_order() {
+    let body = "[grid]\na = { start = 0, stop = 10 }\nb = { start = 0, stop = 10 }\n[sample]\nn = 5\nseed = 42\n";
+    let s = spec(body);
+    assert_eq!(s.count(), 5);
+    let r = checked(&s);
+    assert_eq!(r, ["a=1 b=4", "a=2 b=1", "a=6 b=6", "a=7 b=7", "a=9 b=4"]);
+    let keys: Vec<(i64, i64)> = s
+        .points()
+        .map(|p| match (&p.params[0].1, &p.params[1].1) {
+            (Value::Int(a), Value::Int(b)) => (*a, *b),
+            _ => panic!("ints"),
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, keys, "distinct and in grid order");
+    // Same file, same plan; another seed, another plan.
+    assert_eq!(rows(&spec(body)), r);
+    assert_ne!(rows(&spec(&body.replace("seed = 42", "seed = 7"))), r);
+    // Seed defaults to 0.
+    assert_eq!(
+        rows(&spec(&body.replace("seed = 42\n", ""))),
+        rows(&spec(&body.replace("seed = 42", "seed = 0")))
+    );
+}
+
+#[test]
+fn sampling_honours_exclusions_and_repeats() {
+    let s = spec(
+        "repeats = 2\n[grid]\na = [1, 2, 3, 4]\n[[exclude]]\na = [2, 3]\n[sample]\nn = 2\nseed = 1\n",
+    );
+    assert_eq!(
+        checked(&s),
+        [
+            "a=1 repeat=0",
+            "a=1 repeat=1",
+            "a=4 repeat=0",
+            "a=4 repeat=1"
+        ]
+    );
+    let e = err("[grid]\na = [1, 2, 3, 4]\n[[exclude]]\na = [2, 3]\n[sample]\nn = 3\n");
+    assert_eq!(loc(&e), "8:5 sample.n");
+    assert!(e.message.contains("(2, after exclusions)"), "{e}");
+}
+
+#[test]
+fn distributions_are_pinned() {
+    let s = spec(
+        "repeats = 2\n[grid]\nlr = { loguniform = [1e-5, 1e-1] }\nmom = { uniform = [0.8, 0.99] }\n\
+         opt = { choice = [\"adam\", \"sgd\"] }\nk = { randint = [1, 10] }\nlayers = [1, 2, 3]\n\
+         [[zip]]\nmodel = [\"s\", \"l\"]\nbatch = [64, 16]\n[sample]\nn = 3\nseed = 42\n",
+    );
+    assert_eq!(
+        s.param_names(),
+        [
+            "lr", "mom", "opt", "k", "layers", "model", "batch", "repeat"
+        ]
+    );
+    assert_eq!(s.count(), 6);
+    let r = checked(&s);
+    assert_eq!(
+        r,
+        [
+            r#"lr=0.00534053504428 mom=0.980552327458 opt="sgd" k=4 layers=3 model="s" batch=64 repeat=0"#,
+            r#"lr=0.00534053504428 mom=0.980552327458 opt="sgd" k=4 layers=3 model="s" batch=64 repeat=1"#,
+            r#"lr=3.97956388704e-5 mom=0.858527706324 opt="adam" k=7 layers=3 model="s" batch=64 repeat=0"#,
+            r#"lr=3.97956388704e-5 mom=0.858527706324 opt="adam" k=7 layers=3 model="s" batch=64 repeat=1"#,
+            r#"lr=0.0010652890951 mom=0.971342602689 opt="sgd" k=8 layers=3 model="l" batch=16 repeat=0"#,
+            r#"lr=0.0010652890951 mom=0.971342602689 opt="sgd" k=8 layers=3 model="l" batch=16 repeat=1"#,
+        ]
+    );
+}
+
+#[test]
+fn distributions_stay_within_bounds() {
+    let s = spec(
+        "[grid]\nlr = { loguniform = [1e-6, 1e-2] }\nmom = { uniform = [-1, 1] }\nk = { randint = [-2, 2] }\n\
+         [sample]\nn = 4000\nseed = 3\n",
+    );
+    let (mut below_mid, mut below_lin_mid) = (0, 0);
+    let mut ks = [0u32; 5];
+    for p in s.points() {
+        let (Value::Float(lr), Value::Float(mom), Value::Int(k)) =
+            (&p.params[0].1, &p.params[1].1, &p.params[2].1)
+        else {
+            panic!("types: {p:?}");
+        };
+        assert!((1e-6..=1e-2).contains(lr), "{lr}");
+        assert!((-1.0..=1.0).contains(mom), "{mom}");
+        assert!((-2..=2).contains(k), "{k}");
+        ks[(k + 2) as usize] += 1;
+        if *lr < 1e-4 {
+            below_mid += 1;
+        }
+        if *lr < 0.5e-2 {
+            below_lin_mid += 1;
+        }
+    }
+    // Log-uniform: half the draws below the geometric midpoint 1e-4, and ln(5000)/ln(10000) =
+    // 92.5% below the arithmetic midpoint 5e-3 (a uniform draw would put only half there).
+    assert!((1800..2200).contains(&below_mid), "{below_mid}");
+    assert!((3600..3800).contains(&below_lin_mid), "{below_lin_mid}");
+    // randint includes both ends.
+    assert!(ks.iter().all(|&c| c > 600), "{ks:?}");
+}
+
+#[test]
+fn distribution_draws_reject_exclusions() {
+    let s = spec(
+        "[grid]\nopt = { choice = [\"adam\", \"sgd\", \"rmsprop\"] }\nk = { randint = [1, 3] }\n\
+         [[exclude]]\nopt = \"sgd\"\n[[exclude]]\nk = [1, 2]\n[sample]\nn = 50\n",
+    );
+    assert_eq!(s.count(), 50);
+    for p in s.points() {
+        assert_ne!(p.params[0].1, Value::Str("sgd".into()));
+        assert_eq!(p.params[1].1, Value::Int(3));
+    }
+    let e = err("[grid]\nk = { randint = [1, 3] }\n[[exclude]]\nk = [1, 2, 3]\n[sample]\nn = 2\n");
+    assert_eq!(loc(&e), "5:1 exclude");
+    assert!(e.message.contains("2000 tries"), "{e}");
+}
+
+#[test]
+fn distributions_need_sample() {
+    let e = err("[grid]\nlr = [1]\nmom = { uniform = [0.8, 0.99] }\n");
+    assert_eq!(loc(&e), "5:7 grid.mom");
+    assert!(e.message.contains("[sample]"), "{e}");
+}
+
+#[test]
+fn streaming_a_million_points() {
+    let s = spec(
+        "[grid]\na = { start = 0, stop = 100 }\nb = { linspace = [0, 1, 100] }\nc = { start = 0, stop = 100 }\n",
+    );
+    assert_eq!(s.count(), 1_000_000);
+    let mut n = 0u64;
+    let mut last = None;
+    for p in s.points() {
+        assert_eq!(p.index, n);
+        n += 1;
+        last = Some(p);
+    }
+    assert_eq!(n, 1_000_000);
+    let last = last.unwrap();
+    assert_eq!(last.params[0].1, Value::Int(99));
+    assert_eq!(last.params[1].1, Value::Float(1.0));
+    assert_eq!(last.params[2].1, Value::Int(99));
+
+    // Sampling from it decodes the chosen points directly.
+    let s = spec(
+        "[grid]\na = { start = 0, stop = 100 }\nb = { start = 0, stop = 100 }\nc = { start = 0, stop = 100 }\n\
+         [sample]\nn = 1000\nseed = 9\n",
+    );
+    assert_eq!(s.points().count(), 1000);
+}
+
+#[test]
+fn count_streams_with_exclusions() {
+    let s = spec(
+        "[grid]\na = { start = 0, stop = 100 }\nb = { start = 0, stop = 100 }\n[[exclude]]\na = [0, 1]\n",
+    );
+    assert_eq!(s.count(), 9800);
+    assert_eq!(s.count(), 9800);
+    assert_eq!(s.points().count(), 9800);
+}
+
+fn builtins<'a>(out_dir: &'a str) -> Builtins<'a> {
+    Builtins {
+        sweep: "t",
+        index: 7,
+        out_dir,
+        job_name: "t.7",
+        attempt: 2,
+    }
+}
+
+#[test]
+fn command_templates_substitute_and_escape() {
+    let src = "name = \"t\"\ncommand = \"\"\"awk '{print $1}' {{lr}} {lr} {{{lr}}} {sweep} {index} {out_dir} {job_name} {attempt} {repeat} { x }\"\"\"\n[grid]\nlr = [0.5]\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    let p = s.points().next().unwrap();
+    assert_eq!(
+        s.render_command(&p, &builtins("/o")),
+        "awk '{print $1}' {lr} 0.5 {0.5} t 7 /o t.7 2 0 { x }"
+    );
+}
+
+#[test]
+fn unknown_placeholders_are_load_errors() {
+    let src = "name = \"t\"\ncommand = \"python x.py --lr {lr} --n {nn}\"\n[grid]\nlr = [1]\n";
+    let e = Spec::from_toml(src, Path::new(PATH)).unwrap_err();
+    assert_eq!(loc(&e), "2:38 command");
+    assert!(e.message.contains("`{nn}`"), "{e}");
+    assert!(
+        e.message
+            .contains("lr, sweep, index, out_dir, job_name, attempt, repeat"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("/sweeps/test.toml:2:38: command: "),
+        "{e}"
+    );
+
+    let src = "name = \"t\"\ncommand = \"echo\"\nworkdir = 'runs/{{x}}/{x}'\n";
+    let e = Spec::from_toml(src, Path::new(PATH)).unwrap_err();
+    assert_eq!(loc(&e), "3:23 workdir");
+}
+
+#[test]
+fn hostile_values_arrive_as_one_argument() {
+    let hostile = r#"a b; rm -rf ~ $(id) 'x""#;
+    let src = format!(
+        "name = \"t\"\ncommand = \"printf '%s\\\\n' {{v}} {{out_dir}}\"\n[grid]\nv = [{}, \"*\", \"\", \"-n\", \"`id`\\n$HOME\"]\n",
+        toml::Value::String(hostile.to_string())
+    );
+    let s = Spec::from_toml(&src, Path::new(PATH)).unwrap();
+    for p in s.points() {
+        let Value::Str(v) = &p.params[0].1 else {
+            panic!()
+        };
+        let cmd = s.render_command(&p, &builtins("/tmp/out dir/$x"));
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{v}\n/tmp/out dir/$x\n"),
+            "command: {cmd}"
+        );
+    }
+}
+
+#[test]
+fn workdir_rendering() {
+    let base = std::path::absolute("/sweeps").unwrap();
+    let s = spec("");
+    let p = s.points().next().unwrap();
+    assert_eq!(s.render_workdir(&p, &builtins("/o")), base);
+
+    let src = "name = \"t\"\ncommand = \"echo\"\nworkdir = \"runs/{model} x/{sweep}\"\n[grid]\nmodel = [\"a b\"]\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    let p = s.points().next().unwrap();
+    assert_eq!(
+        s.render_workdir(&p, &builtins("/o")),
+        base.join("runs/a b x/t")
+    );
+
+    let src = "name = \"t\"\ncommand = \"echo\"\nworkdir = \"/scratch/{sweep}\"\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    assert_eq!(
+        s.render_workdir(&p, &builtins("/o")),
+        PathBuf::from("/scratch/t")
+    );
+}
+
+#[test]
+fn base_dir_source_and_load() {
+    let s = Spec::from_toml(
+        "name = \"t\"\ncommand = \"echo\"\n",
+        Path::new("sweep.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.source, PathBuf::from("sweep.toml"));
+    assert!(s.base_dir.is_absolute());
+    assert_eq!(s.base_dir, std::env::current_dir().unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"t\"\ncommand = \"echo {x}\"\n[grid]\nx = [1, 2]\n",
+    )
+    .unwrap();
+    let s = Spec::load(&file).unwrap();
+    assert_eq!(s.base_dir, dir.path());
+    assert_eq!(s.count(), 2);
+
+    let missing = dir.path().join("nope.toml");
+    let e = Spec::load(&missing).unwrap_err();
+    assert_eq!((e.line, e.col, e.field.as_deref()), (None, None, None));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: cannot read", missing.display())),
+        "{e}"
+    );
+}
+
+#[test]
+fn defaults() {
+    let s = spec("");
+    assert_eq!(s.name, "t");
+    assert_eq!(s.backend, BackendKind::Local);
+    assert_eq!(s.max_attempts, 1);
+    assert!(s.setup.is_empty());
+    assert!(s.workdir.is_none());
+    assert!(s.cluster.is_none());
+    assert!(s.local.concurrency >= 1);
+    assert_eq!(
+        s.collect,
+        CollectOpts {
+            files: vec![],
+            metrics_json: None,
+            stdout_kv: false,
+            stdout_regex: None
+        }
+    );
+    assert_eq!(s.lsf.policy, Policy::RoundRobin);
+    assert_eq!(
+        s.lsf.targets,
+        [Target {
+            queue: None,
+            hosts: None,
+            weight: 1,
+            max_in_flight: None
+        }]
+    );
+    assert_eq!(s.lsf.max_array_size, 1000);
+    assert!(!s.lsf.array);
+}
+
+#[test]
+fn every_option() {
+    let s = spec(
+        r#"workdir = "."
+setup = ["module load anaconda/3-5.0.1", "source activate test"]
+backend = "lsf"
+max_attempts = 3
+[lsf]
+queue = "short"
+hosts = ["734090ib", "734090eth"]
+policy = "least-pending"
+cores = 4
+gpu = "num=1:mode=shared:mps=no"
+walltime = "4:00"
+memory = "8GB"
+resources = "span[hosts=1]"
+extra = ["-P myproject"]
+array = true
+max_array_size = 500
+max_in_flight = 100
+submit_rate = 5
+[local]
+concurrency = 3
+[cluster]
+host = "user@access.nju.edu.cn"
+init = "source /etc/profile.d/lsf.sh"
+remote_dir = "~/.bsweep"
+[collect]
+files = ["metrics.json", "ckpt/model.pt"]
+metrics_json = "metrics.json"
+stdout_kv = true
+stdout_regex = 'loss=(?P<loss>[0-9.]+)'
+"#,
+    );
+    assert_eq!(s.backend, BackendKind::Lsf);
+    assert_eq!(s.max_attempts, 3);
+    assert_eq!(
+        s.setup,
+        ["module load anaconda/3-5.0.1", "source activate test"]
+    );
+    let t = |h: &str| Target {
+        queue: Some("short".into()),
+        hosts: Some(h.into()),
+        weight: 1,
+        max_in_flight: Some(100),
+    };
+    assert_eq!(
+        s.lsf,
+        LsfOpts {
+            targets: vec![t("734090ib"), t("734090eth")],
+            policy: Policy::LeastPending,
+            cores: Some(4),
+            gpu: Some("num=1:mode=shared:mps=no".into()),
+            walltime: Some("4:00".into()),
+            memory: Some("8GB".into()),
+            resources: Some("span[hosts=1]".into()),
+            extra: vec!["-P myproject".into()],
+            array: true,
+            max_array_size: 500,
+            max_in_flight: Some(100),
+            submit_rate: Some(5.0),
+        }
+    );
+    assert_eq!(s.local.concurrency, 3);
+    assert_eq!(
+        s.cluster,
+        Some(ClusterOpts {
+            host: "user@access.nju.edu.cn".into(),
+            init: Some("source /etc/profile.d/lsf.sh".into()),
+            remote_dir: Some("~/.bsweep".into()),
+        })
+    );
+    assert_eq!(s.collect.files, ["metrics.json", "ckpt/model.pt"]);
+    assert_eq!(
+        s.collect.stdout_regex.as_deref(),
+        Some("loss=(?P<loss>[0-9.]+)")
+    );
+}
+
+#[test]
+fn lsf_targets() {
+    let s = spec("[lsf]\nqueues = [\"short\", \"normal\"]\nmax_in_flight = 10\n");
+    assert_eq!(
+        s.lsf.targets.iter().map(Target::label).collect::<Vec<_>>(),
+        ["short", "normal"]
+    );
+    assert!(s.lsf.targets.iter().all(|t| t.max_in_flight == Some(10)));
+    let s = spec("[lsf]\nhosts = \"734090ib\"\n");
+    assert_eq!(s.lsf.targets[0].label(), "@734090ib");
+    let s = spec("[lsf]\nqueue = \"q\"\n");
+    assert_eq!(s.lsf.targets[0].label(), "q");
+    let s = spec(
+        "[lsf]\npolicy = \"weighted\"\nmax_in_flight = 7\n[[lsf.targets]]\nqueue = \"gpu\"\nhosts = \"734090ib\"\nweight = 2\nmax_in_flight = 50\n[[lsf.targets]]\nhosts = \"734090eth\"\n",
+    );
+    assert_eq!(
+        s.lsf.targets,
+        [
+            Target {
+                queue: Some("gpu".into()),
+                hosts: Some("734090ib".into()),
+                weight: 2,
+                max_in_flight: Some(50)
+            },
+            Target {
+                queue: None,
+                hosts: Some("734090eth".into()),
+                weight: 1,
+                max_in_flight: Some(7)
+            },
+        ]
+    );
+    assert_eq!(
+        loc(&err("[lsf]\nqueues = [\"a\", \"a\"]\n")),
+        "4:16 lsf.queues[1]"
+    );
+    assert_eq!(
+        loc(&err("[lsf]\n[[lsf.targets]]\nweight = 2\n")),
+        "4:1 lsf.targets[0]"
+    );
+}
+
+#[test]
+fn walltime_and_memory_forms() {
+    for ok in ["\"4:00\"", "\"90\"", "\"0:59\"", "\"100:30\"", "240"] {
+        spec(&format!("[lsf]\nwalltime = {ok}\n"));
+    }
+    for bad in [
+        "\"4h\"",
+        "\"4:60\"",
+        "\":30\"",
+        "\"4:\"",
+        "\"1:2:3\"",
+        "\"\"",
+        "0",
+    ] {
+        assert_eq!(
+            loc(&err(&format!("[lsf]\nwalltime = {bad}\n"))),
+            "4:12 lsf.walltime",
+            "{bad}"
+        );
+    }
+    for ok in [
+        "\"8GB\"",
+        "\"512MB\"",
+        "\"1.5TB\"",
+        "\"100\"",
+        "\"64KB\"",
+        "4000",
+    ] {
+        spec(&format!("[lsf]\nmemory = {ok}\n"));
+    }
+    for bad in [
+        "\"8 GB\"", "\"8G\"", "\"GB\"", "\"-1GB\"", "\"1.GB\"", "\"8gb\"",
+    ] {
+        assert_eq!(
+            loc(&err(&format!("[lsf]\nmemory = {bad}\n"))),
+            "4:10 lsf.memory",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn error_locations() {
+    // Columns count characters, not bytes.
+    let e = err("[grid]\n\"é\" = [1]\n");
+    assert_eq!(loc(&e), "4:1 grid.é");
+    let e = err("[grid]\nx = [\"é\", 1, [2]]\n");
+    assert_eq!(loc(&e), "4:14 grid.x[2]");
+    let e = err("[grid]\nx = [1, 2\n");
+    assert_eq!(loc(&e), "4:10 -", "{e}");
+    assert!(e.message.starts_with("invalid TOML: "), "{e}");
+    let e = err("[lsf]\ncores = \"4\"\n");
+    assert_eq!(loc(&e), "4:9 lsf.cores");
+    assert!(e.message.contains("remove the quotes"), "{e}");
+    let e = err("[grid]\nx = 1\n");
+    assert_eq!(loc(&e), "4:5 grid.x");
+    let e = err("[zip]\na = [1]\n");
+    assert_eq!(loc(&e), "3:1 zip");
+    assert!(e.message.contains("[[zip]]"), "{e}");
+    let e = err("[grid]\nx = { start = 1, stop = 5, linspace = [1, 2, 3] }\n");
+    assert_eq!(loc(&e), "4:28 grid.x.linspace");
+    let e = err("[grid]\nx = { linspace = [1, 2, 3], logspace = [1, 2, 3] }\n");
+    assert_eq!(loc(&e), "4:29 grid.x.logspace");
+    let e = err("[grid]\nx = { start = 5, stop = 1 }\n");
+    assert_eq!(loc(&e), "4:5 grid.x");
+    let e = err("[grid]\nx = { stop = 1 }\n");
+    assert_eq!(loc(&e), "4:5 grid.x.start");
+    let e = err("repeats = 2\n[grid]\nrepeat = [1]\n");
+    assert_eq!(loc(&e), "5:1 grid.repeat");
+    let e = err("[[zip]]\na = [1, 2]\n[[zip]]\na = [3, 4]\n");
+    assert_eq!(loc(&e), "6:1 zip[1].a");
+    assert!(e.message.contains("line 4"), "{e}");
+}
+
+#[test]
+fn helpful_messages() {
+    let e = err("[lsf]\npolcy = \"weighted\"\n");
+    assert_eq!(loc(&e), "4:1 lsf.polcy");
+    assert!(e.message.contains("did you mean `policy`?"), "{e}");
+    let e = err("[grid]\nlr = [1]\nlr = [2]\n");
+    assert_eq!(loc(&e), "5:1 -");
+    assert!(e.message.contains("duplicate key `lr`"), "{e}");
+    let e = err("[local]\nconcurrency = \"4\"\n");
+    assert!(
+        e.message
+            .ends_with("remove the quotes, e.g. `concurrency = 4`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn from_toml_is_deterministic() {
+    let body = "[grid]\nx = { uniform = [0, 1] }\n[sample]\nn = 10\nseed = 5\n";
+    assert_eq!(rows(&spec(body)), rows(&spec(body)));
+}
