@@ -324,7 +324,11 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
     }
     let policy = match spec.backend {
         BackendKind::Local => format!("at most {} at a time", spec.local.concurrency),
-        BackendKind::Lsf => format!("{:?}", spec.lsf.policy).to_lowercase(),
+        BackendKind::Lsf => match spec.lsf.policy {
+            crate::spec::Policy::RoundRobin => "round-robin".to_string(),
+            crate::spec::Policy::Weighted => "weighted".to_string(),
+            crate::spec::Policy::LeastPending => "least-pending, decided at launch".to_string(),
+        },
     };
     let mut dist: Vec<_> = dist.into_iter().collect();
     dist.sort();

@@ -118,7 +118,7 @@ pub fn render(spec: &Spec, point: &Point, ctx: &ScriptCtx<'_>) -> String {
         "cd {} || exit 1",
         shell::quote(&workdir.to_string_lossy())
     );
-    s.push_str(&spec.render_command(point, &builtins));
+    s.push_str(spec.render_command(point, &builtins).trim_end_matches('\n'));
     s.push('\n');
     s
 }
