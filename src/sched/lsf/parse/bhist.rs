@@ -40,9 +40,12 @@ static EVENT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?: [0-9]{4})?): (.*)$")
         .expect("static regex")
 });
+// The space after a comma is lost when LSF wrapped the line right there.
 static FIELD_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|, )(Job Name|User|Status|Queue) <([^<>]*)>").expect("static regex")
+    Regex::new(r"(?:^|,\s*)(Job Name|User|Status|Queue) <([^<>]*)>").expect("static regex")
 });
+static COMMAND_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r",\s*Command\s*<").expect("static regex"));
 static QUEUE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[Tt]o Queue <([^<>]+)>").expect("static regex"));
 static HOSTS_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -84,7 +87,7 @@ fn unwrap_lines(text: &str) -> Vec<(usize, String)> {
 
 fn new_record(job_id: &str, header: &str) -> Result<HistRecord, (String, String)> {
     // Fields after "Command <" belong to the command text, which may contain anything.
-    let head = header.split(", Command <").next().unwrap_or(header);
+    let head = COMMAND_RE.split(header).next().unwrap_or(header);
     let mut rec = HistRecord {
         job_id: job_id.to_string(),
         job_name: None,

@@ -235,19 +235,21 @@ pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, Pars
         None => return Ok(reading),
     };
     let end = start + stream.byte_offset();
-    let doc_err = |what: &str| ParseError::new(Some(lines_before + 1), &doc.to_string(), what);
+    let first_line = stdout.lines().nth(lines_before).unwrap_or("");
+    let doc_err = |what: &str| ParseError::new(Some(lines_before + 1), first_line, what);
     let obj = doc.as_object().ok_or_else(|| {
         doc_err("a bjobs -json object {\"COMMAND\":\"bjobs\",...,\"RECORDS\":[...]}")
     })?;
+    let records = obj
+        .get("RECORDS")
+        .and_then(Value::as_array)
+        .ok_or_else(|| doc_err("a RECORDS array (the bjobs -json envelope)"))?;
+    // Checked after RECORDS: a lone record has a COMMAND key too (the job's command line).
     if let Some(cmd) = obj.get("COMMAND") {
         if cmd.as_str() != Some("bjobs") {
             return Err(doc_err("COMMAND \"bjobs\""));
         }
     }
-    let records = obj
-        .get("RECORDS")
-        .and_then(Value::as_array)
-        .ok_or_else(|| doc_err("a RECORDS array (the bjobs -json envelope)"))?;
     for rec in records {
         let found = rec.to_string();
         let r = rec
