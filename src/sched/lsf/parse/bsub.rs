@@ -100,6 +100,10 @@ pub fn parse_bsub(
     exit_code: Option<i32>,
 ) -> Result<Submitted, BsubError> {
     for line in stdout.lines().chain(stderr.lines()) {
+        // The substring test keeps the capture search off the (many) other lines.
+        if !line.contains("submitted") {
+            continue;
+        }
         if let Some(c) = SUBMITTED_RE.captures(line) {
             // Digits that overflow u64 are not a job id; keep looking.
             if let Ok(job_id) = c[1].parse::<u64>() {
