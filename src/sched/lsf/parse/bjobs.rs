@@ -1,0 +1,860 @@
+//! `bjobs` in its three output modes (-json, -o with a delimiter, the -w table) and the argv
+//! bsweep runs for each. Found jobs come on stdout, `Job <N> is not found` on stderr (in any
+//! order, with exit 0 or 255): both streams are read, and the exit code is not consulted.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::ParseError;
+use super::stat::Stat;
+use super::values::{
+    add_host, element_id, exec_hosts, is_empty_value, non_empty, not_found_id, parse_duration_secs,
+    parse_mem_mb, time_text,
+};
+
+/// One job (or array element) as bjobs reports it. Times are LSF's text (no year, ` L`/` E`/` X`
+/// markers stripped); numbers are seconds and MB.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRecord {
+    /// `"123"`, or `"123[4]"` for an array element.
+    pub job_id: String,
+    pub stat: Stat,
+    pub queue: Option<String>,
+    /// As printed: a table without -w left-truncates long names to `*` + the last 9 characters.
+    pub job_name: Option<String>,
+    /// Each host once (`8*m006` and `m006:m006` both give `m006`); empty while pending.
+    pub exec_hosts: Vec<String>,
+    /// `None` when LSF printed none (it prints none for DONE jobs).
+    pub exit_code: Option<i32>,
+    pub submit_time: Option<String>,
+    pub start_time: Option<String>,
+    /// For a running job with a run limit, the projected finish time.
+    pub finish_time: Option<String>,
+    pub run_seconds: Option<f64>,
+    pub cpu_seconds: Option<f64>,
+    pub max_mem_mb: Option<f64>,
+}
+
+/// What one bjobs call said.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct BjobsReading {
+    pub records: Vec<JobRecord>,
+    /// Ids LSF does not know (any more), as printed: `"123"` or `"123[4]"`.
+    pub not_found: Vec<String>,
+    /// Other lines: "No unfinished job found", "Please wait", pending reasons, and notes about
+    /// metric values that could not be read (the job's state is still reported).
+    pub messages: Vec<String>,
+}
+
+impl BjobsReading {
+    fn side_line(&mut self, line: &str) {
+        let t = line.trim();
+        if t.is_empty() {
+            return;
+        }
+        match not_found_id(t) {
+            Some(id) => self.not_found.push(id),
+            None => self.messages.push(t.to_string()),
+        }
+    }
+
+    fn side_text(&mut self, text: &str) {
+        for l in text.lines() {
+            self.side_line(l);
+        }
+    }
+}
+
+/// The -o fields bsweep asks for (LSF field names; JSON keys are these upper-cased).
+/// Array elements are recognised from the `name[index]` JOB_NAME, so `jobindex` is not needed.
+pub const BJOBS_FIELDS: &[&str] = &[
+    "jobid",
+    "stat",
+    "queue",
+    "job_name",
+    "exec_host",
+    "exit_code",
+    "submit_time",
+    "start_time",
+    "finish_time",
+    "run_time",
+    "cpu_used",
+    "max_mem",
+];
+
+/// Separates -o values; bsweep's own job names never contain it.
+pub const BJOBS_DELIMITER: char = '^';
+
+/// `bjobs -a -o "<fields>" -json ID...` (LSF >= 10.1.0.2). `-a` keeps finished jobs in view.
+pub fn bjobs_json_args(ids: &[String]) -> Vec<String> {
+    let mut v = vec![
+        "-a".to_string(),
+        "-o".to_string(),
+        BJOBS_FIELDS.join(" "),
+        "-json".to_string(),
+    ];
+    v.extend(ids.iter().cloned());
+    v
+}
+
+/// `bjobs -a -noheader -o "<fields> delimiter='^'" ID...`; read with [`parse_bjobs_delimited`]
+/// and [`BJOBS_FIELDS`], [`BJOBS_DELIMITER`].
+pub fn bjobs_delimited_args(ids: &[String]) -> Vec<String> {
+    let mut v = vec![
+        "-a".to_string(),
+        "-noheader".to_string(),
+        "-o".to_string(),
+        format!("{} delimiter='{}'", BJOBS_FIELDS.join(" "), BJOBS_DELIMITER),
+    ];
+    v.extend(ids.iter().cloned());
+    v
+}
+
+/// `bjobs -a -w ID...` for LSF without -o: -w keeps names and host lists whole.
+pub fn bjobs_table_args(ids: &[String]) -> Vec<String> {
+    let mut v = vec!["-a".to_string(), "-w".to_string()];
+    v.extend(ids.iter().cloned());
+    v
+}
+
+const STATES: &str = "PEND PROV PSUSP RUN USUSP SSUSP DONE EXIT UNKWN WAIT ZOMBI";
+
+/// Builds a record from values looked up by upper-case field name (-json and -o share this).
+fn build_record(
+    get: &dyn Fn(&str) -> Option<String>,
+    line: Option<usize>,
+    found: &str,
+    messages: &mut Vec<String>,
+) -> Result<JobRecord, ParseError> {
+    let raw = |k: &str| get(k).unwrap_or_default();
+    let id =
+        non_empty(&raw("JOBID")).ok_or_else(|| ParseError::new(line, found, "a JOBID value"))?;
+    let stat_text = raw("STAT");
+    let stat: Stat = stat_text.parse().map_err(|_| {
+        ParseError::new(
+            line,
+            found,
+            format!(
+                "a known STAT for job {id} ({STATES}), not {:?}",
+                stat_text.trim()
+            ),
+        )
+    })?;
+    let exit_code = match non_empty(&raw("EXIT_CODE")) {
+        None => None,
+        Some(t) => Some(t.parse::<i32>().map_err(|_| {
+            ParseError::new(
+                line,
+                found,
+                format!("a numeric EXIT_CODE for job {id}, not {t:?}"),
+            )
+        })?),
+    };
+    let job_name = non_empty(&raw("JOB_NAME"));
+    let job_id = element_id(&id, job_name.as_deref(), get("JOBINDEX").as_deref());
+    // A metric LSF prints oddly must not hide the job's state: note it and go on.
+    let mut metric =
+        |key: &str, read: fn(&str) -> Result<Option<f64>, String>| match read(&raw(key)) {
+            Ok(v) => v,
+            Err(e) => {
+                messages.push(format!("job {job_id}: {key}: expected {e}"));
+                None
+            }
+        };
+    let run_seconds = metric("RUN_TIME", parse_duration_secs);
+    let cpu_seconds = metric("CPU_USED", parse_duration_secs);
+    let max_mem_mb = metric("MAX_MEM", parse_mem_mb);
+    Ok(JobRecord {
+        stat,
+        queue: non_empty(&raw("QUEUE")),
+        exec_hosts: exec_hosts(&raw("EXEC_HOST")),
+        exit_code,
+        submit_time: time_text(&raw("SUBMIT_TIME")),
+        start_time: time_text(&raw("START_TIME")),
+        finish_time: time_text(&raw("FINISH_TIME")),
+        run_seconds,
+        cpu_seconds,
+        max_mem_mb,
+        job_name,
+        job_id,
+    })
+}
+
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Byte offset of the first line that opens a JSON object ("Please wait" lines may come first).
+fn json_start(text: &str) -> Option<usize> {
+    let mut off = 0;
+    for l in text.split_inclusive('\n') {
+        let body = l.trim_start();
+        if body.starts_with('{') {
+            return Some(off + l.len() - body.len());
+        }
+        off += l.len();
+    }
+    None
+}
+
+/// Reads `bjobs -o "..." -json` output: `{"COMMAND":"bjobs","JOBS":n,"RECORDS":[{...}]}`, all
+/// values strings. A record with an `ERROR` key (`"Job <13> is not found"`) is a missing job.
+pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, ParseError> {
+    let mut reading = BjobsReading::default();
+    let Some(start) = json_start(stdout) else {
+        reading.side_text(stdout);
+        reading.side_text(stderr);
+        return Ok(reading);
+    };
+    reading.side_text(&stdout[..start]);
+    let lines_before = stdout[..start].matches('\n').count();
+    let mut stream = serde_json::Deserializer::from_str(&stdout[start..]).into_iter::<Value>();
+    let doc = match stream.next() {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            let line = lines_before + e.line().max(1);
+            let text = stdout.lines().nth(line - 1).unwrap_or("");
+            // serde_json's message ends in a position relative to the slice; ours is absolute.
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m);
+            return Err(ParseError::new(
+                Some(line),
+                text,
+                format!("a bjobs -json document (JSON error: {msg})"),
+            ));
+        }
+        None => return Ok(reading),
+    };
+    let end = start + stream.byte_offset();
+    let first_line = stdout.lines().nth(lines_before).unwrap_or("");
+    let doc_err = |what: &str| ParseError::new(Some(lines_before + 1), first_line, what);
+    let obj = doc.as_object().ok_or_else(|| {
+        doc_err("a bjobs -json object {\"COMMAND\":\"bjobs\",...,\"RECORDS\":[...]}")
+    })?;
+    let records = obj
+        .get("RECORDS")
+        .and_then(Value::as_array)
+        .ok_or_else(|| doc_err("a RECORDS array (the bjobs -json envelope)"))?;
+    // Checked after RECORDS: a lone record has a COMMAND key too (the job's command line).
+    if let Some(cmd) = obj.get("COMMAND") {
+        if cmd.as_str() != Some("bjobs") {
+            return Err(doc_err("COMMAND \"bjobs\""));
+        }
+    }
+    for rec in records {
+        let found = rec.to_string();
+        let r = rec
+            .as_object()
+            .ok_or_else(|| ParseError::new(None, &found, "a JSON object in RECORDS"))?;
+        if let Some(err) = r.get("ERROR") {
+            let msg = json_text(err);
+            match not_found_id(&msg) {
+                Some(id) => reading.not_found.push(id),
+                None => {
+                    let id = r.get("JOBID").map(json_text).unwrap_or_default();
+                    if id.is_empty() || msg.contains(&id) {
+                        reading.messages.push(msg);
+                    } else {
+                        reading.messages.push(format!("Job <{id}>: {msg}"));
+                    }
+                }
+            }
+            continue;
+        }
+        let get = |k: &str| r.get(k).map(json_text);
+        let rec = build_record(&get, None, &found, &mut reading.messages)?;
+        reading.records.push(rec);
+    }
+    reading.side_text(&stdout[end..]);
+    reading.side_text(stderr);
+    Ok(reading)
+}
+
+/// An -o field name as its upper-case key: width specs (`stat:`, `queue:-`, `name:10`) and the
+/// `id`/`name` aliases resolved.
+fn field_key(field: &str) -> String {
+    let name = field
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match name.as_str() {
+        "id" => "JOBID".to_string(),
+        "name" => "JOB_NAME".to_string(),
+        _ => name.to_ascii_uppercase(),
+    }
+}
+
+/// Reads `bjobs -noheader -o "<fields> delimiter='c'"` output: one line per job, values in
+/// `fields` order, `-` for empty. `fields` must include jobid and stat.
+pub fn parse_bjobs_delimited(
+    stdout: &str,
+    stderr: &str,
+    fields: &[&str],
+    delimiter: char,
+) -> Result<BjobsReading, ParseError> {
+    let keys: Vec<String> = fields.iter().map(|f| field_key(f)).collect();
+    if !keys.iter().any(|k| k == "JOBID") || !keys.iter().any(|k| k == "STAT") {
+        return Err(ParseError::new(
+            None,
+            &fields.join(" "),
+            "jobid and stat among the -o fields",
+        ));
+    }
+    let mut reading = BjobsReading::default();
+    for (i, line) in stdout.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || not_found_id(t).is_some() || !t.contains(delimiter) {
+            reading.side_line(t);
+            continue;
+        }
+        let parts: Vec<&str> = t.split(delimiter).map(str::trim).collect();
+        if parts.len() != keys.len() {
+            return Err(ParseError::new(
+                Some(i + 1),
+                line,
+                format!(
+                    "{} values separated by {delimiter:?} ({})",
+                    keys.len(),
+                    fields.join(" ")
+                ),
+            ));
+        }
+        // Tolerate a header row (a forgotten -noheader): every value is its field's name.
+        if parts
+            .iter()
+            .zip(&keys)
+            .all(|(p, k)| p.eq_ignore_ascii_case(k))
+        {
+            continue;
+        }
+        let get = |k: &str| {
+            keys.iter()
+                .position(|key| key == k)
+                .and_then(|p| parts.get(p))
+                .map(|v| {
+                    if is_empty_value(v) {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }
+                })
+        };
+        let rec = build_record(&get, Some(i + 1), line, &mut reading.messages)?;
+        reading.records.push(rec);
+    }
+    reading.side_text(stderr);
+    Ok(reading)
+}
+
+const TABLE_HEAD: [&str; 8] = [
+    "JOBID",
+    "USER",
+    "STAT",
+    "QUEUE",
+    "FROM_HOST",
+    "EXEC_HOST",
+    "JOB_NAME",
+    "SUBMIT_TIME",
+];
+
+/// What the header tells about the rows under it.
+struct Header {
+    /// Characters between the EXEC_HOST and JOB_NAME headings: a wider gap after FROM_HOST
+    /// than this means the EXEC_HOST cell is blank.
+    exec_width: usize,
+    /// Columns after SUBMIT_TIME (-W: PROJ_NAME CPU_USED MEM SWAP PIDS START_TIME FINISH_TIME).
+    extras: Vec<String>,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        // bjobs.c prints EXEC_HOST as "%-11s " in both modes.
+        Header {
+            exec_width: 12,
+            extras: Vec::new(),
+        }
+    }
+}
+
+type Tok<'a> = (usize, &'a str);
+
+/// Whitespace-separated tokens with their byte offsets.
+fn tokens(line: &str) -> Vec<Tok<'_>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                out.push((s, &line[s..i]));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &line[s..]));
+    }
+    out
+}
+
+fn tok_end(t: &Tok<'_>) -> usize {
+    t.0 + t.1.len()
+}
+
+static JOBID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]+(?:\[[0-9]+\])?$").expect("static regex"));
+static STAT_LIKE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Z][A-Z_]+$").expect("static regex"));
+static HOST_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[0-9]+\*)?[A-Za-z0-9][A-Za-z0-9._-]*$").expect("static regex")
+});
+static HHMM_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]{1,2}:[0-9]{2}$").expect("static regex"));
+static WTIME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9]{2}/[0-9]{2}-[0-9]{2}:[0-9]{2}(?::[0-9]{2})?$").expect("static regex")
+});
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `Mon DD HH:MM` starting at `toks[p]`.
+fn is_short_time(toks: &[Tok<'_>], p: usize) -> bool {
+    match (toks.get(p), toks.get(p + 1), toks.get(p + 2)) {
+        (Some(m), Some(d), Some(hm)) => {
+            MONTHS.contains(&m.1)
+                && d.1.len() <= 2
+                && d.1.bytes().all(|b| b.is_ascii_digit())
+                && HHMM_RE.is_match(hm.1)
+        }
+        _ => false,
+    }
+}
+
+fn is_year(t: &str) -> bool {
+    t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A row starts at column 0 with a job id and has an upper-case word where STAT goes; anything
+/// else (pending reasons, prompts, chatter) is not a row.
+fn is_row(line: &str, toks: &[Tok<'_>]) -> bool {
+    !line.starts_with(char::is_whitespace)
+        && toks.len() >= 3
+        && JOBID_RE.is_match(toks[0].1)
+        && STAT_LIKE_RE.is_match(toks[2].1)
+}
+
+/// The tokens after FROM_HOST, sorted out.
+struct Tail<'a, 'b> {
+    /// EXEC_HOST (unless blank) and the JOB_NAME tokens.
+    middle: &'b [Tok<'a>],
+    submit: &'a str,
+    /// The -W extra columns, when they line up with the header.
+    extras: Option<&'b [Tok<'a>]>,
+}
+
+fn tail<'a, 'b>(
+    middle: &'b [Tok<'a>],
+    submit: &'a str,
+    extras: Option<&'b [Tok<'a>]>,
+) -> Option<Tail<'a, 'b>> {
+    Some(Tail {
+        middle,
+        submit,
+        extras,
+    })
+}
+
+fn split_tail<'a, 'b>(line: &'a str, rest: &'b [Tok<'a>], h: &Header) -> Option<Tail<'a, 'b>> {
+    let n = rest.len();
+    let from = |p: usize, upto: usize| -> &'a str {
+        match (rest.get(p), upto.checked_sub(1).and_then(|u| rest.get(u))) {
+            (Some(a), Some(b)) => &line[a.0..tok_end(b)],
+            _ => "",
+        }
+    };
+    if h.extras.is_empty() {
+        // Default format: SUBMIT_TIME is the last three tokens, "Oct 22 09:22" (some sites
+        // add a year). The tokens before it hold EXEC_HOST and a JOB_NAME that may have spaces.
+        if n >= 5 && is_year(rest[n - 1].1) && is_short_time(rest, n - 4) {
+            return tail(&rest[..n - 4], from(n - 4, n), None);
+        }
+        if n >= 4 && is_short_time(rest, n - 3) {
+            return tail(&rest[..n - 3], from(n - 3, n), None);
+        }
+        return None;
+    }
+    let k = h.extras.len();
+    // -W: one-token SUBMIT_TIME "MM/DD-HH:MM:SS" followed by exactly the extra columns.
+    for p in 1..n {
+        if WTIME_RE.is_match(rest[p].1) && n - p - 1 == k {
+            return tail(&rest[..p], rest[p].1, Some(&rest[p + 1..]));
+        }
+    }
+    for p in 1..n {
+        if is_short_time(rest, p) && n - p - 3 == k {
+            return tail(&rest[..p], from(p, p + 3), Some(&rest[p + 3..]));
+        }
+    }
+    // Some extra cell was blank: the extras cannot be told apart, so only the leading
+    // columns are read.
+    for p in 1..n {
+        if WTIME_RE.is_match(rest[p].1) {
+            return tail(&rest[..p], rest[p].1, None);
+        }
+    }
+    None
+}
+
+fn parse_row(
+    line: &str,
+    lineno: usize,
+    toks: &[Tok<'_>],
+    h: &Header,
+    messages: &mut Vec<String>,
+) -> Result<JobRecord, ParseError> {
+    let err = |what: String| ParseError::new(Some(lineno), line, what);
+    let shape = "a bjobs row: JOBID USER STAT QUEUE FROM_HOST [EXEC_HOST] JOB_NAME SUBMIT_TIME";
+    let stat: Stat = toks[2]
+        .1
+        .parse()
+        .map_err(|_| err(format!("a known STAT ({STATES}), not {:?}", toks[2].1)))?;
+    if toks.len() < 7 {
+        return Err(err(shape.to_string()));
+    }
+    let from_host = toks[4];
+    let rest = &toks[5..];
+    let Tail {
+        middle,
+        submit,
+        extras,
+    } = split_tail(line, rest, h).ok_or_else(|| {
+        let when = if h.extras.is_empty() {
+            "SUBMIT_TIME like \"Oct 22 09:22\" ending the row"
+        } else {
+            "SUBMIT_TIME like \"10/19-17:10:27\" before the extra columns"
+        };
+        err(format!("{shape}, with {when}"))
+    })?;
+    let (Some(first), Some(last)) = (middle.first(), middle.last()) else {
+        return Err(err(shape.to_string()));
+    };
+    // A pending job's EXEC_HOST is blank, so whitespace alone cannot tell "host name" from
+    // "name with a space". The blank cell shows as a gap wider than the EXEC_HOST column
+    // (this survives columns pushed right by a long USER or FROM_HOST).
+    let gap = first.0.saturating_sub(tok_end(&from_host));
+    let (exec, name_start) = if middle.len() == 1 || gap > h.exec_width {
+        (None, first.0)
+    } else {
+        (Some(first.1), middle[1].0)
+    };
+    let job_name = line[name_start..tok_end(last)].to_string();
+    let id = toks[0].1;
+    let job_id = element_id(id, Some(&job_name), None);
+    let mut rec = JobRecord {
+        job_id,
+        stat,
+        queue: non_empty(toks[3].1),
+        job_name: Some(job_name),
+        exec_hosts: exec.map(exec_hosts).unwrap_or_default(),
+        exit_code: None,
+        submit_time: time_text(submit),
+        start_time: None,
+        finish_time: None,
+        run_seconds: None,
+        cpu_seconds: None,
+        max_mem_mb: None,
+    };
+    for (name, tok) in h.extras.iter().zip(extras.unwrap_or_default()) {
+        match name.as_str() {
+            "START_TIME" => rec.start_time = time_text(tok.1),
+            "FINISH_TIME" => rec.finish_time = time_text(tok.1),
+            "CPU_USED" => match parse_duration_secs(tok.1) {
+                Ok(v) => rec.cpu_seconds = v,
+                Err(e) => messages.push(format!("job {}: CPU_USED: expected {e}", rec.job_id)),
+            },
+            // MEM/SWAP are current use in KB without a unit, not the maximum.
+            _ => {}
+        }
+    }
+    Ok(rec)
+}
+
+/// Reads the `bjobs [-w] [-W] -a` table. Columns are found by whitespace, except that a blank
+/// EXEC_HOST is recognised from the header's column widths and SUBMIT_TIME is anchored at the
+/// end of the row, so JOB_NAMEs with spaces survive. Array elements share the JOBID and carry
+/// `[index]` in JOB_NAME (`*oarray[7]` when truncated); they become `ID[index]`. Indented
+/// one-host lines under a row are its further execution hosts (non-wide mode).
+pub fn parse_bjobs_table(stdout: &str, stderr: &str) -> Result<BjobsReading, ParseError> {
+    let mut reading = BjobsReading::default();
+    let mut header: Option<Header> = None;
+    let mut last_row: Option<usize> = None;
+    for (i, line) in stdout.lines().enumerate() {
+        let lineno = i + 1;
+        let toks = tokens(line);
+        let Some(head) = toks.first() else {
+            last_row = None;
+            continue;
+        };
+        if head.1 == "JOBID" && head.0 == 0 {
+            let names: Vec<&str> = toks.iter().map(|t| t.1).collect();
+            if names.len() < TABLE_HEAD.len() || names[..TABLE_HEAD.len()] != TABLE_HEAD {
+                return Err(ParseError::new(
+                    Some(lineno),
+                    line,
+                    format!("the bjobs table header {}", TABLE_HEAD.join(" ")),
+                ));
+            }
+            header = Some(Header {
+                exec_width: toks[6].0 - toks[5].0,
+                extras: names[TABLE_HEAD.len()..]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            });
+            last_row = None;
+            continue;
+        }
+        if is_row(line, &toks) {
+            let h = header.get_or_insert_with(Header::default);
+            let rec = parse_row(line, lineno, &toks, h, &mut reading.messages)?;
+            reading.records.push(rec);
+            last_row = Some(reading.records.len() - 1);
+            continue;
+        }
+        if let Some(r) = last_row {
+            if line.starts_with(char::is_whitespace) && toks.len() == 1 && HOST_RE.is_match(head.1)
+            {
+                if let Some(rec) = reading.records.get_mut(r) {
+                    for host in exec_hosts(head.1) {
+                        add_host(&mut rec.exec_hosts, &host);
+                    }
+                }
+                continue;
+            }
+        }
+        last_row = None;
+        reading.side_line(line);
+    }
+    reading.side_text(stderr);
+    Ok(reading)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str =
+        "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAME   SUBMIT_TIME\n";
+
+    fn table(rows: &str) -> BjobsReading {
+        match parse_bjobs_table(&format!("{HEAD}{rows}"), "") {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn blank_exec_host_for_pending_jobs() {
+        let r = table(
+            "473713  gloessa PEND  pub.1h     brutus2                 TM-T       Oct 19 17:10\n",
+        );
+        let rec = &r.records[0];
+        assert_eq!(rec.stat, Stat::Pend);
+        assert!(rec.exec_hosts.is_empty());
+        assert_eq!(rec.job_name.as_deref(), Some("TM-T"));
+        assert_eq!(rec.submit_time.as_deref(), Some("Oct 19 17:10"));
+    }
+
+    #[test]
+    fn blank_exec_host_with_a_spaced_name() {
+        let r = parse_bjobs_table(
+            "JOBID USER  STAT  QUEUE    FROM_HOST   EXEC_HOST  JOB_NAME   SUBMIT_TIME\n\
+             5310  user5 PSUSP night    hostA                  sleep 500  Nov 21 18:17\n",
+            "",
+        );
+        let rec = &r.map(|r| r.records).unwrap_or_default()[0];
+        assert!(rec.exec_hosts.is_empty());
+        assert_eq!(rec.job_name.as_deref(), Some("sleep 500"));
+    }
+
+    #[test]
+    fn names_with_spaces_and_present_exec_host() {
+        let r = table(
+            "5085585 pluskal RUN   normal     tak         it-c05b12   phenix.autobuild autobuild_config.eff Oct 31 14:05\n",
+        );
+        let rec = &r.records[0];
+        assert_eq!(rec.exec_hosts, ["it-c05b12"]);
+        assert_eq!(
+            rec.job_name.as_deref(),
+            Some("phenix.autobuild autobuild_config.eff")
+        );
+    }
+
+    #[test]
+    fn long_from_host_does_not_hide_the_exec_host() {
+        let r = table(
+            "542935  efranz  RUN   short      foobar02.osc.edu compute013  foo        Mar 31 14:46\n",
+        );
+        assert_eq!(r.records[0].exec_hosts, ["compute013"]);
+    }
+
+    #[test]
+    fn multi_slot_hosts_and_continuation_lines() {
+        let r = table(
+            "1       u       RUN   normal     login1      8*m006      job        Jan  7 09:59\n\
+             \x20                                            4*m007\n\
+             \x20                                            m008\n",
+        );
+        assert_eq!(r.records[0].exec_hosts, ["m006", "m007", "m008"]);
+        assert_eq!(r.records[0].submit_time.as_deref(), Some("Jan  7 09:59"));
+        assert!(r.messages.is_empty());
+    }
+
+    #[test]
+    fn array_elements_get_element_ids() {
+        let r = table(
+            "554997  efranz  DONE  short      fromhost.osc compute030  *oarray[7] Apr 19 17:01\n",
+        );
+        assert_eq!(r.records[0].job_id, "554997[7]");
+        assert_eq!(r.records[0].job_name.as_deref(), Some("*oarray[7]"));
+    }
+
+    #[test]
+    fn mixed_found_and_not_found() {
+        let r = parse_bjobs_table(
+            &format!(
+                "{HEAD}111     user1   RUN   normal     hostA       hostB       myjob      Oct 22 09:22\n"
+            ),
+            "Job <123> is not found\nJob <124[2]> is not found\n",
+        );
+        let r = r.unwrap_or_default();
+        assert_eq!(r.records.len(), 1);
+        assert_eq!(r.records[0].job_id, "111");
+        assert_eq!(r.not_found, ["123", "124[2]"]);
+    }
+
+    #[test]
+    fn unknown_stat_is_an_error_with_the_line() {
+        let e = parse_bjobs_table(
+            &format!("{HEAD}111     user1   POST_DONE normal hostA hostB myjob Oct 22 09:22\n"),
+            "",
+        );
+        let Err(e) = e else {
+            panic!("expected an error")
+        };
+        assert_eq!(e.line, Some(2));
+        assert!(e.found.contains("POST_DONE"));
+        assert!(e.expected.contains("STAT"));
+    }
+
+    #[test]
+    fn wide_w_columns() {
+        let r = parse_bjobs_table(
+            "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAME   SUBMIT_TIME  PROJ_NAME CPU_USED MEM SWAP PIDS START_TIME FINISH_TIME\n\
+             473713  gloessa EXIT  pub.1h     brutus2     a6128       TM-T       10/19-17:10:27 default    000:00:00.12 5208   206312 23177,23178 10/19-17:11:02 10/19-17:14:49\n",
+            "",
+        )
+        .unwrap_or_default();
+        let rec = &r.records[0];
+        assert_eq!(rec.stat, Stat::Exit);
+        assert_eq!(rec.submit_time.as_deref(), Some("10/19-17:10:27"));
+        assert_eq!(rec.start_time.as_deref(), Some("10/19-17:11:02"));
+        assert_eq!(rec.finish_time.as_deref(), Some("10/19-17:14:49"));
+        assert_eq!(rec.cpu_seconds, Some(0.12));
+    }
+
+    #[test]
+    fn delimited_rows_with_dashes() {
+        let fields = [
+            "jobid",
+            "stat",
+            "exec_host",
+            "exit_code",
+            "max_mem",
+            "run_time",
+        ];
+        let r = parse_bjobs_delimited(
+            "1^EXIT^8*a:8*b^3^12 Kbytes^8 second(s)\n2^PEND^-^-^-^-\n",
+            "Job <3> is not found\n",
+            &fields,
+            '^',
+        )
+        .unwrap_or_default();
+        assert_eq!(r.records[0].exec_hosts, ["a", "b"]);
+        assert_eq!(r.records[0].exit_code, Some(3));
+        assert_eq!(r.records[0].max_mem_mb, Some(12.0 / 1024.0));
+        assert_eq!(r.records[0].run_seconds, Some(8.0));
+        assert!(r.records[1].exec_hosts.is_empty());
+        assert_eq!(r.records[1].exit_code, None);
+        assert_eq!(r.not_found, ["3"]);
+    }
+
+    #[test]
+    fn delimited_needs_jobid_and_stat() {
+        assert!(parse_bjobs_delimited("1^x\n", "", &["jobid", "queue"], '^').is_err());
+    }
+
+    #[test]
+    fn delimited_unknown_stat_is_an_error() {
+        let e = parse_bjobs_delimited("1^DONE\n2^WEIRD\n", "", &["jobid", "stat"], '^');
+        assert_eq!(e.map_err(|e| e.line), Err(Some(2)));
+    }
+
+    #[test]
+    fn json_with_error_records() {
+        let doc = r#"{"COMMAND":"bjobs","JOBS":2,"RECORDS":[
+            {"JOBID":"12","STAT":"RUN","EXIT_CODE":"","EXEC_HOST":"9*node3","JOB_NAME":"qtb-x"},
+            {"JOBID":"13","ERROR":"Job <13> is not found"},
+            {"JOBID":"14","ERROR":"Permission denied"}]}"#;
+        let r = parse_bjobs_json(doc, "").unwrap_or_default();
+        assert_eq!(r.records.len(), 1);
+        assert_eq!(r.records[0].exec_hosts, ["node3"]);
+        assert_eq!(r.not_found, ["13"]);
+        assert_eq!(r.messages, ["Job <14>: Permission denied"]);
+    }
+
+    #[test]
+    fn json_array_element_and_odd_metric() {
+        let doc = r#"{"COMMAND":"bjobs","JOBS":1,"RECORDS":[
+            {"JOBID":"7","STAT":"DONE","JOB_NAME":"bsw[3]","MAX_MEM":"5208","FINISH_TIME":"Dec 28 19:56 L"}]}"#;
+        let r = parse_bjobs_json(doc, "").unwrap_or_default();
+        assert_eq!(r.records[0].job_id, "7[3]");
+        assert_eq!(r.records[0].max_mem_mb, None);
+        assert_eq!(r.records[0].finish_time.as_deref(), Some("Dec 28 19:56"));
+        assert_eq!(r.messages.len(), 1, "{:?}", r.messages);
+    }
+
+    #[test]
+    fn json_missing_stat_is_an_error() {
+        let doc = r#"{"COMMAND":"bjobs","JOBS":1,"RECORDS":[{"JOBID":"7"}]}"#;
+        assert!(parse_bjobs_json(doc, "").is_err());
+    }
+
+    #[test]
+    fn argv_builders() {
+        let ids = vec!["12".to_string(), "13[2]".to_string()];
+        let fields = BJOBS_FIELDS.join(" ");
+        assert_eq!(
+            bjobs_json_args(&ids),
+            ["-a", "-o", fields.as_str(), "-json", "12", "13[2]"]
+        );
+        let o = format!("{fields} delimiter='^'");
+        assert_eq!(
+            bjobs_delimited_args(&ids),
+            ["-a", "-noheader", "-o", o.as_str(), "12", "13[2]"]
+        );
+        assert_eq!(bjobs_table_args(&ids), ["-a", "-w", "12", "13[2]"]);
+    }
+}

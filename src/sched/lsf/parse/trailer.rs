@@ -1,0 +1,206 @@
+//! The report LSF writes into a job's `-o` file ("Sender: LSF System ..."): how the job ended
+//! and what it used.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::Outcome;
+use super::values::{parse_duration_secs, parse_mem_mb};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trailer {
+    /// From the Subject line ("Job 5989126: <name> in cluster <c> Done").
+    pub job_id: Option<String>,
+    pub outcome: Outcome,
+    pub cpu_seconds: Option<f64>,
+    pub max_mem_mb: Option<f64>,
+    pub avg_mem_mb: Option<f64>,
+    pub run_seconds: Option<f64>,
+    /// "Started at ..." / "Terminated at ..." as LSF wrote them.
+    pub started: Option<String>,
+    pub finished: Option<String>,
+}
+
+static SUBJECT_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^Subject: Job ([0-9]+(?:\[[0-9]+\])?):").expect("static regex"));
+static EXITED_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^Exited with exit code (-?[0-9]+)\.?$").expect("static regex"));
+static USAGE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*([A-Za-z][A-Za-z ]*?)\s*:\s*(.*?)\s*$").expect("static regex")
+});
+
+fn is_dashes(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 20 && t.bytes().all(|b| b == b'-')
+}
+
+/// Reads the LAST report in an `-o` file (a file appended to by several attempts holds one per
+/// attempt). `None` when there is no "Sender: LSF System" report or its outcome line is not one
+/// LSF is known to print. Note that a report left by an earlier attempt is still found while a
+/// later attempt runs: give each attempt its own file (or `-oo`).
+pub fn parse_trailer(text: &str) -> Option<Trailer> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with("Sender: LSF System"))?;
+    let block = &lines[start..];
+    // Older LSF puts the report first and the job's output after "follows:".
+    let end = block
+        .iter()
+        .position(|l| l.trim_start().starts_with("The output (if any) follows"))
+        .unwrap_or(block.len());
+    let block = &block[..end];
+    let usage_at = block
+        .iter()
+        .position(|l| l.trim() == "Resource usage summary:")
+        .unwrap_or(block.len());
+    let script_at = block
+        .iter()
+        .position(|l| l.trim() == "Your job looked like:")
+        .unwrap_or(usage_at);
+
+    // The outcome sits just above the usage summary, below the echoed job script: search
+    // upwards and stop at the script's closing dashes, so a script that prints
+    // "Successfully completed." cannot pass for LSF's line.
+    let mut outcome = None;
+    let mut term: Option<String> = None;
+    for l in block[..usage_at].iter().rev().map(|l| l.trim()) {
+        if is_dashes(l) {
+            break;
+        }
+        if l == "Successfully completed." {
+            outcome = Some(Outcome::Done);
+            break;
+        }
+        if let Some(c) = EXITED_RE.captures(l) {
+            let code: i32 = c[1].parse().ok()?;
+            outcome = Some(Outcome::Exited { code });
+            // Keep looking up for the TERM_ reason LSF prints right above it.
+            continue;
+        }
+        if l.starts_with("TERM_") {
+            term = Some(l.to_string());
+            break;
+        }
+        if !l.is_empty() && outcome.is_some() {
+            break;
+        }
+    }
+    let outcome = match (outcome, term) {
+        (Some(Outcome::Exited { code }), Some(reason)) => Outcome::Term {
+            reason,
+            code: Some(code),
+        },
+        (None, Some(reason)) => Outcome::Term { reason, code: None },
+        (Some(o), _) => o,
+        (None, None) => return None,
+    };
+
+    let header = &block[..script_at];
+    let after = |prefix: &str| {
+        header
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(|s| s.trim().to_string())
+    };
+    let mut t = Trailer {
+        job_id: header
+            .iter()
+            .find_map(|l| SUBJECT_RE.captures(l.trim()))
+            .map(|c| c[1].to_string()),
+        outcome,
+        cpu_seconds: None,
+        max_mem_mb: None,
+        avg_mem_mb: None,
+        run_seconds: None,
+        started: after("Started at "),
+        finished: after("Terminated at "),
+    };
+    for l in block.get(usage_at..).unwrap_or_default() {
+        let Some(c) = USAGE_RE.captures(l) else {
+            continue;
+        };
+        let value = &c[2];
+        // A value LSF prints oddly ("-" for Max Swap) is left out rather than guessed.
+        match &c[1] {
+            "CPU time" => t.cpu_seconds = parse_duration_secs(value).ok().flatten(),
+            "Max Memory" => t.max_mem_mb = parse_mem_mb(value).ok().flatten(),
+            "Average Memory" => t.avg_mem_mb = parse_mem_mb(value).ok().flatten(),
+            "Run time" => t.run_seconds = parse_duration_secs(value).ok().flatten(),
+            _ => {}
+        }
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcome: &str, cpu: &str) -> String {
+        format!(
+            "------------------------------------------------------------\n\
+             Sender: LSF System <lsfadmin@h1>\n\
+             Subject: Job 42: <bsw-1-00001-1> in cluster <c> Done\n\n\
+             Started at Sat Mar 28 09:31:50 2020\n\
+             Terminated at Sat Mar 28 12:54:45 2020\n\
+             Your job looked like:\n\n\
+             ------------------------------------------------------------\n\
+             # LSBATCH: User input\n\
+             echo Successfully completed.\n\
+             ------------------------------------------------------------\n\n\
+             {outcome}\n\n\
+             Resource usage summary:\n\n\
+             \x20   CPU time :                                   {cpu} sec.\n\
+             \x20   Max Memory :                                 12 MB\n\
+             \x20   Max Swap :                                   -\n\
+             \x20   Run time :                                   3 sec.\n\n\
+             The output (if any) is above this job summary.\n"
+        )
+    }
+
+    #[test]
+    fn last_trailer_wins() {
+        let text = format!(
+            "out 1\n{}out 2\n{}",
+            report("Exited with exit code 3.", "1.00"),
+            report("Successfully completed.", "2.50")
+        );
+        let t = parse_trailer(&text);
+        assert_eq!(t.as_ref().map(|t| &t.outcome), Some(&Outcome::Done));
+        assert_eq!(t.as_ref().and_then(|t| t.cpu_seconds), Some(2.5));
+        assert_eq!(
+            t.as_ref().and_then(|t| t.job_id.clone()).as_deref(),
+            Some("42")
+        );
+    }
+
+    #[test]
+    fn term_reason_with_exit_code() {
+        let text = report(
+            "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.\nExited with exit code 1.",
+            "0.5",
+        );
+        assert_eq!(
+            parse_trailer(&text).map(|t| t.outcome),
+            Some(Outcome::Term {
+                reason: "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.".into(),
+                code: Some(1),
+            })
+        );
+    }
+
+    #[test]
+    fn script_text_is_not_an_outcome() {
+        let text = report("Exited with signal termination: Killed.", "0.5");
+        assert_eq!(parse_trailer(&text), None);
+    }
+
+    #[test]
+    fn no_report_no_trailer() {
+        assert_eq!(parse_trailer("Successfully completed.\n"), None);
+        assert_eq!(parse_trailer(""), None);
+    }
+}
