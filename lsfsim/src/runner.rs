@@ -28,7 +28,13 @@ pub fn main(args: &[String]) -> i32 {
     match run(Path::new(dir), id, index) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("lsfsim __run {id} {index}: {e}");
+            // Our stderr is /dev/null; leave the reason where a debugging human will look.
+            let line = format!("lsfsim __run {id} {index}: {e}\n");
+            let _ = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(Path::new(dir).join("runner.log"))
+                .and_then(|mut f| f.write_all(line.as_bytes()));
             1
         }
     }
@@ -160,13 +166,14 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
         std::env::temp_dir()
     };
     let hosts = e.exec_hosts.join(" ");
-    let mut cmd = Command::new("bash");
+    let mut cmd = Command::new(find_bash(&env));
     cmd.arg(sched::script_path(dir, job.id))
         .current_dir(cwd)
         .env_clear()
         .envs(&env)
         .env("LSB_JOBID", job.id.to_string())
         .env("LSB_JOBINDEX", index.to_string())
+        .env("LSB_BATCH_JID", job.elem_id(e))
         .env("LSB_JOBNAME", job.elem_name(e))
         .env("LSB_QUEUE", &job.queue)
         .env("LSB_HOSTS", &hosts)
@@ -199,6 +206,20 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
         }
     }
     Ok(st)
+}
+
+/// bash from the job's PATH (the submitter's), else this process's, else /bin/bash; resolved
+/// here because the job's environment replaces ours before the exec.
+fn find_bash(env: &BTreeMap<String, String>) -> PathBuf {
+    let paths = env
+        .get("PATH")
+        .cloned()
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    std::env::split_paths(&paths)
+        .map(|d| d.join("bash"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/bin/bash"))
 }
 
 fn mcpu_hosts(hosts: &[String]) -> String {

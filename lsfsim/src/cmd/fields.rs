@@ -186,7 +186,8 @@ pub fn value(ctx: &Ctx, row: &Row, key: &str, hms: bool, unit: Option<char>) -> 
                 if hms {
                     format!("{} L", timefmt::hms(left))
                 } else {
-                    format!("{}:{:02} L", left / 3600, left / 60 % 60)
+                    // hours:minutes, unpadded ("0:1 L"), as LSF prints it
+                    format!("{}:{} L", left / 3600, left / 60 % 60)
                 }
             }
             _ => String::new(),
@@ -255,7 +256,7 @@ pub fn value(ctx: &Ctx, row: &Row, key: &str, hms: bool, unit: Option<char>) -> 
             if job.opts.resreq.is_empty() {
                 DEFAULT_RESREQ.into()
             } else {
-                format!("{} ", job.opts.resreq.join(" "))
+                format!("{DEFAULT_RESREQ}{} ", job.opts.resreq.join(" "))
             }
         }
         "GPU_NUM" => job
