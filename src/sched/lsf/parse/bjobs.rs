@@ -245,10 +245,10 @@ pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, Pars
         .and_then(Value::as_array)
         .ok_or_else(|| doc_err("a RECORDS array (the bjobs -json envelope)"))?;
     // Checked after RECORDS: a lone record has a COMMAND key too (the job's command line).
-    if let Some(cmd) = obj.get("COMMAND") {
-        if cmd.as_str() != Some("bjobs") {
-            return Err(doc_err("COMMAND \"bjobs\""));
-        }
+    if let Some(cmd) = obj.get("COMMAND")
+        && cmd.as_str() != Some("bjobs")
+    {
+        return Err(doc_err("COMMAND \"bjobs\""));
     }
     for rec in records {
         let found = rec.to_string();
@@ -633,16 +633,17 @@ pub fn parse_bjobs_table(stdout: &str, stderr: &str) -> Result<BjobsReading, Par
             last_row = Some(reading.records.len() - 1);
             continue;
         }
-        if let Some(r) = last_row {
-            if line.starts_with(char::is_whitespace) && toks.len() == 1 && HOST_RE.is_match(head.1)
-            {
-                if let Some(rec) = reading.records.get_mut(r) {
-                    for host in exec_hosts(head.1) {
-                        add_host(&mut rec.exec_hosts, &host);
-                    }
+        if let Some(r) = last_row
+            && line.starts_with(char::is_whitespace)
+            && toks.len() == 1
+            && HOST_RE.is_match(head.1)
+        {
+            if let Some(rec) = reading.records.get_mut(r) {
+                for host in exec_hosts(head.1) {
+                    add_host(&mut rec.exec_hosts, &host);
                 }
-                continue;
             }
+            continue;
         }
         last_row = None;
         reading.side_line(line);
