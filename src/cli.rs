@@ -16,10 +16,12 @@ use crate::collect;
 use crate::engine::{self, Engine, Outcome};
 use crate::report;
 use crate::sched::local::LocalScheduler;
-use crate::sched::{Scheduler, State};
+use crate::sched::lsf::{self, BjobsMode, LsfScheduler};
+use crate::sched::{AnySched, State};
 use crate::script::{self, ScriptCtx};
 use crate::spec::{BackendKind, Spec, SpecError, Target};
 use crate::store::{Home, PointRec, Store, StoreError, SweepMeta};
+use crate::transport::local::LocalTransport;
 
 /// Grids above this many points need `--yes` (a typo in a range can mean millions of jobs).
 pub const LARGE_GRID: u64 = 100_000;
@@ -129,6 +131,8 @@ pub enum CliError {
     Collect(#[from] collect::CollectError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Sched(String),
     #[error("{what}")]
     Io {
         what: String,
@@ -424,34 +428,57 @@ async fn launch(
     follow(home, store, detach, quiet, |_| 0).await
 }
 
+/// Builds the engine of an opened sweep with the scheduler its backend names. For LSF, the
+/// bjobs mode is probed once and remembered in the sweep's store.
+async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliError> {
+    let sched = match store.meta().backend {
+        BackendKind::Local => AnySched::Local(LocalScheduler::new()),
+        BackendKind::Lsf => {
+            let meta = store.meta().clone();
+            let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+            let transport = LocalTransport::new();
+            let known = store
+                .setting("bjobs_mode")?
+                .and_then(|m| serde_json::from_str::<BjobsMode>(&m).ok());
+            let mode = match known {
+                Some(m) => m,
+                None => {
+                    let (mode, _) = lsf::probe(&transport)
+                        .await
+                        .map_err(|e| CliError::Sched(e.to_string()))?;
+                    store.put_setting(
+                        "bjobs_mode",
+                        &serde_json::to_string(&mode).unwrap_or_default(),
+                    )?;
+                    mode
+                }
+            };
+            let mut lsf = LsfScheduler::new(transport, mode, &meta.id, spec.lsf.submit_rate);
+            lsf.settle_seconds = spec.lsf.settle;
+            lsf.lost_after_seconds = spec.lsf.lost_after;
+            AnySched::Lsf(Box::new(lsf))
+        }
+    };
+    Ok(Engine::new(store, sched, quiet)?)
+}
+
 /// Runs the engine on an opened sweep with the backend its spec names.
 async fn follow(
     home: &Home,
     store: Store,
     detach: bool,
     quiet: bool,
-    prepare: impl FnOnce(&mut Engine<LocalScheduler>) -> usize,
+    prepare: impl FnOnce(&mut Engine<AnySched>) -> usize,
 ) -> Result<(), CliError> {
-    match store.meta().backend {
-        BackendKind::Local => {
-            let mut engine = Engine::new(store, LocalScheduler::new(), quiet)?;
-            let queued = prepare(&mut engine);
-            if queued > 0 && !quiet {
-                eprintln!("retrying {queued} failed point(s)");
-            }
-            drive(home, engine, detach).await
-        }
-        BackendKind::Lsf => Err(CliError::Usage(
-            "backend \"lsf\" is not available in this build yet; use backend = \"local\"".into(),
-        )),
+    let mut engine = open_engine(store, quiet).await?;
+    let queued = prepare(&mut engine);
+    if queued > 0 && !quiet {
+        eprintln!("retrying {queued} failed point(s)");
     }
+    drive(home, engine, detach).await
 }
 
-async fn drive<S: Scheduler>(
-    home: &Home,
-    mut engine: Engine<S>,
-    detach: bool,
-) -> Result<(), CliError> {
+async fn drive(home: &Home, mut engine: Engine<AnySched>, detach: bool) -> Result<(), CliError> {
     let outcome = engine.follow(detach).await?;
     let name = engine.store().meta().name.clone();
     let counts = report::counts(engine.points());
@@ -522,22 +549,13 @@ fn spawn_follower(home: &Home, name: &str) -> Result<u32, CliError> {
 
 /// Opens a sweep to look at it. When another bsweep holds it, reads that holder's snapshot.
 enum Look {
-    Owned(Box<Engine<LocalScheduler>>),
+    Owned(Store),
     Snapshot(report::StatusView, String),
 }
 
 fn look(home: &Home, name: &str) -> Result<Look, CliError> {
     match Store::open(home, name, "status") {
-        Ok(store) => match store.meta().backend {
-            BackendKind::Local => Ok(Look::Owned(Box::new(Engine::new(
-                store,
-                LocalScheduler::new(),
-                true,
-            )?))),
-            BackendKind::Lsf => Err(CliError::Usage(
-                "backend \"lsf\" is not available in this build yet".into(),
-            )),
-        },
+        Ok(store) => Ok(Look::Owned(store)),
         Err(StoreError::InUse { pid, .. }) => {
             let dir = home.sweep_dir(name);
             let path = dir.join("status.json");
@@ -557,7 +575,8 @@ fn look(home: &Home, name: &str) -> Result<Look, CliError> {
 
 async fn status_once(home: &Home, name: &str, json: bool) -> Result<bool, CliError> {
     let (view, note) = match look(home, name)? {
-        Look::Owned(mut engine) => {
+        Look::Owned(store) => {
+            let mut engine = open_engine(store, true).await?;
             engine.poll_once().await?;
             engine.write_snapshot(true);
             (
@@ -613,8 +632,15 @@ fn list(home: &Home, json: bool) -> Result<(), CliError> {
     let mut rows = Vec::new();
     for name in home.sweep_names() {
         let row = match look(home, &name) {
-            Ok(Look::Owned(engine)) => {
-                let v = report::status_view(engine.store().meta(), engine.points());
+            Ok(Look::Owned(store)) => {
+                let points = match store.load_points() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        rows.push(serde_json::json!({"sweep": name, "error": e.to_string()}));
+                        continue;
+                    }
+                };
+                let v = report::status_view(store.meta(), &points);
                 serde_json::json!({"sweep": v.sweep, "id": v.id, "backend": v.backend, "total": v.total, "counts": v.counts, "followed_by": null})
             }
             Ok(Look::Snapshot(v, pid)) => {
@@ -658,14 +684,7 @@ fn list(home: &Home, json: bool) -> Result<(), CliError> {
 async fn cancel(home: &Home, name: &str) -> Result<(), CliError> {
     match Store::open(home, name, "cancel") {
         Ok(store) => {
-            let mut engine = match store.meta().backend {
-                BackendKind::Local => Engine::new(store, LocalScheduler::new(), true)?,
-                BackendKind::Lsf => {
-                    return Err(CliError::Usage(
-                        "backend \"lsf\" is not available in this build yet".into(),
-                    ));
-                }
-            };
+            let mut engine = open_engine(store, true).await?;
             engine.poll_once().await?;
             let n = engine.cancel_all().await?;
             println!("cancelled {n} point(s) of sweep {name}");

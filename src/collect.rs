@@ -123,6 +123,24 @@ fn metrics_of(
     out
 }
 
+/// Run time and peak memory from the LSF report at the end of a job's output file, when the
+/// report is that attempt's (several attempts append to one file).
+fn from_trailer(dir: &Path, job_name: &str) -> (Option<f64>, Option<f64>) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = fs::File::open(dir.join(STDOUT_FILE)) else {
+        return (None, None);
+    };
+    // The report is at the end: read the last 64 KiB only, whatever the job printed.
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(65536)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    match crate::sched::lsf::parse::parse_trailer(&String::from_utf8_lossy(&buf)) {
+        Some(t) if t.job_name.as_deref() == Some(job_name) => (t.run_seconds, t.max_mem_mb),
+        _ => (None, None),
+    }
+}
+
 fn fmt_time(t: Option<f64>) -> String {
     t.filter(|t| *t > 0.0)
         .map(|t| {
@@ -234,8 +252,20 @@ pub fn write_csv(
         );
         rec.push(fmt_time(last.and_then(|a| a.started)));
         rec.push(fmt_time(last.and_then(|a| a.ended)));
-        rec.push(fmt_num(last.and_then(|a| a.run_seconds)));
-        rec.push(fmt_num(last.and_then(|a| a.max_mem_mb)));
+        let (mut run, mut mem) = (
+            last.and_then(|a| a.run_seconds),
+            last.and_then(|a| a.max_mem_mb),
+        );
+        if meta.backend == crate::spec::BackendKind::Lsf
+            && (run.is_none() || mem.is_none())
+            && let Some(a) = last.filter(|a| a.state.is_final())
+        {
+            let (r, m) = from_trailer(&out_dir(sweep_dir, p.index), &a.job_name);
+            run = run.or(r);
+            mem = mem.or(m);
+        }
+        rec.push(fmt_num(run));
+        rec.push(fmt_num(mem));
         rec.extend(
             metric_cols
                 .iter()

@@ -94,6 +94,13 @@ pub struct Engine<S: Scheduler> {
     /// Points waiting to be submitted, in order.
     ready: VecDeque<usize>,
     rr_next: usize,
+    /// Targets that refused a job for good (a wrong queue, a bad option), with LSF's message.
+    disabled: Vec<Option<String>>,
+    /// Targets that accepted a job in this run. Until one has, it gets one job per batch, so
+    /// a wrong queue costs one refused bsub rather than a batch of them.
+    trusted: Vec<bool>,
+    /// Pending jobs per target as the scheduler last reported them (least-pending policy).
+    pending: Option<Vec<u32>>,
     poll: PollOpts,
     progress: Progress,
     last_snapshot: Instant,
@@ -125,7 +132,12 @@ impl<S: Scheduler> Engine<S> {
             .filter(|(_, p)| p.attempts.is_empty())
             .map(|(i, _)| i)
             .collect();
-        let poll = PollOpts::for_backend(spec.backend);
+        let mut poll = PollOpts::for_backend(spec.backend);
+        if spec.backend == BackendKind::Lsf {
+            poll.initial = Duration::from_secs_f64(spec.lsf.poll_min);
+            poll.max = Duration::from_secs_f64(spec.lsf.poll_max);
+        }
+        let n_targets = targets.len();
         let progress = Progress::new(meta.count, quiet);
         Ok(Self {
             store,
@@ -133,6 +145,9 @@ impl<S: Scheduler> Engine<S> {
             sched,
             points,
             targets,
+            disabled: vec![None; n_targets],
+            trusted: vec![false; n_targets],
+            pending: None,
             ready,
             rr_next: 0,
             poll,
@@ -161,6 +176,7 @@ impl<S: Scheduler> Engine<S> {
             job_name: a.job_name.clone(),
             attempt: a.attempt,
             out_dir: out_dir(self.store.dir(), p.index),
+            submitted: a.submitted,
         })
     }
 
@@ -191,11 +207,16 @@ impl<S: Scheduler> Engine<S> {
     /// and recording the job id): adopt the job if the scheduler has it, else forget the intent
     /// so the point is submitted again under the same job name.
     pub async fn reconcile(&mut self) -> Result<(), EngineError> {
+        // A scheduler may not list a job it accepted a moment ago: only look up intents older
+        // than its settling time, the younger ones wait for a later cycle.
+        let settled = now() - self.sched.settle_seconds();
         let open: Vec<usize> = (0..self.points.len())
             .filter(|&i| {
-                self.points[i]
-                    .last()
-                    .is_some_and(|a| a.job_id.is_none() && a.state == State::Unsubmitted)
+                self.points[i].last().is_some_and(|a| {
+                    a.job_id.is_none()
+                        && a.state == State::Unsubmitted
+                        && a.submitted.is_none_or(|t| t <= settled)
+                })
             })
             .collect();
         if open.is_empty() {
@@ -211,6 +232,7 @@ impl<S: Scheduler> Engine<S> {
                     job_name: a.job_name.clone(),
                     attempt: a.attempt,
                     out_dir: out_dir(self.store.dir(), p.index),
+                    submitted: a.submitted,
                 }
             })
             .collect();
@@ -218,7 +240,7 @@ impl<S: Scheduler> Engine<S> {
             Ok(found) => found,
             Err(e) => {
                 // Without an answer we cannot tell submitted from not: leave the intents for
-                // the next run rather than risk a duplicate.
+                // a later cycle rather than risk a duplicate.
                 self.progress.note(&format!(
                     "warning: could not look up unfinished submissions: {e}"
                 ));
@@ -232,7 +254,6 @@ impl<S: Scheduler> Engine<S> {
                 Some(id) => {
                     a.job_id = Some(id.clone());
                     a.state = State::Pending;
-                    a.submitted.get_or_insert_with(now);
                     adopted += 1;
                 }
                 None => {
@@ -244,10 +265,21 @@ impl<S: Scheduler> Engine<S> {
         self.save(&open)?;
         if adopted > 0 {
             self.progress.note(&format!(
-                "adopted {adopted} job(s) submitted before bsweep stopped"
+                "adopted {adopted} job(s) whose submission had not been recorded"
             ));
         }
         Ok(())
+    }
+
+    /// Submissions recorded as intents whose outcome is still unknown.
+    fn open_intents(&self) -> usize {
+        self.points
+            .iter()
+            .filter(|p| {
+                p.last()
+                    .is_some_and(|a| a.job_id.is_none() && a.state == State::Unsubmitted)
+            })
+            .count()
     }
 
     fn in_flight_per_target(&self) -> Vec<u32> {
@@ -264,14 +296,23 @@ impl<S: Scheduler> Engine<S> {
     }
 
     /// Picks a target with a free slot by the sweep's policy.
-    fn pick_target(&mut self, in_flight: &[u32]) -> Option<usize> {
+    fn pick_target(&mut self, in_flight: &[u32], probing: &[bool]) -> Option<usize> {
         let free = |t: usize| {
-            self.targets[t]
-                .max_in_flight
-                .is_none_or(|cap| in_flight[t] < cap)
+            self.disabled[t].is_none()
+                && !probing[t]
+                && self.targets[t]
+                    .max_in_flight
+                    .is_none_or(|cap| in_flight[t] < cap)
         };
         let n = self.targets.len();
         match self.spec.lsf.policy {
+            crate::spec::Policy::LeastPending if self.pending.is_some() => {
+                let pending = self.pending.as_deref().unwrap_or_default();
+                // The queue's own backlog plus what we sent there since it was measured.
+                (0..n)
+                    .filter(|&t| free(t))
+                    .min_by_key(|&t| pending.get(t).copied().unwrap_or(0) + in_flight[t])
+            }
             crate::spec::Policy::Weighted => (0..n)
                 .filter(|&t| free(t))
                 // Lowest load relative to weight goes next, so shares follow the weights.
@@ -293,15 +334,25 @@ impl<S: Scheduler> Engine<S> {
     /// Submits as many ready points as the targets' caps allow, in batches: intents are made
     /// durable before the scheduler is asked, job ids right after.
     pub async fn submit_ready(&mut self) -> Result<usize, EngineError> {
+        if self.ready.is_empty() {
+            return Ok(0);
+        }
+        if self.spec.lsf.policy == crate::spec::Policy::LeastPending {
+            self.pending = self.sched.pending_per_target(&self.targets).await;
+        }
         let mut in_flight = self.in_flight_per_target();
         let mut submitted = 0;
         const BATCH: usize = 64;
         loop {
             let mut batch_idx = Vec::new();
+            let mut probing = vec![false; self.targets.len()];
             while batch_idx.len() < BATCH && !self.ready.is_empty() {
-                let Some(t) = self.pick_target(&in_flight) else {
+                let Some(t) = self.pick_target(&in_flight, &probing) else {
                     break;
                 };
+                if !self.trusted[t] {
+                    probing[t] = true;
+                }
                 let Some(i) = self.ready.pop_front() else {
                     break;
                 };
@@ -316,7 +367,8 @@ impl<S: Scheduler> Engine<S> {
                     queue: None,
                     state: State::Unsubmitted,
                     exit_code: None,
-                    submitted: None,
+                    // The time of the attempt; reconciliation waits for the scheduler to settle.
+                    submitted: Some(now()),
                     started: None,
                     ended: None,
                     host: None,
@@ -342,11 +394,20 @@ impl<S: Scheduler> Engine<S> {
                 let a = self.points[i].last_mut().expect("attempt pushed above");
                 match result {
                     Ok(s) => {
+                        self.trusted[a.target] = true;
                         a.job_id = Some(s.job_id);
                         a.queue = s.queue;
                         a.state = State::Pending;
                         a.submitted = Some(t);
                         submitted += 1;
+                    }
+                    Err(e) if e.maybe_submitted => {
+                        // The job may exist: keep the intent, a later cycle looks it up by
+                        // name before anything is submitted again.
+                        self.progress.note(&format!(
+                            "point {index}: no answer from the scheduler, will check by name: {e}"
+                        ));
+                        backoff = true;
                     }
                     Err(e) if e.transient => {
                         // Nothing was submitted: forget the intent and try again next cycle.
@@ -357,8 +418,11 @@ impl<S: Scheduler> Engine<S> {
                         backoff = true;
                     }
                     Err(e) => {
-                        self.progress
-                            .note(&format!("point {index} could not be submitted: {e}"));
+                        let label = self.targets[a.target].label();
+                        self.progress.note(&format!(
+                            "point {index} was refused by {label}: {e}; no more jobs go there"
+                        ));
+                        self.disabled[a.target] = Some(e.message.clone());
                         a.state = State::Failed;
                         a.error = Some(e.message);
                         a.ended = Some(t);
@@ -447,14 +511,29 @@ impl<S: Scheduler> Engine<S> {
             if let Some(s) = info.state {
                 a.state = s;
             }
+            if a.state == State::Running && a.started.is_none() && info.started.is_none() {
+                // LSF's own start time has no year or zone; when it was first seen running is
+                // accurate to one poll interval.
+                a.started = Some(now());
+            }
             a.exit_code = info.exit_code.or(a.exit_code);
             a.started = info.started.or(a.started);
             a.ended = info.ended.or(a.ended);
             a.host = info.host.clone().or(a.host.take());
             a.max_mem_mb = info.max_mem_mb.or(a.max_mem_mb);
             a.run_seconds = info.run_seconds.or(a.run_seconds);
+            if info.error.is_some() {
+                a.error = info.error.clone();
+            }
             if a.state.is_final() && a.ended.is_none() {
                 a.ended = Some(now());
+            }
+            if a.state.is_final()
+                && a.started.is_none()
+                && let (Some(end), Some(run)) = (a.ended, a.run_seconds)
+            {
+                // Finished between two polls: the scheduler's run time places the start.
+                a.started = Some(end - run);
             }
             if *a != before {
                 if a.state == State::Failed && a.attempt < max_attempts {
@@ -554,8 +633,12 @@ impl<S: Scheduler> Engine<S> {
                 self.progress.note("cancel requested: cancelling the sweep");
                 self.cancel_all().await?;
             }
+            if self.open_intents() > 0 {
+                self.reconcile().await?;
+            }
             let changed = self.poll_once().await?;
             let submitted = self.submit_ready().await?;
+            self.fail_unplaceable()?;
             let counts = report::counts(&self.points);
             self.progress.update(&counts, false);
             self.write_snapshot(changed || submitted > 0);
@@ -580,6 +663,45 @@ impl<S: Scheduler> Engine<S> {
         self.progress.finish();
         self.write_snapshot(true);
         Ok(outcome)
+    }
+
+    /// When every target has refused jobs for good, nothing waiting can ever be submitted:
+    /// record that on each waiting point (with LSF's message) so the sweep can end.
+    fn fail_unplaceable(&mut self) -> Result<(), EngineError> {
+        if self.ready.is_empty() || self.disabled.iter().any(Option::is_none) {
+            return Ok(());
+        }
+        let why = self
+            .disabled
+            .iter()
+            .flatten()
+            .next_back()
+            .cloned()
+            .unwrap_or_default();
+        let t = now();
+        let idx: Vec<usize> = self.ready.drain(..).collect();
+        for &i in &idx {
+            let p = &mut self.points[i];
+            let attempt = p.attempts.len() as u32 + 1;
+            p.attempts.push(AttemptRec {
+                attempt,
+                job_name: script::job_name(&self.store.meta().id, p.index, attempt),
+                target: 0,
+                job_id: None,
+                queue: None,
+                state: State::Failed,
+                exit_code: None,
+                submitted: None,
+                started: None,
+                ended: Some(t),
+                host: None,
+                max_mem_mb: None,
+                run_seconds: None,
+                error: Some(format!("not submitted: every target refused jobs ({why})")),
+            });
+        }
+        self.save(&idx)?;
+        Ok(())
     }
 
     /// Points still waiting to be submitted.

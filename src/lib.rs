@@ -10,3 +10,4 @@ pub mod script;
 pub mod shell;
 pub mod spec;
 pub mod store;
+pub mod transport;

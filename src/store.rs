@@ -20,6 +20,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 const KEY_SCHEMA: &[u8] = b"schema";
 const KEY_META: &[u8] = b"meta";
 const POINT_PREFIX: u8 = b'p';
+/// Settings learned about the sweep's cluster (e.g. which bjobs mode works): `s<name>`.
+const SETTING_PREFIX: u8 = b's';
+
+fn setting_key(name: &str) -> Vec<u8> {
+    let mut k = vec![SETTING_PREFIX];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
 
 fn point_key(index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -367,6 +375,23 @@ impl Store {
             batch.insert(&point_key(p.index), encode(p));
         }
         self.db.apply_batch(batch).map_err(self.sled_err())
+    }
+
+    /// A setting learned about the sweep's cluster, if recorded.
+    pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .get(setting_key(name))
+            .map_err(self.sled_err())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records a setting (durably).
+    pub fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.db
+            .insert(setting_key(name), value.as_bytes())
+            .map_err(self.sled_err())?;
+        self.flush()
     }
 
     /// Makes every write so far durable: after this returns, a `kill -9` loses none of them.

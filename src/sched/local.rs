@@ -85,6 +85,7 @@ impl LocalScheduler {
     fn spawn(&mut self, sub: &Submission) -> Result<Submitted, SubmitError> {
         let fail = |what: &str, e: std::io::Error| SubmitError {
             transient: false,
+            maybe_submitted: false,
             message: format!("{what}: {e}"),
         };
         fs::create_dir_all(ctl_dir(&sub.out_dir))

@@ -97,6 +97,9 @@ pub struct JobRef {
     pub job_name: String,
     pub attempt: u32,
     pub out_dir: PathBuf,
+    /// When the job was submitted (unix seconds), if known: a scheduler may not show a job
+    /// for a moment after accepting it.
+    pub submitted: Option<f64>,
 }
 
 /// What a poll learned about one job. Times are unix seconds.
@@ -109,13 +112,19 @@ pub struct JobInfo {
     pub host: Option<String>,
     pub max_mem_mb: Option<f64>,
     pub run_seconds: Option<f64>,
+    /// Why the job ended the way it did, when the scheduler says more than a state.
+    pub error: Option<String>,
 }
 
 /// Why a submission failed, and whether trying again later may help.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct SubmitError {
+    /// Trying again later may work.
     pub transient: bool,
+    /// The job may exist although no id came back (the answer was lost): look it up by name
+    /// before submitting again.
+    pub maybe_submitted: bool,
     pub message: String,
 }
 
@@ -134,6 +143,19 @@ pub enum SchedError {
 /// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.
 #[allow(async_fn_in_trait)] // used only inside this crate, on a single-threaded runtime
 pub trait Scheduler {
+    /// Seconds to wait after an unanswered submission before looking it up by name: a
+    /// scheduler may not list a job it has just accepted.
+    fn settle_seconds(&self) -> f64 {
+        0.0
+    }
+
+    /// Pending jobs per target (same order as `targets`), for the least-pending policy; `None`
+    /// when the scheduler cannot tell.
+    async fn pending_per_target(&mut self, targets: &[crate::spec::Target]) -> Option<Vec<u32>> {
+        let _ = targets;
+        None
+    }
+
     /// Submits a batch; one result per submission, in the same order.
     async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>>;
 
@@ -147,4 +169,57 @@ pub trait Scheduler {
     /// recording the intent and recording the job id). Names not found are absent from the map.
     async fn find_by_name(&mut self, jobs: &[JobRef])
     -> Result<HashMap<String, JobId>, SchedError>;
+}
+
+/// The scheduler a sweep's backend names, chosen at run time.
+pub enum AnySched {
+    Local(local::LocalScheduler),
+    Lsf(Box<lsf::LsfScheduler<crate::transport::local::LocalTransport>>),
+}
+
+impl Scheduler for AnySched {
+    fn settle_seconds(&self) -> f64 {
+        match self {
+            AnySched::Local(s) => s.settle_seconds(),
+            AnySched::Lsf(s) => s.settle_seconds(),
+        }
+    }
+
+    async fn pending_per_target(&mut self, targets: &[crate::spec::Target]) -> Option<Vec<u32>> {
+        match self {
+            AnySched::Local(s) => s.pending_per_target(targets).await,
+            AnySched::Lsf(s) => s.pending_per_target(targets).await,
+        }
+    }
+
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>> {
+        match self {
+            AnySched::Local(s) => s.submit(batch).await,
+            AnySched::Lsf(s) => s.submit(batch).await,
+        }
+    }
+
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+        match self {
+            AnySched::Local(s) => s.status(jobs).await,
+            AnySched::Lsf(s) => s.status(jobs).await,
+        }
+    }
+
+    async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError> {
+        match self {
+            AnySched::Local(s) => s.cancel(jobs).await,
+            AnySched::Lsf(s) => s.cancel(jobs).await,
+        }
+    }
+
+    async fn find_by_name(
+        &mut self,
+        jobs: &[JobRef],
+    ) -> Result<HashMap<String, JobId>, SchedError> {
+        match self {
+            AnySched::Local(s) => s.find_by_name(jobs).await,
+            AnySched::Lsf(s) => s.find_by_name(jobs).await,
+        }
+    }
 }

@@ -94,6 +94,14 @@ pub struct LsfOpts {
     pub max_in_flight: Option<u32>,
     /// Submissions per second at most, if set.
     pub submit_rate: Option<f64>,
+    /// Seconds between polls: from `poll_min`, backing off while nothing changes, up to `poll_max`.
+    pub poll_min: f64,
+    pub poll_max: f64,
+    /// Seconds LSF may take to list a job it accepted; unanswered submissions are looked up by
+    /// name only after this.
+    pub settle: f64,
+    /// Seconds a job may be missing from bjobs, its output file and bhist before it counts as lost.
+    pub lost_after: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

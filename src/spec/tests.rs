@@ -724,6 +724,10 @@ stdout_regex = 'loss=(?P<loss>[0-9.]+)'
             max_array_size: 500,
             max_in_flight: Some(100),
             submit_rate: Some(5.0),
+            poll_min: 10.0,
+            poll_max: 180.0,
+            settle: 10.0,
+            lost_after: 600.0,
         }
     );
     assert_eq!(s.local.concurrency, 3);

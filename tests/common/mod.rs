@@ -82,3 +82,97 @@ pub fn assert_ok(out: &Output) {
         text(&out.stderr)
     );
 }
+
+/// The LSF simulator binary of this workspace (built by `cargo test` at the top; built here if
+/// a narrower `cargo test -p bsweep` skipped it).
+pub fn lsfsim_bin() -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_bsweep")).with_file_name("lsfsim");
+    BUILD.call_once(|| {
+        if !bin.exists() {
+            let st = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "lsfsim"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo build -p lsfsim");
+            assert!(st.success(), "building the LSF simulator failed");
+        }
+    });
+    assert!(bin.exists(), "no simulator at {}", bin.display());
+    bin
+}
+
+/// A private LSF cluster: the simulator installed as bsub/bjobs/... on PATH, its state in a
+/// directory of the test.
+pub struct Sim {
+    pub env: Env,
+    pub bin: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Sim {
+    pub fn new(config: &str) -> Self {
+        let env = Env::new();
+        let bin = env.path().join("bin");
+        let state = env.path().join("lsf");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join("config.toml"), config).unwrap();
+        let st = Command::new(lsfsim_bin())
+            .arg("install")
+            .arg(&bin)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Self { env, bin, state }
+    }
+
+    fn path_var(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.env.cmd(args);
+        c.env("PATH", self.path_var())
+            .env("LSFSIM_DIR", &self.state);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run bsweep")
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn bsweep")
+    }
+
+    pub fn status_json(&self, sweep: &str) -> serde_json::Value {
+        let out = self.run(&["status", sweep, "--json"]);
+        assert!(out.status.success(), "status failed: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+
+    /// The simulator's call log, one JSON object per call.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.state.join("calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("call log line is JSON"))
+            .collect()
+    }
+
+    pub fn calls_of(&self, cmd: &str) -> Vec<serde_json::Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c["cmd"] == cmd)
+            .collect()
+    }
+}

@@ -1,3 +1,504 @@
-//! IBM Spectrum LSF: pure command builders and output parsers, and the code that runs them.
+//! IBM Spectrum LSF: pure command builders and output parsers (`parse`), and the scheduler that
+//! runs them through a transport, many jobs per round trip.
 
 pub mod parse;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use self::parse::{BjobsReading, BsubErrorKind, JobRecord, Outcome, Stat};
+use super::{
+    JobId, JobInfo, JobRef, SchedError, Scheduler, State, Submission, SubmitError, Submitted,
+};
+use crate::script::STDOUT_FILE;
+use crate::shell;
+use crate::spec::Target;
+use crate::transport::{Framed, Transport, batch_script, command_line, parse_batch};
+
+/// How this cluster's bjobs is read, found by probing once and remembered in the sweep's store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BjobsMode {
+    /// `bjobs -o "..." -json` (LSF >= 10.1.0.2).
+    Json,
+    /// `bjobs -noheader -o "... delimiter='^'"`.
+    Delimited,
+    /// `bjobs -w -a`: old LSF and OpenLava.
+    Table,
+}
+
+/// Ids per bjobs/bkill call: keeps the command line far below ARG_MAX on any site.
+const IDS_PER_CALL: usize = 2000;
+
+/// Maps an LSF state to bsweep's. EXIT becomes `Failed`; a cancel is recorded by the engine.
+pub fn state_of(stat: Stat) -> State {
+    match stat {
+        Stat::Pend | Stat::Prov | Stat::Wait => State::Pending,
+        Stat::Run => State::Running,
+        Stat::Psusp | Stat::Ususp | Stat::Ssusp => State::Suspended,
+        Stat::Done => State::Done,
+        Stat::Exit => State::Failed,
+        Stat::Unkwn | Stat::Zombi => State::Unknown,
+    }
+}
+
+fn info_of(r: &JobRecord) -> JobInfo {
+    let state = state_of(r.stat);
+    JobInfo {
+        state: Some(state),
+        exit_code: match r.stat {
+            Stat::Done => Some(r.exit_code.unwrap_or(0)),
+            _ => r.exit_code,
+        },
+        started: None,
+        ended: None,
+        host: (!r.exec_hosts.is_empty()).then(|| r.exec_hosts.join(" ")),
+        max_mem_mb: r.max_mem_mb,
+        run_seconds: r.run_seconds,
+        error: None,
+    }
+}
+
+fn info_of_outcome(o: &Outcome) -> JobInfo {
+    let (state, exit_code, error) = match o {
+        Outcome::Done => (State::Done, Some(0), None),
+        Outcome::Exited { code } => (State::Failed, Some(*code), None),
+        Outcome::Term { reason, code } => (State::Failed, *code, Some(reason.clone())),
+    };
+    JobInfo {
+        state: Some(state),
+        exit_code,
+        error,
+        ..JobInfo::default()
+    }
+}
+
+/// Drives LSF through a transport.
+pub struct LsfScheduler<T: Transport> {
+    transport: T,
+    mode: BjobsMode,
+    /// Every job of a sweep is named `bsw-<id>-…`: one `bjobs -J` pattern finds them all.
+    name_pattern: String,
+    /// Seconds between two bsub calls, from the sweep's `submit_rate`.
+    pause: Option<f64>,
+    /// When each job was first missing from bjobs with no trailer or history to explain it.
+    missing_since: HashMap<JobId, f64>,
+    /// A job LSF does not show this soon after bsub accepted it is not news yet, and an
+    /// unanswered submission is looked up by name only after this.
+    pub settle_seconds: f64,
+    /// A job missing from bjobs, its output file and bhist for this long is declared lost.
+    pub lost_after_seconds: f64,
+}
+
+impl<T: Transport> LsfScheduler<T> {
+    pub fn new(transport: T, mode: BjobsMode, sweep_id: &str, submit_rate: Option<f64>) -> Self {
+        Self {
+            transport,
+            mode,
+            name_pattern: format!("bsw-{sweep_id}-*"),
+            pause: submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+            missing_since: HashMap::new(),
+            settle_seconds: 10.0,
+            lost_after_seconds: 600.0,
+        }
+    }
+
+    pub fn mode(&self) -> BjobsMode {
+        self.mode
+    }
+
+    async fn batch(
+        &self,
+        commands: &[String],
+        pause: Option<f64>,
+    ) -> Result<Vec<Framed>, SchedError> {
+        let out = self
+            .transport
+            .run(&batch_script(commands, pause), b"")
+            .await
+            .map_err(|e| SchedError::Other(e.to_string()))?;
+        let framed = parse_batch(&out.stdout, commands.len());
+        if framed.iter().any(|f| f.code.is_none()) {
+            return Err(SchedError::Other(format!(
+                "the command batch on {} stopped early (exit {:?}): {}",
+                self.transport.place(),
+                out.code,
+                out.stderr.trim()
+            )));
+        }
+        Ok(framed)
+    }
+
+    fn bjobs_args(&self, ids: &[String]) -> Vec<String> {
+        match self.mode {
+            BjobsMode::Json => parse::bjobs_json_args(ids),
+            BjobsMode::Delimited => parse::bjobs_delimited_args(ids),
+            BjobsMode::Table => parse::bjobs_table_args(ids),
+        }
+    }
+
+    fn read_bjobs(&self, f: &Framed) -> Result<BjobsReading, SchedError> {
+        let r = match self.mode {
+            BjobsMode::Json => parse::parse_bjobs_json(&f.stdout, &f.stderr),
+            BjobsMode::Delimited => parse::parse_bjobs_delimited(
+                &f.stdout,
+                &f.stderr,
+                parse::BJOBS_FIELDS,
+                parse::BJOBS_DELIMITER,
+            ),
+            BjobsMode::Table => parse::parse_bjobs_table(&f.stdout, &f.stderr),
+        };
+        let r =
+            r.map_err(|e| SchedError::Other(format!("bjobs printed something unreadable: {e}")))?;
+        // bjobs failing with no rows at all (daemon down) is no answer, not "every job vanished".
+        if r.records.is_empty() && r.not_found.is_empty() && f.code != Some(0) {
+            return Err(SchedError::Other(format!(
+                "bjobs failed (exit {:?}): {}",
+                f.code,
+                f.stderr.trim()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// The last LSF report in each job's output file, when it is that job's (by name).
+    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+        if jobs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let cmds: Vec<String> = jobs
+            .iter()
+            .map(|j| {
+                // The report is at the end; 64 KiB holds it and the echoed job script.
+                format!(
+                    "tail -c 65536 {} 2>/dev/null || true",
+                    shell::quote(&out_file(&j.out_dir))
+                )
+            })
+            .collect();
+        let framed = self.batch(&cmds, None).await?;
+        let mut found = HashMap::new();
+        for (j, f) in jobs.iter().zip(framed) {
+            if let Some(t) = parse::parse_trailer(&f.stdout)
+                && t.job_name.as_deref() == Some(j.job_name.as_str())
+            {
+                let mut info = info_of_outcome(&t.outcome);
+                info.run_seconds = t.run_seconds;
+                info.max_mem_mb = t.max_mem_mb;
+                found.insert(j.job_id.clone(), info);
+            }
+        }
+        Ok(found)
+    }
+
+    /// End states from `bhist -l` for jobs bjobs forgot and that left no report.
+    async fn history(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+        if jobs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let cmds: Vec<String> = jobs
+            .chunks(IDS_PER_CALL)
+            .map(|c| {
+                let mut argv = vec!["bhist".to_string(), "-l".to_string()];
+                argv.extend(c.iter().map(|j| j.job_id.clone()));
+                command_line(&argv)
+            })
+            .collect();
+        let framed = self.batch(&cmds, None).await?;
+        let mut found = HashMap::new();
+        for f in framed {
+            // bhist knows nothing of very old jobs on some sites: an unreadable answer is no news.
+            let Ok(records) = parse::parse_bhist_long(&f.stdout) else {
+                continue;
+            };
+            for r in records {
+                if let Some(o) = &r.outcome {
+                    let mut info = info_of_outcome(o);
+                    info.run_seconds = r.run_seconds;
+                    info.max_mem_mb = r.max_mem_mb;
+                    found.insert(r.job_id.clone(), info);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Pending counts per queue from one `bqueues` call.
+    async fn queue_pending(&self, queues: &[String]) -> Option<HashMap<String, u32>> {
+        let mut argv = vec!["bqueues".to_string(), "-w".to_string()];
+        argv.extend(queues.iter().cloned());
+        let f = self.batch(&[command_line(&argv)], None).await.ok()?.pop()?;
+        let loads = parse::parse_bqueues(&f.stdout).ok()?;
+        Some(
+            loads
+                .into_iter()
+                .map(|q| (q.name, q.pend.unwrap_or(0)))
+                .collect(),
+        )
+    }
+}
+
+/// A job's `-o` file (LSF appends its report there).
+fn out_file(out_dir: &Path) -> String {
+    out_dir.join(STDOUT_FILE).to_string_lossy().into_owned()
+}
+
+fn now() -> f64 {
+    crate::engine::now()
+}
+
+impl<T: Transport> Scheduler for LsfScheduler<T> {
+    fn settle_seconds(&self) -> f64 {
+        self.settle_seconds
+    }
+
+    async fn pending_per_target(&mut self, targets: &[Target]) -> Option<Vec<u32>> {
+        let queues: Vec<String> = targets
+            .iter()
+            .filter_map(|t| t.queue.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if queues.is_empty() {
+            return None;
+        }
+        let pend = self.queue_pending(&queues).await?;
+        Some(
+            targets
+                .iter()
+                .map(|t| {
+                    t.queue
+                        .as_ref()
+                        .and_then(|q| pend.get(q))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect(),
+        )
+    }
+
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>> {
+        let cmds: Vec<String> = batch
+            .iter()
+            .map(|s| format!("bsub < {}", shell::quote(&s.script_path.to_string_lossy())))
+            .collect();
+        let (framed, cut) = match self
+            .transport
+            .run(&batch_script(&cmds, self.pause), b"")
+            .await
+        {
+            Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
+            Err(e) => (vec![Framed::default(); cmds.len()], Some(e.to_string())),
+        };
+        framed
+            .into_iter()
+            .map(|f| {
+                if f.code.is_none() {
+                    // The batch was cut before this bsub answered: it may or may not have run.
+                    return Err(SubmitError {
+                        transient: true,
+                        maybe_submitted: true,
+                        message: cut
+                            .clone()
+                            .unwrap_or_else(|| "the submission batch stopped early".into()),
+                    });
+                }
+                match parse::parse_bsub(&f.stdout, &f.stderr, f.code) {
+                    Ok(s) => Ok(Submitted {
+                        job_id: s.job_id.to_string(),
+                        queue: s.queue,
+                    }),
+                    Err(e) => Err(SubmitError {
+                        transient: e.kind == BsubErrorKind::Transient,
+                        // A transient failure can hide an accepted job (timeouts, a daemon that
+                        // answered late): look it up by name before submitting again.
+                        maybe_submitted: e.kind == BsubErrorKind::Transient,
+                        message: e.message,
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+        let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+        let cmds: Vec<String> = ids
+            .chunks(IDS_PER_CALL)
+            .map(|c| {
+                let mut argv = vec!["bjobs".to_string()];
+                argv.extend(self.bjobs_args(c));
+                command_line(&argv)
+            })
+            .collect();
+        let framed = self.batch(&cmds, None).await?;
+        let mut infos = HashMap::new();
+        for f in &framed {
+            let reading = self.read_bjobs(f)?;
+            for r in &reading.records {
+                infos.insert(r.job_id.clone(), info_of(r));
+            }
+        }
+        // Jobs bjobs did not show: too new to be listed, or finished and forgotten.
+        let t = now();
+        let missing: Vec<&JobRef> = jobs
+            .iter()
+            .filter(|j| !infos.contains_key(&j.job_id))
+            .filter(|j| j.submitted.is_none_or(|s| t - s > self.settle_seconds))
+            .collect();
+        let mut ended = self.trailers(&missing).await?;
+        let rest: Vec<&JobRef> = missing
+            .iter()
+            .copied()
+            .filter(|j| !ended.contains_key(&j.job_id))
+            .collect();
+        ended.extend(self.history(&rest).await?);
+        for j in &missing {
+            if let Some(info) = ended.remove(&j.job_id) {
+                self.missing_since.remove(&j.job_id);
+                infos.insert(j.job_id.clone(), info);
+                continue;
+            }
+            let since = *self.missing_since.entry(j.job_id.clone()).or_insert(t);
+            let info = if t - since > self.lost_after_seconds {
+                JobInfo {
+                    state: Some(State::Failed),
+                    error: Some(format!(
+                        "LSF no longer knows job {} and it left no output report or history",
+                        j.job_id
+                    )),
+                    ..JobInfo::default()
+                }
+            } else {
+                JobInfo {
+                    state: Some(State::Unknown),
+                    ..JobInfo::default()
+                }
+            };
+            infos.insert(j.job_id.clone(), info);
+        }
+        Ok(infos)
+    }
+
+    async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError> {
+        let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+        let cmds: Vec<String> = ids
+            .chunks(IDS_PER_CALL)
+            .map(|c| {
+                let mut argv = vec!["bkill".to_string()];
+                argv.extend(c.iter().cloned());
+                command_line(&argv)
+            })
+            .collect();
+        let framed = self.batch(&cmds, None).await?;
+        for f in framed {
+            let r = parse::parse_bkill(&f.stdout, &f.stderr);
+            if r.outcomes.is_empty() && f.code != Some(0) {
+                return Err(SchedError::Other(format!(
+                    "bkill failed: {}",
+                    f.stderr.trim()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn find_by_name(
+        &mut self,
+        jobs: &[JobRef],
+    ) -> Result<HashMap<String, JobId>, SchedError> {
+        let wanted: HashSet<&str> = jobs.iter().map(|j| j.job_name.as_str()).collect();
+        let mut argv = vec!["bjobs".to_string()];
+        argv.extend(self.bjobs_args(&[]));
+        argv.extend(["-J".to_string(), self.name_pattern.clone()]);
+        let framed = self.batch(&[command_line(&argv)], None).await?;
+        let mut found = HashMap::new();
+        for f in &framed {
+            // "No job found" for the pattern is an empty answer, not a failure.
+            let reading = match self.read_bjobs(f) {
+                Ok(r) => r,
+                Err(_) if f.stdout.trim().is_empty() && f.stderr.contains("found") => {
+                    BjobsReading::default()
+                }
+                Err(e) => return Err(e),
+            };
+            for r in reading.records {
+                if let Some(name) = r.job_name.as_deref()
+                    && wanted.contains(name)
+                {
+                    found.insert(name.to_string(), r.job_id.clone());
+                }
+            }
+        }
+        // Jobs bjobs has forgotten still left their report in the output file.
+        let rest: Vec<&JobRef> = jobs
+            .iter()
+            .filter(|j| !found.contains_key(&j.job_name))
+            .collect();
+        if !rest.is_empty() {
+            let cmds: Vec<String> = rest
+                .iter()
+                .map(|j| {
+                    format!(
+                        "tail -c 65536 {} 2>/dev/null || true",
+                        shell::quote(&out_file(&j.out_dir))
+                    )
+                })
+                .collect();
+            for (j, f) in rest.iter().zip(self.batch(&cmds, None).await?) {
+                if let Some(t) = parse::parse_trailer(&f.stdout)
+                    && t.job_name.as_deref() == Some(j.job_name.as_str())
+                    && let Some(id) = t.job_id
+                {
+                    found.insert(j.job_name.clone(), id);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Probes which bjobs mode a cluster supports, in one round trip: `lsid`, then trial `-json`
+/// and delimited calls on a job id that does not exist.
+pub async fn probe<T: Transport>(
+    transport: &T,
+) -> Result<(BjobsMode, Option<parse::LsidInfo>), SchedError> {
+    let cmds = vec![
+        "lsid".to_string(),
+        command_line(&["bjobs", "-o", "jobid stat", "-json", "0"]),
+        command_line(&["bjobs", "-noheader", "-o", "jobid stat delimiter='^'", "0"]),
+    ];
+    let out = transport
+        .run(&batch_script(&cmds, None), b"")
+        .await
+        .map_err(|e| SchedError::Other(e.to_string()))?;
+    let f = parse_batch(&out.stdout, cmds.len());
+    let lsid = parse::parse_lsid(&f[0].stdout).ok();
+    if f[0].code != Some(0) && lsid.is_none() {
+        return Err(SchedError::Other(format!(
+            "lsid failed on {}: {}{}; is LSF set up there (PATH, profile)?",
+            transport.place(),
+            f[0].stdout.trim(),
+            f[0].stderr.trim()
+        )));
+    }
+    let rejected = |f: &Framed| {
+        let e = f.stderr.to_lowercase();
+        e.contains("invalid option")
+            || e.contains("illegal option")
+            || e.contains("unknown option")
+            || e.contains("usage")
+    };
+    let json_ok = lsid.as_ref().is_some_and(parse::supports_o_and_json)
+        || (!rejected(&f[1])
+            && serde_json::from_str::<serde_json::Value>(f[1].stdout.trim()).is_ok());
+    let mode = if json_ok {
+        BjobsMode::Json
+    } else if !rejected(&f[2]) {
+        BjobsMode::Delimited
+    } else {
+        BjobsMode::Table
+    };
+    Ok((mode, lsid))
+}

@@ -22,6 +22,10 @@ const LSF_KEYS: &[&str] = &[
     "max_array_size",
     "max_in_flight",
     "submit_rate",
+    "poll_min",
+    "poll_max",
+    "settle",
+    "lost_after",
     "targets",
 ];
 const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_flight"];
@@ -76,6 +80,10 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
         max_array_size: 1000,
         max_in_flight: None,
         submit_rate: None,
+        poll_min: 10.0,
+        poll_max: 180.0,
+        settle: 10.0,
+        lost_after: 600.0,
     };
     let Some(v) = v else {
         lsf.targets.push(default_target(None));
@@ -192,6 +200,34 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
             ));
         }
         lsf.submit_rate = Some(r);
+    }
+    for (key, slot, ex) in [
+        ("poll_min", &mut lsf.poll_min, "poll_min = 10.0"),
+        ("poll_max", &mut lsf.poll_max, "poll_max = 180.0"),
+        ("settle", &mut lsf.settle, "settle = 10.0"),
+        ("lost_after", &mut lsf.lost_after, "lost_after = 600.0"),
+    ] {
+        if let Some(v) = tb.get(key) {
+            let field = format!("lsf.{key}");
+            let r = cx.number(v, &field, ex)?;
+            if !(r > 0.0 && r.is_finite()) {
+                return Err(cx.err(
+                    v.span().start,
+                    &field,
+                    format!("must be a positive number of seconds; write e.g. `{ex}`"),
+                ));
+            }
+            *slot = r;
+        }
+    }
+    if lsf.poll_max < lsf.poll_min {
+        return Err(cx.err(
+            tb.get("poll_max")
+                .or(tb.get("poll_min"))
+                .map_or(0, |v| v.span().start),
+            "lsf.poll_max",
+            "must not be smaller than lsf.poll_min".to_string(),
+        ));
     }
 
     lsf.targets = parse_targets(cx, tb, lsf.max_in_flight)?;

@@ -13,6 +13,9 @@ use super::values::{parse_duration_secs, parse_mem_mb};
 pub struct Trailer {
     /// From the Subject line ("Job 5989126: <name> in cluster <c> Done").
     pub job_id: Option<String>,
+    /// The job name from the Subject line: tells which attempt wrote a report when several
+    /// attempts append to one `-o` file.
+    pub job_name: Option<String>,
     pub outcome: Outcome,
     pub cpu_seconds: Option<f64>,
     pub max_mem_mb: Option<f64>,
@@ -23,8 +26,9 @@ pub struct Trailer {
     pub finished: Option<String>,
 }
 
-static SUBJECT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^Subject: Job ([0-9]+(?:\[[0-9]+\])?):").expect("static regex"));
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^Subject: Job ([0-9]+(?:\[[0-9]+\])?):(?: <([^<>]*)>)?").expect("static regex")
+});
 static EXITED_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Exited with exit code (-?[0-9]+)\.?$").expect("static regex"));
 static USAGE_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -105,11 +109,13 @@ pub fn parse_trailer(text: &str) -> Option<Trailer> {
             .find_map(|l| l.trim().strip_prefix(prefix))
             .map(|s| s.trim().to_string())
     };
+    let subject = header.iter().find_map(|l| SUBJECT_RE.captures(l.trim()));
     let mut t = Trailer {
-        job_id: header
-            .iter()
-            .find_map(|l| SUBJECT_RE.captures(l.trim()))
-            .map(|c| c[1].to_string()),
+        job_id: subject.as_ref().map(|c| c[1].to_string()),
+        job_name: subject
+            .as_ref()
+            .and_then(|c| c.get(2))
+            .map(|m| m.as_str().to_string()),
         outcome,
         cpu_seconds: None,
         max_mem_mb: None,

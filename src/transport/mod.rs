@@ -1,0 +1,138 @@
+//! Transports: where scheduler commands run. One call runs one bash script (one round trip),
+//! so a backend batches many commands into a script and reads their framed outputs back.
+
+pub mod local;
+
+use std::fmt::Write as _;
+
+use crate::shell;
+
+/// What a script printed, and how it ended (`None`: killed by a signal or connection lost).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CmdOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot run bash on {place}")]
+    Spawn {
+        place: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the connection to {place} failed: {message}")]
+    Connection { place: String, message: String },
+}
+
+/// Runs bash scripts where the scheduler lives. Each call is one round trip.
+#[allow(async_fn_in_trait)] // used only inside this crate, on a single-threaded runtime
+pub trait Transport {
+    async fn run(&self, script: &str, stdin: &[u8]) -> Result<CmdOutput, TransportError>;
+
+    /// Where commands run, for messages: `this machine`, `user@host`.
+    fn place(&self) -> String;
+}
+
+/// The output of one command of a [`batch_script`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Framed {
+    pub stdout: String,
+    pub stderr: String,
+    /// `None` when the script stopped before this command ended (connection lost).
+    pub code: Option<i32>,
+}
+
+/// A bash script running `commands` one after the other and printing each one's stdout, stderr
+/// and exit code as prefixed lines (`O<i> `, `E<i> `, `R<i> <code>`), so a single round trip
+/// carries many commands and their outputs stay apart. `pause` sleeps between commands (a
+/// submission rate limit).
+pub fn batch_script(commands: &[String], pause: Option<f64>) -> String {
+    let mut s = String::from(
+        "d=$(mktemp -d) || exit 97\ntrap 'rm -rf \"$d\"' EXIT\n\
+         run() { i=$1; shift; \"$@\" > \"$d/o\" 2> \"$d/e\" < /dev/null; rc=$?\n\
+         awk -v p=\"O$i \" '{print p $0}' \"$d/o\"; awk -v p=\"E$i \" '{print p $0}' \"$d/e\"; echo \"R$i $rc\"; }\n",
+    );
+    for (i, c) in commands.iter().enumerate() {
+        if i > 0
+            && let Some(p) = pause
+        {
+            let _ = writeln!(s, "sleep {p:.3}");
+        }
+        let _ = writeln!(s, "run {i} bash -c {}", shell::quote(c));
+    }
+    s
+}
+
+/// Splits the output of a [`batch_script`] back into one [`Framed`] per command.
+pub fn parse_batch(stdout: &str, n: usize) -> Vec<Framed> {
+    let mut out = vec![Framed::default(); n];
+    for line in stdout.lines() {
+        let (kind, rest) = match line.chars().next() {
+            Some(k @ ('O' | 'E' | 'R')) => (k, &line[1..]),
+            _ => continue,
+        };
+        let (idx, text) = match rest.split_once(' ') {
+            Some((i, t)) => (i, t),
+            None => (rest, ""),
+        };
+        let Some(f) = idx.parse::<usize>().ok().and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        match kind {
+            'O' => {
+                f.stdout.push_str(text);
+                f.stdout.push('\n');
+            }
+            'E' => {
+                f.stderr.push_str(text);
+                f.stderr.push('\n');
+            }
+            _ => f.code = text.trim().parse().ok(),
+        }
+    }
+    out
+}
+
+/// An argv as one shell command line.
+pub fn command_line<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter()
+        .map(|a| shell::quote(a.as_ref()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn batch_keeps_outputs_and_codes_apart() {
+        use crate::transport::local::LocalTransport;
+        let cmds = vec![
+            "echo one; echo err1 >&2; exit 3".to_string(),
+            "printf 'no newline'".to_string(),
+            command_line(&["printf", "%s\\n", "a b; $(id) 'x\""]),
+        ];
+        let t = LocalTransport::new();
+        let out = t.run(&batch_script(&cmds, None), b"").await.unwrap();
+        let f = parse_batch(&out.stdout, 3);
+        assert_eq!(f[0].stdout, "one\n");
+        assert_eq!(f[0].stderr, "err1\n");
+        assert_eq!(f[0].code, Some(3));
+        assert_eq!(f[1].stdout, "no newline\n");
+        assert_eq!(f[1].code, Some(0));
+        assert_eq!(f[2].stdout, "a b; $(id) 'x\"\n");
+    }
+
+    #[test]
+    fn a_cut_batch_leaves_later_commands_without_code() {
+        let f = parse_batch("O0 hi\nR0 0\nO1 partial\n", 3);
+        assert_eq!(f[0].code, Some(0));
+        assert_eq!(f[1].stdout, "partial\n");
+        assert_eq!(f[1].code, None);
+        assert_eq!(f[2], Framed::default());
+    }
+}

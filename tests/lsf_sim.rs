@@ -1,0 +1,339 @@
+//! The LSF backend end to end: the real `bsweep` binary against the LSF simulator on PATH.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{Sim, assert_ok, text};
+
+const THREE_QUEUES: &str = r#"
+[[queue]]
+name = "short"
+slots = 4
+[[queue]]
+name = "normal"
+slots = 4
+[[queue]]
+name = "long"
+slots = 4
+"#;
+
+/// A sweep of `n` points whose jobs print a metric and sleep a little.
+fn sweep(sim: &Sim, name: &str, n: usize, lsf: &str) -> String {
+    let text = format!(
+        r#"
+name = "{name}"
+backend = "lsf"
+command = "sleep 0.2; echo score=$(( {{i}} * 2 ))"
+[grid]
+i = {{ start = 0, stop = {n} }}
+[lsf]
+poll_min = 0.3
+poll_max = 1.0
+settle = 2.0
+{lsf}
+[collect]
+stdout_kv = true
+"#
+    );
+    sim.env
+        .sweep(&format!("{name}.toml"), &text)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn read_csv(path: &std::path::Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("csv opens");
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every bsub of the log submitted a distinct job name, and there is one per point.
+fn assert_one_bsub_per_point(sim: &Sim, n: usize) {
+    let bsubs = sim.calls_of("bsub");
+    let names: Vec<String> = bsubs
+        .iter()
+        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
+        .flat_map(|c| {
+            c["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+        })
+        .collect();
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a job name was submitted twice: {names:?}"
+    );
+    assert_eq!(names.len(), n, "one accepted bsub per point");
+}
+
+/// Each poll cycle is one bjobs call: polls that ask for job ids never come in bursts.
+fn assert_one_bjobs_per_cycle(sim: &Sim, poll_min_ms: i64) {
+    let polls: Vec<i64> = sim
+        .calls_of("bjobs")
+        .iter()
+        .filter(|c| !c["args"].as_array().unwrap().iter().any(|a| a == "-J"))
+        // The probe asks about job 0 (which never exists) once, before the sweep starts.
+        .filter(|c| {
+            c["args"]
+                .as_array()
+                .unwrap()
+                .last()
+                .is_none_or(|a| a != "0")
+        })
+        .filter(|c| {
+            c["args"].as_array().unwrap().iter().any(|a| {
+                a.as_str()
+                    .is_some_and(|s| s.chars().all(|ch| ch.is_ascii_digit()))
+            })
+        })
+        .map(|c| c["t"].as_i64().unwrap())
+        .collect();
+    assert!(polls.len() >= 2, "the sweep was polled");
+    for w in polls.windows(2) {
+        assert!(
+            w[1] - w[0] >= poll_min_ms / 2,
+            "two bjobs calls in one cycle: {} ms apart",
+            w[1] - w[0]
+        );
+    }
+}
+
+fn launch_and_collect(sim: &Sim, file: &str, name: &str, n: usize) -> Vec<HashMap<String, String>> {
+    let out = sim.run(&["launch", file]);
+    assert_ok(&out);
+    let st = sim.status_json(name);
+    assert_eq!(st["counts"]["done"], n as u64, "{st}");
+    let csv_path = sim.env.path().join(format!("{name}.csv"));
+    assert_ok(&sim.run(&["collect", name, "-o", csv_path.to_str().unwrap()]));
+    let rows = read_csv(&csv_path);
+    assert_eq!(rows.len(), n);
+    for r in &rows {
+        let i: i64 = r["i"].parse().unwrap();
+        assert_eq!(r["score"], (i * 2).to_string(), "metric of point {i}");
+        assert_eq!(r["state"], "done");
+        assert_eq!(r["exit_code"], "0");
+        assert!(!r["job_id"].is_empty());
+    }
+    rows
+}
+
+fn per_target(rows: &[HashMap<String, String>]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in rows {
+        *m.entry(r["target"].clone()).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn sixty_points_round_robin_over_three_queues() {
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sweep(&sim, "rr", 60, "queues = [\"short\", \"normal\", \"long\"]");
+    let rows = launch_and_collect(&sim, &file, "rr", 60);
+    let m = per_target(&rows);
+    assert_eq!(m.get("short"), Some(&20), "{m:?}");
+    assert_eq!(m.get("normal"), Some(&20), "{m:?}");
+    assert_eq!(m.get("long"), Some(&20), "{m:?}");
+    assert_one_bsub_per_point(&sim, 60);
+    assert_one_bjobs_per_cycle(&sim, 300);
+    // The script went in on stdin with its #BSUB lines (bsub < job.sh), not as an argument.
+    assert!(sim.calls_of("bsub").iter().all(
+        |c| c["args"].as_array().unwrap().is_empty() && c["stdin_bytes"].as_u64().unwrap() > 0
+    ));
+    // Run time and memory reach the CSV.
+    assert!(
+        rows.iter()
+            .all(|r| !r["run_seconds"].is_empty() && !r["max_mem_mb"].is_empty()),
+        "{:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn weighted_policy_follows_the_weights() {
+    let sim = Sim::new(THREE_QUEUES);
+    let targets = r#"
+policy = "weighted"
+[[lsf.targets]]
+queue = "short"
+weight = 1
+max_in_flight = 2
+[[lsf.targets]]
+queue = "normal"
+weight = 1
+max_in_flight = 2
+[[lsf.targets]]
+queue = "long"
+weight = 4
+max_in_flight = 8
+"#;
+    let file = sweep(&sim, "weighted", 60, targets);
+    let rows = launch_and_collect(&sim, &file, "weighted", 60);
+    let m = per_target(&rows);
+    assert!(m["long"] > m["short"] && m["long"] > m["normal"], "{m:?}");
+    assert!(m.values().all(|&c| c > 0), "{m:?}");
+    assert_one_bsub_per_point(&sim, 60);
+}
+
+#[test]
+fn least_pending_prefers_the_emptier_queue() {
+    // `short` has 1 slot and so a backlog; `long` has 8: least-pending sends most there.
+    let sim = Sim::new(
+        "[[queue]]\nname = \"short\"\nslots = 1\n[[queue]]\nname = \"normal\"\nslots = 2\n[[queue]]\nname = \"long\"\nslots = 8\n",
+    );
+    let file = sweep(
+        &sim,
+        "lp",
+        60,
+        "queues = [\"short\", \"normal\", \"long\"]\npolicy = \"least-pending\"\nmax_in_flight = 10",
+    );
+    let rows = launch_and_collect(&sim, &file, "lp", 60);
+    let m = per_target(&rows);
+    assert!(m["long"] > m.get("short").copied().unwrap_or(0), "{m:?}");
+    assert!(
+        !sim.calls_of("bqueues").is_empty(),
+        "least-pending reads queue loads"
+    );
+    assert_one_bsub_per_point(&sim, 60);
+}
+
+#[test]
+fn faults_lose_nothing_and_submit_nothing_twice() {
+    let sim = Sim::new(&format!(
+        "clean_period = 2\n{THREE_QUEUES}\n[faults]\nbsub_transient_fail = 0.2\nbsub_fail_after_submit = 0.05\nlatency_ms = 100\nplease_wait = 0.3\nesub_chatter = [\"esub: checking project\"]\nvisibility_delay_ms = 500\nseed = 7\n"
+    ));
+    let file = sweep(
+        &sim,
+        "faulty",
+        40,
+        "queues = [\"short\", \"normal\", \"long\"]",
+    );
+    let rows = launch_and_collect(&sim, &file, "faulty", 40);
+    // A bsub that failed after submitting was adopted, not repeated.
+    assert_one_bsub_per_point(&sim, 40);
+    let faults: Vec<String> = sim
+        .calls()
+        .iter()
+        .flat_map(|c| c["faults"].as_array().cloned().unwrap_or_default())
+        .map(|f| f.to_string())
+        .collect();
+    assert!(
+        faults.iter().any(|f| f.contains("transient")),
+        "the transient fault fired: {faults:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| !r["run_seconds"].is_empty() && !r["max_mem_mb"].is_empty()),
+        "{:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn old_lsf_without_o_or_json_works_through_the_table() {
+    let sim = Sim::new(&format!("version = \"old\"\n{THREE_QUEUES}"));
+    let file = sweep(&sim, "old", 12, "queue = \"normal\"");
+    let rows = launch_and_collect(&sim, &file, "old", 12);
+    let bjobs = sim.calls_of("bjobs");
+    let polls: Vec<_> = bjobs.iter().filter(|c| c["exit"] == 0).collect();
+    assert!(!polls.is_empty());
+    assert!(
+        polls
+            .iter()
+            .all(|c| c["args"].as_array().unwrap().iter().all(|a| a != "-o")),
+        "after probing, only the table is used"
+    );
+    // Run time and memory come from the job report in the output file.
+    assert!(
+        rows.iter()
+            .all(|r| !r["run_seconds"].is_empty() && !r["max_mem_mb"].is_empty()),
+        "{:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn a_queue_that_does_not_exist_stops_with_lsfs_message() {
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sweep(&sim, "noq", 4, "queue = \"gpu\"");
+    let out = sim.run(&["launch", &file]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("gpu: No such queue"), "{err}");
+    let st = sim.status_json("noq");
+    assert_eq!(st["counts"]["failed"], 4);
+    assert_eq!(
+        sim.calls_of("bsub").len(),
+        1,
+        "no more bsub after a permanent refusal"
+    );
+}
+
+#[test]
+fn cancel_kills_jobs_on_the_cluster() {
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sim.env.sweep(
+        "long.toml",
+        "name = \"long\"\nbackend = \"lsf\"\ncommand = \"sleep 60\"\n[grid]\ni = { start = 0, stop = 6 }\n[lsf]\nqueue = \"short\"\npoll_min = 0.3\nsettle = 1.0\n",
+    );
+    assert_ok(&sim.run(&["launch", file.to_str().unwrap(), "--detach"]));
+    assert_ok(&sim.run(&["cancel", "long"]));
+    let st = sim.status_json("long");
+    assert_eq!(st["counts"]["cancelled"], 6, "{st}");
+    let killed: usize = sim
+        .calls_of("bkill")
+        .iter()
+        .map(|c| c["jobs"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(killed, 6);
+}
+
+#[test]
+fn jobs_whose_bsub_answer_was_lost_are_adopted_not_resubmitted() {
+    // Every bsub accepts the job and then fails as if the answer never came back.
+    let sim = Sim::new(&format!(
+        "{THREE_QUEUES}\n[faults]\nbsub_fail_after_submit = 1.0\n"
+    ));
+    let file = sweep(&sim, "lost", 8, "queue = \"normal\"");
+    let out = sim.run(&["launch", &file]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stderr).contains("adopted"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sim.status_json("lost")["counts"]["done"], 8);
+    assert_one_bsub_per_point(&sim, 8);
+    let fired = sim
+        .calls_of("bsub")
+        .iter()
+        .filter(|c| {
+            c["faults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "bsub_fail_after_submit")
+        })
+        .count();
+    assert_eq!(fired, 8);
+    // They were found with one `bjobs -J` pattern call per reconciliation, not one per job.
+    let lookups = sim
+        .calls_of("bjobs")
+        .into_iter()
+        .filter(|c| c["args"].as_array().unwrap().iter().any(|a| a == "-J"))
+        .count();
+    assert!((1..8).contains(&lookups), "{lookups} bjobs -J calls");
+}
