@@ -125,9 +125,9 @@ fn metrics_of(
 
 /// Run time and peak memory from the LSF report at the end of a job's output file, when the
 /// report is that attempt's (several attempts append to one file).
-fn from_trailer(dir: &Path, job_name: &str) -> (Option<f64>, Option<f64>) {
+fn from_trailer(report: &Path, job_name: &str) -> (Option<f64>, Option<f64>) {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = fs::File::open(dir.join(STDOUT_FILE)) else {
+    let Ok(mut f) = fs::File::open(report) else {
         return (None, None);
     };
     // The report is at the end: read the last 64 KiB only, whatever the job printed.
@@ -260,7 +260,10 @@ pub fn write_csv(
             && (run.is_none() || mem.is_none())
             && let Some(a) = last.filter(|a| a.state.is_final())
         {
-            let (r, m) = from_trailer(&out_dir(sweep_dir, p.index), &a.job_name);
+            let (r, m) = from_trailer(
+                &crate::engine::report_file(sweep_dir, p.index, &a.job_name),
+                &a.job_name,
+            );
             run = run.or(r);
             mem = mem.or(m);
         }

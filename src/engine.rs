@@ -80,6 +80,26 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What one bsub submits: one point, or several as a job array.
+struct Unit {
+    points: Vec<usize>,
+    target: usize,
+    /// The array's job name, for a job array.
+    array: Option<String>,
+}
+
+/// The file LSF writes a job's report into (`-o`): the point's stdout file, or for an element
+/// `name[k]` of a job array, `arrays/<name>/<k>.out` in the sweep directory.
+pub fn report_file(sweep_dir: &Path, index: u64, job_name: &str) -> PathBuf {
+    match job_name.strip_suffix(']').and_then(|n| n.rsplit_once('[')) {
+        Some((array, k)) => sweep_dir
+            .join("arrays")
+            .join(array)
+            .join(format!("{k}.out")),
+        None => out_dir(sweep_dir, index).join(script::STDOUT_FILE),
+    }
+}
+
 /// A point's out_dir: `<sweep dir>/out/<index>`.
 pub fn out_dir(sweep_dir: &Path, index: u64) -> PathBuf {
     sweep_dir.join("out").join(format!("{index:05}"))
@@ -176,6 +196,7 @@ impl<S: Scheduler> Engine<S> {
             job_name: a.job_name.clone(),
             attempt: a.attempt,
             out_dir: out_dir(self.store.dir(), p.index),
+            report: report_file(self.store.dir(), p.index, &a.job_name),
             submitted: a.submitted,
         })
     }
@@ -232,6 +253,7 @@ impl<S: Scheduler> Engine<S> {
                     job_name: a.job_name.clone(),
                     attempt: a.attempt,
                     out_dir: out_dir(self.store.dir(), p.index),
+                    report: report_file(self.store.dir(), p.index, &a.job_name),
                     submitted: a.submitted,
                 }
             })
@@ -295,14 +317,16 @@ impl<S: Scheduler> Engine<S> {
         n
     }
 
-    /// Picks a target with a free slot by the sweep's policy.
-    fn pick_target(&mut self, in_flight: &[u32], probing: &[bool]) -> Option<usize> {
+    /// Picks a target with a free slot by the sweep's policy. A job array is not held back by
+    /// a target's cap: the cap becomes the array's `%k` limit instead.
+    fn pick_target(&mut self, in_flight: &[u32], probing: &[bool], array: bool) -> Option<usize> {
         let free = |t: usize| {
             self.disabled[t].is_none()
                 && !probing[t]
-                && self.targets[t]
-                    .max_in_flight
-                    .is_none_or(|cap| in_flight[t] < cap)
+                && (array
+                    || self.targets[t]
+                        .max_in_flight
+                        .is_none_or(|cap| in_flight[t] < cap))
         };
         let n = self.targets.len();
         match self.spec.lsf.policy {
@@ -340,101 +364,211 @@ impl<S: Scheduler> Engine<S> {
         if self.spec.lsf.policy == crate::spec::Policy::LeastPending {
             self.pending = self.sched.pending_per_target(&self.targets).await;
         }
+        let arrays = self.spec.backend == BackendKind::Lsf && self.spec.lsf.array;
         let mut in_flight = self.in_flight_per_target();
         let mut submitted = 0;
+        // Submissions (bsub calls) per round trip.
         const BATCH: usize = 64;
         loop {
-            let mut batch_idx = Vec::new();
+            let mut units: Vec<Unit> = Vec::new();
             let mut probing = vec![false; self.targets.len()];
-            while batch_idx.len() < BATCH && !self.ready.is_empty() {
-                let Some(t) = self.pick_target(&in_flight, &probing) else {
+            while units.len() < BATCH && !self.ready.is_empty() {
+                // First attempts go as job arrays when asked; retries always go alone.
+                let as_array = arrays
+                    && self
+                        .ready
+                        .front()
+                        .is_some_and(|&i| self.points[i].attempts.is_empty());
+                let Some(t) = self.pick_target(&in_flight, &probing, as_array) else {
                     break;
                 };
                 if !self.trusted[t] {
                     probing[t] = true;
                 }
-                let Some(i) = self.ready.pop_front() else {
-                    break;
+                let unit = if as_array {
+                    self.take_array(t)
+                } else {
+                    self.take_single(t)
                 };
-                in_flight[t] += 1;
-                let p = &mut self.points[i];
-                let attempt = p.attempts.len() as u32 + 1;
-                p.attempts.push(AttemptRec {
-                    attempt,
-                    job_name: script::job_name(&self.store.meta().id, p.index, attempt),
-                    target: t,
-                    job_id: None,
-                    queue: None,
-                    state: State::Unsubmitted,
-                    exit_code: None,
-                    // The time of the attempt; reconciliation waits for the scheduler to settle.
-                    submitted: Some(now()),
-                    started: None,
-                    ended: None,
-                    host: None,
-                    max_mem_mb: None,
-                    run_seconds: None,
-                    error: None,
-                });
-                batch_idx.push(i);
+                in_flight[t] += unit.points.len() as u32;
+                units.push(unit);
             }
-            if batch_idx.is_empty() {
+            if units.is_empty() {
                 return Ok(submitted);
             }
-            let subs = batch_idx
+            let all: Vec<usize> = units
                 .iter()
-                .map(|&i| self.write_script(i))
+                .flat_map(|u| u.points.iter().copied())
+                .collect();
+            let subs = units
+                .iter()
+                .map(|u| self.write_unit(u))
                 .collect::<Result<Vec<_>, _>>()?;
-            self.save(&batch_idx)?;
+            // The intents are durable before the scheduler hears of the jobs.
+            self.save(&all)?;
             let results = self.sched.submit(&subs).await;
             let t = now();
             let mut backoff = false;
-            for (&i, result) in batch_idx.iter().zip(results) {
-                let index = self.points[i].index;
-                let a = self.points[i].last_mut().expect("attempt pushed above");
+            for (unit, result) in units.iter().zip(results) {
+                let first = self.points[unit.points[0]].index;
                 match result {
                     Ok(s) => {
-                        self.trusted[a.target] = true;
-                        a.job_id = Some(s.job_id);
-                        a.queue = s.queue;
-                        a.state = State::Pending;
-                        a.submitted = Some(t);
-                        submitted += 1;
+                        self.trusted[unit.target] = true;
+                        for (k, &i) in unit.points.iter().enumerate() {
+                            let a = self.points[i].last_mut().expect("attempt pushed above");
+                            a.job_id = Some(if unit.array.is_some() {
+                                format!("{}[{}]", s.job_id, k + 1)
+                            } else {
+                                s.job_id.clone()
+                            });
+                            a.queue = s.queue.clone();
+                            a.state = State::Pending;
+                            a.submitted = Some(t);
+                        }
+                        submitted += unit.points.len();
                     }
                     Err(e) if e.maybe_submitted => {
-                        // The job may exist: keep the intent, a later cycle looks it up by
-                        // name before anything is submitted again.
+                        // The jobs may exist: keep the intents, a later cycle looks them up
+                        // by name before anything is submitted again.
                         self.progress.note(&format!(
-                            "point {index}: no answer from the scheduler, will check by name: {e}"
+                            "point {first}: no answer from the scheduler, will check by name: {e}"
                         ));
                         backoff = true;
                     }
                     Err(e) if e.transient => {
-                        // Nothing was submitted: forget the intent and try again next cycle.
+                        // Nothing was submitted: forget the intents and try again next cycle.
                         self.progress
                             .note(&format!("submission failed, will retry: {e}"));
-                        self.points[i].attempts.pop();
-                        self.ready.push_back(i);
+                        for &i in &unit.points {
+                            self.points[i].attempts.pop();
+                            self.ready.push_back(i);
+                        }
                         backoff = true;
                     }
                     Err(e) => {
-                        let label = self.targets[a.target].label();
+                        let label = self.targets[unit.target].label();
                         self.progress.note(&format!(
-                            "point {index} was refused by {label}: {e}; no more jobs go there"
+                            "point {first} was refused by {label}: {e}; no more jobs go there"
                         ));
-                        self.disabled[a.target] = Some(e.message.clone());
-                        a.state = State::Failed;
-                        a.error = Some(e.message);
-                        a.ended = Some(t);
+                        self.disabled[unit.target] = Some(e.message.clone());
+                        for &i in &unit.points {
+                            let a = self.points[i].last_mut().expect("attempt pushed above");
+                            a.state = State::Failed;
+                            a.error = Some(e.message.clone());
+                            a.ended = Some(t);
+                        }
                     }
                 }
             }
-            self.save(&batch_idx)?;
+            self.save(&all)?;
             if backoff {
                 // The scheduler is struggling: give it until the next cycle.
                 return Ok(submitted);
             }
         }
+    }
+
+    /// Records the intent of a new attempt of point `i` on target `t`.
+    fn push_attempt(&mut self, i: usize, t: usize, job_name: String) {
+        let p = &mut self.points[i];
+        let attempt = p.attempts.len() as u32 + 1;
+        p.attempts.push(AttemptRec {
+            attempt,
+            job_name,
+            target: t,
+            job_id: None,
+            queue: None,
+            state: State::Unsubmitted,
+            exit_code: None,
+            // The time of the attempt; reconciliation waits for the scheduler to settle.
+            submitted: Some(now()),
+            started: None,
+            ended: None,
+            host: None,
+            max_mem_mb: None,
+            run_seconds: None,
+            error: None,
+        });
+    }
+
+    fn take_single(&mut self, t: usize) -> Unit {
+        let i = self.ready.pop_front().expect("caller checked ready");
+        let p = &self.points[i];
+        let name = script::job_name(&self.store.meta().id, p.index, p.attempts.len() as u32 + 1);
+        self.push_attempt(i, t, name);
+        Unit {
+            points: vec![i],
+            target: t,
+            array: None,
+        }
+    }
+
+    /// Takes up to `max_array_size` waiting first attempts, in order, as one job array.
+    fn take_array(&mut self, t: usize) -> Unit {
+        let max = self.spec.lsf.max_array_size.max(1) as usize;
+        let mut idx = Vec::new();
+        while idx.len() < max
+            && let Some(&i) = self.ready.front()
+            && self.points[i].attempts.is_empty()
+        {
+            self.ready.pop_front();
+            idx.push(i);
+        }
+        let name = script::array_name(&self.store.meta().id, self.points[idx[0]].index, 1);
+        for (k, &i) in idx.iter().enumerate() {
+            self.push_attempt(i, t, format!("{name}[{}]", k + 1));
+        }
+        Unit {
+            points: idx,
+            target: t,
+            array: Some(name),
+        }
+    }
+
+    /// Writes the scripts of a unit and returns what to submit.
+    fn write_unit(&self, unit: &Unit) -> Result<Submission, EngineError> {
+        let singles = unit
+            .points
+            .iter()
+            .map(|&i| self.write_script(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(name) = &unit.array else {
+            return Ok(singles.into_iter().next().expect("a unit has a point"));
+        };
+        let meta = self.store.meta();
+        let dir = self.store.dir();
+        let report_dir = dir.join("arrays").join(name);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EngineError::Io { path, source }
+        };
+        fs::create_dir_all(&report_dir).map_err(io(&report_dir))?;
+        let indices: Vec<u64> = unit.points.iter().map(|&i| self.points[i].index).collect();
+        let limit = self.targets[unit.target].max_in_flight;
+        let text = script::render_array(
+            &self.spec,
+            &script::ArrayCtx {
+                sweep_name: &meta.name,
+                sweep_id: &meta.id,
+                array_name: name,
+                indices: &indices,
+                attempt: 1,
+                limit,
+                sweep_dir: dir,
+                report_dir: &report_dir,
+                target: &self.targets[unit.target],
+            },
+        );
+        let path = dir.join("scripts").join(format!("{name}.sh"));
+        fs::write(&path, text).map_err(io(&path))?;
+        Ok(Submission {
+            index: indices[0],
+            attempt: 1,
+            job_name: name.clone(),
+            script_path: path,
+            out_dir: report_dir,
+            target: unit.target,
+        })
     }
 
     fn write_script(&self, i: usize) -> Result<Submission, EngineError> {

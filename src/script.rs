@@ -27,6 +27,12 @@ pub fn job_name(sweep_id: &str, index: u64, attempt: u32) -> String {
     format!("bsw-{sweep_id}-{index:05}-{attempt}")
 }
 
+/// The job name of a job array whose first element is point `first` (elements are
+/// `name[1]`, `name[2]`, …).
+pub fn array_name(sweep_id: &str, first: u64, attempt: u32) -> String {
+    format!("bsw-{sweep_id}-a{first:05}-{attempt}")
+}
+
 /// Reads a job name back into (sweep id, point index, attempt).
 pub fn parse_job_name(name: &str) -> Option<(&str, u64, u32)> {
     let rest = name.strip_prefix("bsw-")?;
@@ -50,26 +56,15 @@ fn bsub_value(v: &str) -> String {
     }
 }
 
-/// Renders the job script of one attempt of one point.
-pub fn render(spec: &Spec, point: &Point, ctx: &ScriptCtx<'_>) -> String {
-    let out_dir = ctx.out_dir.to_string_lossy();
-    let builtins = Builtins {
-        sweep: ctx.sweep_name,
-        index: point.index,
-        out_dir: &out_dir,
-        job_name: ctx.job_name,
-        attempt: ctx.attempt,
-    };
-    let mut s = String::with_capacity(512);
-    s.push_str("#!/bin/bash\n");
+/// The `#BSUB` lines every job of a sweep shares (queue, hosts, resources, output files).
+fn bsub_options(s: &mut String, spec: &Spec, target: &Target, stdout: &Path, stderr: &Path) {
     let mut bsub = |opt: &str, val: &str| {
         let _ = writeln!(s, "#BSUB {opt} {}", bsub_value(val));
     };
-    bsub("-J", ctx.job_name);
-    if let Some(q) = &ctx.target.queue {
+    if let Some(q) = &target.queue {
         bsub("-q", q);
     }
-    if let Some(h) = &ctx.target.hosts {
+    if let Some(h) = &target.hosts {
         bsub("-m", h);
     }
     let lsf = &spec.lsf;
@@ -88,11 +83,101 @@ pub fn render(spec: &Spec, point: &Point, ctx: &ScriptCtx<'_>) -> String {
     if let Some(r) = &lsf.resources {
         bsub("-R", r);
     }
-    bsub("-o", &ctx.out_dir.join(STDOUT_FILE).to_string_lossy());
-    bsub("-e", &ctx.out_dir.join(STDERR_FILE).to_string_lossy());
+    bsub("-o", &stdout.to_string_lossy());
+    bsub("-e", &stderr.to_string_lossy());
     for extra in &lsf.extra {
         let _ = writeln!(s, "#BSUB {extra}");
     }
+}
+
+/// Everything the driver script of a job array needs.
+pub struct ArrayCtx<'a> {
+    pub sweep_name: &'a str,
+    pub sweep_id: &'a str,
+    pub array_name: &'a str,
+    /// Point indices: element k (1-based) runs point `indices[k-1]`.
+    pub indices: &'a [u64],
+    pub attempt: u32,
+    /// At most this many elements run at once (`%k`).
+    pub limit: Option<u32>,
+    pub sweep_dir: &'a Path,
+    /// Where LSF writes each element's report (`%I.out`, `%I.err`).
+    pub report_dir: &'a Path,
+    pub target: &'a Target,
+}
+
+/// Renders the driver of a job array: element `LSB_JOBINDEX` runs its point's own job script
+/// (written beside it as for a single job) with the point's stdout and stderr files, so a point
+/// looks the same whether it ran alone or in an array.
+pub fn render_array(spec: &Spec, ctx: &ArrayCtx<'_>) -> String {
+    let mut s = String::with_capacity(256 + ctx.indices.len() * 7);
+    s.push_str("#!/bin/bash\n");
+    let limit = ctx.limit.map(|k| format!("%{k}")).unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "#BSUB -J \"{}[1-{}]{limit}\"",
+        ctx.array_name,
+        ctx.indices.len()
+    );
+    bsub_options(
+        &mut s,
+        spec,
+        ctx.target,
+        &ctx.report_dir.join("%I.out"),
+        &ctx.report_dir.join("%I.err"),
+    );
+    let _ = writeln!(
+        s,
+        "# bsweep: sweep {} ({}), job array of {} points, attempt {}",
+        ctx.sweep_name,
+        ctx.sweep_id,
+        ctx.indices.len(),
+        ctx.attempt
+    );
+    let _ = writeln!(
+        s,
+        "\nsweep={}",
+        shell::quote(&ctx.sweep_dir.to_string_lossy())
+    );
+    s.push_str("points=(");
+    for (k, i) in ctx.indices.iter().enumerate() {
+        if k % 16 == 0 {
+            s.push_str("\n ");
+        }
+        let _ = write!(s, " {i}");
+    }
+    s.push_str("\n)\n");
+    let _ = writeln!(
+        s,
+        "p=$(printf %05d \"${{points[$((LSB_JOBINDEX - 1))]}}\")\n\
+         out=\"$sweep/out/$p\"\n\
+         mkdir -p \"$out\"\n\
+         bash \"$sweep/scripts/$p-{}.sh\" > \"$out/{STDOUT_FILE}\" 2> \"$out/{STDERR_FILE}\"",
+        ctx.attempt
+    );
+    s
+}
+
+/// Renders the job script of one attempt of one point.
+pub fn render(spec: &Spec, point: &Point, ctx: &ScriptCtx<'_>) -> String {
+    let out_dir = ctx.out_dir.to_string_lossy();
+    let builtins = Builtins {
+        sweep: ctx.sweep_name,
+        index: point.index,
+        out_dir: &out_dir,
+        job_name: ctx.job_name,
+        attempt: ctx.attempt,
+    };
+    let mut s = String::with_capacity(512);
+    s.push_str("#!/bin/bash\n");
+    let _ = writeln!(s, "#BSUB -J {}", bsub_value(ctx.job_name));
+    bsub_options(
+        &mut s,
+        spec,
+        ctx.target,
+        &ctx.out_dir.join(STDOUT_FILE),
+        &ctx.out_dir.join(STDERR_FILE),
+    );
     let _ = writeln!(
         s,
         "# bsweep: sweep {} ({}), point {}, attempt {}",

@@ -337,3 +337,56 @@ fn jobs_whose_bsub_answer_was_lost_are_adopted_not_resubmitted() {
         .count();
     assert!((1..8).contains(&lookups), "{lookups} bjobs -J calls");
 }
+
+#[test]
+fn job_arrays_split_at_the_size_limit_and_map_elements_back() {
+    let sim = Sim::new("max_array_size = 1000\n[[queue]]\nname = \"normal\"\nslots = 64\n");
+    let file = sim.env.sweep(
+        "arr.toml",
+        r#"
+name = "arr"
+backend = "lsf"
+command = "echo score=$(( {i} * 2 )) job=$LSB_JOBINDEX"
+[grid]
+i = { start = 0, stop = 2500 }
+[lsf]
+queue = "normal"
+array = true
+max_array_size = 1000
+poll_min = 0.5
+poll_max = 2.0
+settle = 2.0
+[collect]
+stdout_kv = true
+"#,
+    );
+    let out = sim.run(&["launch", file.to_str().unwrap()]);
+    assert_ok(&out);
+    let bsubs = sim.calls_of("bsub");
+    assert_eq!(
+        bsubs.len(),
+        3,
+        "2,500 points in arrays of at most 1,000: three bsub calls"
+    );
+    let csv_path = sim.env.path().join("arr.csv");
+    assert_ok(&sim.run(&["collect", "arr", "-o", csv_path.to_str().unwrap()]));
+    let rows = read_csv(&csv_path);
+    assert_eq!(rows.len(), 2500);
+    let mut ids = HashSet::new();
+    for r in &rows {
+        let i: i64 = r["i"].parse().unwrap();
+        assert_eq!(r["state"], "done", "point {i}");
+        // The element that ran this point really ran this point's command.
+        assert_eq!(r["score"], (i * 2).to_string(), "point {i}");
+        // Element k of the array starting at point a runs point a + k - 1.
+        let k: i64 = r["job"].parse().unwrap();
+        assert_eq!((i % 1000) + 1, k, "point {i} ran as element {k}");
+        assert!(r["job_id"].ends_with(&format!("[{k}]")), "{}", r["job_id"]);
+        assert!(
+            !r["run_seconds"].is_empty(),
+            "run time from the element's report"
+        );
+        ids.insert(r["job_id"].clone());
+    }
+    assert_eq!(ids.len(), 2500, "every point has its own element");
+}

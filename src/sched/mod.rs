@@ -97,6 +97,8 @@ pub struct JobRef {
     pub job_name: String,
     pub attempt: u32,
     pub out_dir: PathBuf,
+    /// The file the scheduler writes its report on the job into (LSF's `-o` file).
+    pub report: PathBuf,
     /// When the job was submitted (unix seconds), if known: a scheduler may not show a job
     /// for a moment after accepting it.
     pub submitted: Option<f64>,

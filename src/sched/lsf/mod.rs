@@ -4,7 +4,6 @@
 pub mod parse;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +11,6 @@ use self::parse::{BjobsReading, BsubErrorKind, JobRecord, Outcome, Stat};
 use super::{
     JobId, JobInfo, JobRef, SchedError, Scheduler, State, Submission, SubmitError, Submitted,
 };
-use crate::script::STDOUT_FILE;
 use crate::shell;
 use crate::spec::Target;
 use crate::transport::{Framed, Transport, batch_script, command_line, parse_batch};
@@ -174,7 +172,7 @@ impl<T: Transport> LsfScheduler<T> {
                 // The report is at the end; 64 KiB holds it and the echoed job script.
                 format!(
                     "tail -c 65536 {} 2>/dev/null || true",
-                    shell::quote(&out_file(&j.out_dir))
+                    shell::quote(&j.report.to_string_lossy())
                 )
             })
             .collect();
@@ -238,11 +236,6 @@ impl<T: Transport> LsfScheduler<T> {
                 .collect(),
         )
     }
-}
-
-/// A job's `-o` file (LSF appends its report there).
-fn out_file(out_dir: &Path) -> String {
-    out_dir.join(STDOUT_FILE).to_string_lossy().into_owned()
 }
 
 fn now() -> f64 {
@@ -323,7 +316,14 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
     }
 
     async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
-        let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+        // Elements `123[4]` of a job array are asked for through their array, once: bjobs
+        // lists every element of an array id.
+        let mut seen = HashSet::new();
+        let ids: Vec<String> = jobs
+            .iter()
+            .map(|j| j.job_id.split('[').next().unwrap_or(&j.job_id).to_string())
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
         let cmds: Vec<String> = ids
             .chunks(IDS_PER_CALL)
             .map(|c| {
@@ -442,7 +442,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 .map(|j| {
                     format!(
                         "tail -c 65536 {} 2>/dev/null || true",
-                        shell::quote(&out_file(&j.out_dir))
+                        shell::quote(&j.report.to_string_lossy())
                     )
                 })
                 .collect();
