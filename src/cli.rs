@@ -116,6 +116,39 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Tools for reporting problems.
+    #[command(subcommand)]
+    Debug(DebugCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DebugCommand {
+    /// Show, as JSON, how bsweep reads a captured LSF output (paste it into a file, or pipe it in).
+    Parse {
+        kind: ParseKind,
+        /// The captured output (stdout of the command); standard input when absent.
+        file: Option<PathBuf>,
+        /// What the command printed on stderr, when captured apart.
+        #[arg(long, value_name = "FILE")]
+        stderr: Option<PathBuf>,
+        /// The command's exit code (bsub).
+        #[arg(long)]
+        exit: Option<i32>,
+    },
+}
+
+/// Which LSF output `debug parse` reads.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ParseKind {
+    Bsub,
+    BjobsJson,
+    BjobsDelim,
+    BjobsTable,
+    Bkill,
+    Bqueues,
+    Bhist,
+    Lsid,
+    Trailer,
 }
 
 /// A failure, with the exit code it maps to.
@@ -226,6 +259,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         }
         Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output),
         Command::Delete { sweep, force } => delete(&home, &sweep, force),
+        Command::Debug(DebugCommand::Parse {
+            kind,
+            file,
+            stderr,
+            exit,
+        }) => debug_parse(kind, file, stderr, exit),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "bsweep", &mut std::io::stdout());
             Ok(())
@@ -742,5 +781,61 @@ fn delete(home: &Home, name: &str, force: bool) -> Result<(), CliError> {
     drop(store);
     fs::remove_dir_all(&dir).map_err(io(format!("cannot remove {}", dir.display())))?;
     println!("deleted sweep {name}");
+    Ok(())
+}
+
+/// Reads a capture; a file from bsweep's test corpus (`# source:` header, `# ---`) is read
+/// from its body.
+fn read_capture(file: Option<&Path>) -> Result<String, CliError> {
+    let text = match file {
+        Some(f) => fs::read_to_string(f).map_err(io(format!("cannot read {}", f.display())))?,
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(io("cannot read standard input"))?;
+            s
+        }
+    };
+    if text.starts_with("# source:")
+        && let Some(at) = text.find("\n# ---\n")
+    {
+        return Ok(text[at + "\n# ---\n".len()..].to_string());
+    }
+    Ok(text)
+}
+
+fn debug_parse(
+    kind: ParseKind,
+    file: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+    exit: Option<i32>,
+) -> Result<(), CliError> {
+    use crate::sched::lsf::parse as p;
+    let out = read_capture(file.as_deref())?;
+    let err = match &stderr {
+        Some(f) => read_capture(Some(f))?,
+        None => String::new(),
+    };
+    let v = match kind {
+        ParseKind::Bsub => serde_json::to_value(p::parse_bsub(&out, &err, exit)),
+        ParseKind::BjobsJson => serde_json::to_value(p::parse_bjobs_json(&out, &err)),
+        ParseKind::BjobsDelim => serde_json::to_value(p::parse_bjobs_delimited(
+            &out,
+            &err,
+            p::BJOBS_FIELDS,
+            p::BJOBS_DELIMITER,
+        )),
+        ParseKind::BjobsTable => serde_json::to_value(p::parse_bjobs_table(&out, &err)),
+        ParseKind::Bkill => serde_json::to_value(p::parse_bkill(&out, &err)),
+        ParseKind::Bqueues => serde_json::to_value(p::parse_bqueues(&out)),
+        ParseKind::Bhist => serde_json::to_value(p::parse_bhist_long(&out)),
+        ParseKind::Lsid => serde_json::to_value(p::parse_lsid(&out)),
+        ParseKind::Trailer => serde_json::to_value(p::parse_trailer(&out)),
+    }
+    .map_err(|e| CliError::Io {
+        what: "cannot print the reading".into(),
+        source: std::io::Error::other(e),
+    })?;
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(())
 }

@@ -50,21 +50,36 @@ pub struct Framed {
 /// carries many commands and their outputs stay apart. `pause` sleeps between commands (a
 /// submission rate limit).
 pub fn batch_script(commands: &[String], pause: Option<f64>) -> String {
-    let mut s = String::from(
-        "d=$(mktemp -d) || exit 97\ntrap 'rm -rf \"$d\"' EXIT\n\
-         run() { i=$1; shift; \"$@\" > \"$d/o\" 2> \"$d/e\" < /dev/null; rc=$?\n\
-         awk -v p=\"O$i \" '{print p $0}' \"$d/o\"; awk -v p=\"E$i \" '{print p $0}' \"$d/e\"; echo \"R$i $rc\"; }\n",
-    );
+    let mut s = String::from(BATCH_PRELUDE);
     for (i, c) in commands.iter().enumerate() {
         if i > 0
             && let Some(p) = pause
         {
             let _ = writeln!(s, "sleep {p:.3}");
         }
-        let _ = writeln!(s, "run {i} bash -c {}", shell::quote(c));
+        let _ = writeln!(s, "run {i} bash -c {}\nshow {i}", shell::quote(c));
     }
     s
 }
+
+/// Like [`batch_script`], but the commands run at the same time (independent queries, such as
+/// a bjobs split in several calls); their outputs still come back in order.
+pub fn parallel_script(commands: &[String]) -> String {
+    let mut s = String::from(BATCH_PRELUDE);
+    for (i, c) in commands.iter().enumerate() {
+        let _ = writeln!(s, "run {i} bash -c {} &", shell::quote(c));
+    }
+    s.push_str("wait\n");
+    for i in 0..commands.len() {
+        let _ = writeln!(s, "show {i}");
+    }
+    s
+}
+
+/// `run I CMD...` runs a command into per-command files; `show I` prints them framed.
+const BATCH_PRELUDE: &str = "d=$(mktemp -d) || exit 97\ntrap 'rm -rf \"$d\"' EXIT\n\
+run() { i=$1; shift; \"$@\" > \"$d/o$i\" 2> \"$d/e$i\" < /dev/null; echo $? > \"$d/r$i\"; }\n\
+show() { awk -v p=\"O$1 \" '{print p $0}' \"$d/o$1\"; awk -v p=\"E$1 \" '{print p $0}' \"$d/e$1\"; echo \"R$1 $(cat \"$d/r$1\")\"; }\n";
 
 /// Splits the output of a [`batch_script`] back into one [`Framed`] per command.
 pub fn parse_batch(stdout: &str, n: usize) -> Vec<Framed> {
@@ -117,14 +132,16 @@ mod tests {
             command_line(&["printf", "%s\\n", "a b; $(id) 'x\""]),
         ];
         let t = LocalTransport::new();
-        let out = t.run(&batch_script(&cmds, None), b"").await.unwrap();
-        let f = parse_batch(&out.stdout, 3);
-        assert_eq!(f[0].stdout, "one\n");
-        assert_eq!(f[0].stderr, "err1\n");
-        assert_eq!(f[0].code, Some(3));
-        assert_eq!(f[1].stdout, "no newline\n");
-        assert_eq!(f[1].code, Some(0));
-        assert_eq!(f[2].stdout, "a b; $(id) 'x\"\n");
+        for script in [batch_script(&cmds, None), parallel_script(&cmds)] {
+            let out = t.run(&script, b"").await.unwrap();
+            let f = parse_batch(&out.stdout, 3);
+            assert_eq!(f[0].stdout, "one\n");
+            assert_eq!(f[0].stderr, "err1\n");
+            assert_eq!(f[0].code, Some(3));
+            assert_eq!(f[1].stdout, "no newline\n");
+            assert_eq!(f[1].code, Some(0));
+            assert_eq!(f[2].stdout, "a b; $(id) 'x\"\n");
+        }
     }
 
     #[test]

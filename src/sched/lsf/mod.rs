@@ -13,7 +13,9 @@ use super::{
 };
 use crate::shell;
 use crate::spec::Target;
-use crate::transport::{Framed, Transport, batch_script, command_line, parse_batch};
+use crate::transport::{
+    Framed, Transport, batch_script, command_line, parallel_script, parse_batch,
+};
 
 /// How this cluster's bjobs is read, found by probing once and remembered in the sweep's store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,12 +114,31 @@ impl<T: Transport> LsfScheduler<T> {
         commands: &[String],
         pause: Option<f64>,
     ) -> Result<Vec<Framed>, SchedError> {
+        self.run_framed(&batch_script(commands, pause), commands.len())
+            .await
+    }
+
+    /// Independent queries (a bjobs split in several calls) run at the same time, still in
+    /// one round trip.
+    async fn parallel(&self, commands: &[String]) -> Result<Vec<Framed>, SchedError> {
+        if commands.len() < 2 {
+            return self.batch(commands, None).await;
+        }
+        self.run_framed(&parallel_script(commands), commands.len())
+            .await
+    }
+
+    async fn run_framed(
+        &self,
+        script: &str,
+        commands_len: usize,
+    ) -> Result<Vec<Framed>, SchedError> {
         let out = self
             .transport
-            .run(&batch_script(commands, pause), b"")
+            .run(script, b"")
             .await
             .map_err(|e| SchedError::Other(e.to_string()))?;
-        let framed = parse_batch(&out.stdout, commands.len());
+        let framed = parse_batch(&out.stdout, commands_len);
         if framed.iter().any(|f| f.code.is_none()) {
             return Err(SchedError::Other(format!(
                 "the command batch on {} stopped early (exit {:?}): {}",
@@ -332,7 +353,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 command_line(&argv)
             })
             .collect();
-        let framed = self.batch(&cmds, None).await?;
+        let framed = self.parallel(&cmds).await?;
         let mut infos = HashMap::new();
         for f in &framed {
             let reading = self.read_bjobs(f)?;
