@@ -390,3 +390,41 @@ stdout_kv = true
     }
     assert_eq!(ids.len(), 2500, "every point has its own element");
 }
+
+#[test]
+fn jobs_forgotten_by_bjobs_end_from_their_report() {
+    // Jobs end and vanish from bjobs (clean period 1 s) long before the first poll (3 s):
+    // their end states can only come from the LSF report in their output files.
+    let sim = Sim::new(&format!("clean_period = 1\n{THREE_QUEUES}"));
+    let file = sim.env.sweep(
+        "gone.toml",
+        r#"
+name = "gone"
+backend = "lsf"
+command = "echo score=1; exit {code}"
+[grid]
+code = [0, 0, 3, 0, 5, 0]
+[lsf]
+queue = "normal"
+poll_min = 3.0
+poll_max = 3.0
+settle = 0.5
+"#,
+    );
+    let out = sim.run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "two points fail: {}", text(&out.stderr));
+    let st = sim.status_json("gone");
+    assert_eq!(st["counts"]["done"], 4, "{st}");
+    assert_eq!(st["counts"]["failed"], 2, "{st}");
+    let codes: Vec<i64> = st["points"].as_array().unwrap().iter().map(|p| p["exit_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, vec![0, 0, 3, 0, 5, 0]);
+    // The premise: the first poll came well after the jobs ended and were forgotten.
+    let polls: Vec<i64> = sim
+        .calls_of("bjobs")
+        .into_iter()
+        .filter(|c| c["args"].as_array().unwrap().iter().all(|a| a != "-J" && a != "0"))
+        .map(|c| c["t"].as_i64().unwrap())
+        .collect();
+    let last_bsub = sim.calls_of("bsub").iter().map(|c| c["t"].as_i64().unwrap()).max().unwrap();
+    assert!(polls[0] - last_bsub > 2500, "first poll {} ms after the last bsub", polls[0] - last_bsub);
+}
