@@ -492,7 +492,9 @@ async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliE
                     mode
                 }
             };
-            let mut lsf = LsfScheduler::new(transport, mode, &meta.id, spec.lsf.submit_rate);
+            let sweep_dir = store.dir().to_string_lossy().into_owned();
+            let mut lsf =
+                LsfScheduler::new(transport, mode, &meta.id, &sweep_dir, spec.lsf.submit_rate);
             lsf.settle_seconds = spec.lsf.settle;
             lsf.lost_after_seconds = spec.lsf.lost_after;
             AnySched::Lsf(Box::new(lsf))

@@ -276,6 +276,8 @@ impl<S: Scheduler> Engine<S> {
                 Some(id) => {
                     a.job_id = Some(id.clone());
                     a.state = State::Pending;
+                    // The target took this job: it is not refusing jobs.
+                    self.trusted[a.target] = true;
                     adopted += 1;
                 }
                 None => {

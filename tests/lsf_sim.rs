@@ -24,7 +24,7 @@ fn sweep(sim: &Sim, name: &str, n: usize, lsf: &str) -> String {
         r#"
 name = "{name}"
 backend = "lsf"
-command = "sleep 0.2; echo score=$(( {{i}} * 2 ))"
+command = "sleep 0.5; echo score=$(( {{i}} * 2 ))"
 [grid]
 i = {{ start = 0, stop = {n} }}
 [lsf]
@@ -412,19 +412,44 @@ settle = 0.5
 "#,
     );
     let out = sim.run(&["launch", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(4), "two points fail: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "two points fail: {}",
+        text(&out.stderr)
+    );
     let st = sim.status_json("gone");
     assert_eq!(st["counts"]["done"], 4, "{st}");
     assert_eq!(st["counts"]["failed"], 2, "{st}");
-    let codes: Vec<i64> = st["points"].as_array().unwrap().iter().map(|p| p["exit_code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> = st["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["exit_code"].as_i64().unwrap())
+        .collect();
     assert_eq!(codes, vec![0, 0, 3, 0, 5, 0]);
     // The premise: the first poll came well after the jobs ended and were forgotten.
     let polls: Vec<i64> = sim
         .calls_of("bjobs")
         .into_iter()
-        .filter(|c| c["args"].as_array().unwrap().iter().all(|a| a != "-J" && a != "0"))
+        .filter(|c| {
+            c["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a != "-J" && a != "0")
+        })
         .map(|c| c["t"].as_i64().unwrap())
         .collect();
-    let last_bsub = sim.calls_of("bsub").iter().map(|c| c["t"].as_i64().unwrap()).max().unwrap();
-    assert!(polls[0] - last_bsub > 2500, "first poll {} ms after the last bsub", polls[0] - last_bsub);
+    let last_bsub = sim
+        .calls_of("bsub")
+        .iter()
+        .map(|c| c["t"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        polls[0] - last_bsub > 2500,
+        "first poll {} ms after the last bsub",
+        polls[0] - last_bsub
+    );
 }

@@ -25,6 +25,8 @@ pub enum TransportError {
     },
     #[error("the connection to {place} failed: {message}")]
     Connection { place: String, message: String },
+    #[error("a command on {place} gave no answer within {seconds} s and was stopped")]
+    Timeout { place: String, seconds: u64 },
 }
 
 /// Runs bash scripts where the scheduler lives. Each call is one round trip.
@@ -76,9 +78,10 @@ pub fn parallel_script(commands: &[String]) -> String {
     s
 }
 
-/// `run I CMD...` runs a command into per-command files; `show I` prints them framed.
+/// `run I CMD...` runs a command into per-command files; `show I` prints them framed. Commands
+/// do not inherit fd 9, the submit lock (see `sched::lsf`): a job started by bsub must not hold it.
 const BATCH_PRELUDE: &str = "d=$(mktemp -d) || exit 97\ntrap 'rm -rf \"$d\"' EXIT\n\
-run() { i=$1; shift; \"$@\" > \"$d/o$i\" 2> \"$d/e$i\" < /dev/null; echo $? > \"$d/r$i\"; }\n\
+run() { i=$1; shift; \"$@\" > \"$d/o$i\" 2> \"$d/e$i\" < /dev/null 9>&-; echo $? > \"$d/r$i\"; }\n\
 show() { awk -v p=\"O$1 \" '{print p $0}' \"$d/o$1\"; awk -v p=\"E$1 \" '{print p $0}' \"$d/e$1\"; echo \"R$1 $(cat \"$d/r$1\")\"; }\n";
 
 /// Splits the output of a [`batch_script`] back into one [`Framed`] per command.

@@ -90,11 +90,32 @@ pub struct LsfScheduler<T: Transport> {
     pub settle_seconds: f64,
     /// A job missing from bjobs, its output file and bhist for this long is declared lost.
     pub lost_after_seconds: f64,
+    /// A file on the cluster side that every submission batch holds locked while it runs.
+    /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
+    /// submitting after bsweep died) has finished before bsweep decides what is missing.
+    submit_lock: String,
+}
+
+/// Wraps a script so it runs holding `lock` (where `flock` exists; sites without it keep the
+/// settle time as their only guard).
+fn locked(lock: &str, script: &str) -> String {
+    format!(
+        "if command -v flock >/dev/null 2>&1; then exec 9>>{l} && flock -w 900 9; fi\n{script}",
+        l = shell::quote(lock)
+    )
 }
 
 impl<T: Transport> LsfScheduler<T> {
-    pub fn new(transport: T, mode: BjobsMode, sweep_id: &str, submit_rate: Option<f64>) -> Self {
+    /// `sweep_dir` is the sweep's directory as the cluster side sees it (scripts, outputs).
+    pub fn new(
+        transport: T,
+        mode: BjobsMode,
+        sweep_id: &str,
+        sweep_dir: &str,
+        submit_rate: Option<f64>,
+    ) -> Self {
         Self {
+            submit_lock: format!("{}/submit.lock", sweep_dir.trim_end_matches('/')),
             transport,
             mode,
             name_pattern: format!("bsw-{sweep_id}-*"),
@@ -300,7 +321,10 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .collect();
         let (framed, cut) = match self
             .transport
-            .run(&batch_script(&cmds, self.pause), b"")
+            .run(
+                &locked(&self.submit_lock, &batch_script(&cmds, self.pause)),
+                b"",
+            )
             .await
         {
             Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
@@ -433,7 +457,12 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         let mut argv = vec!["bjobs".to_string()];
         argv.extend(self.bjobs_args(&[]));
         argv.extend(["-J".to_string(), self.name_pattern.clone()]);
-        let framed = self.batch(&[command_line(&argv)], None).await?;
+        // Under the submit lock: a batch still submitting (orphaned by a crash) ends first.
+        let script = locked(
+            &self.submit_lock,
+            &batch_script(&[command_line(&argv)], None),
+        );
+        let framed = self.run_framed(&script, 1).await?;
         let mut found = HashMap::new();
         for f in &framed {
             // "No job found" for the pattern is an empty answer, not a failure.
