@@ -2,6 +2,7 @@
 //! so a backend batches many commands into a script and reads their framed outputs back.
 
 pub mod local;
+pub mod ssh;
 
 use std::fmt::Write as _;
 
@@ -27,6 +28,31 @@ pub enum TransportError {
     Connection { place: String, message: String },
     #[error("a command on {place} gave no answer within {seconds} s and was stopped")]
     Timeout { place: String, seconds: u64 },
+    /// The local `ssh` program could not be run or talked to.
+    #[error("cannot run ssh for {place}")]
+    Ssh {
+        place: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host wants a password or one-time code and no connection `bsweep login` opened is up.
+    #[error(
+        "{host} needs an interactive login (password, one-time code): run `bsweep login {host}` \
+         in a terminal, then try again"
+    )]
+    NeedsLogin { host: String },
+    #[error("`{dest}` is not an ssh destination (expected a host, an alias or user@host)")]
+    BadDestination { dest: String },
+    /// A file transfer failed on the remote side (tar, a bad path, an unreadable archive).
+    #[error("file transfer with {place} failed: {message}")]
+    Transfer { place: String, message: String },
+    /// A local file or directory bsweep needed could not be used (control sockets, downloads).
+    #[error("cannot use {}", .path.display())]
+    LocalFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Runs bash scripts where the scheduler lives. Each call is one round trip.
