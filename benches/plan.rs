@@ -60,6 +60,7 @@ fn rendering(c: &mut Criterion) {
                         attempt: 1,
                         out_dir: out,
                         target: &target,
+                        workdir_base: None,
                     };
                     black_box(script::render(&spec, &p, &ctx).len())
                 })

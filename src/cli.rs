@@ -22,6 +22,8 @@ use crate::script::{self, ScriptCtx};
 use crate::spec::{BackendKind, Spec, SpecError, Target};
 use crate::store::{Home, PointRec, Store, StoreError, SweepMeta};
 use crate::transport::local::LocalTransport;
+use crate::transport::ssh::{self, SshOpts, SshTransport};
+use crate::transport::{AnyTransport, Transport};
 
 /// Grids above this many points need `--yes` (a typo in a range can mean millions of jobs).
 pub const LARGE_GRID: u64 = 100_000;
@@ -40,6 +42,10 @@ pub struct Cli {
     /// Print no progress display.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// An ssh config file to use instead of ~/.ssh/config (`ssh -F`).
+    #[arg(long, global = true, env = "BSWEEP_SSH_CONFIG", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -68,6 +74,26 @@ pub enum Command {
         /// Confirm a grid above 100,000 points.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Open a connection to a cluster's login node that later bsweep commands reuse: type the
+    /// password and one-time code once.
+    Login {
+        /// The login host: `user@host` or an alias of ~/.ssh/config.
+        host: String,
+        /// Only report whether a live connection exists.
+        #[arg(long)]
+        check: bool,
+        /// Close the connection.
+        #[arg(long, conflicts_with = "check")]
+        close: bool,
+    },
+    /// Check that a sweep file can run: the connection, LSF, its queues, the remote directory.
+    Doctor {
+        file: PathBuf,
+        #[command(flatten)]
+        place: Place,
     },
     /// Counts per state and per target (polls the scheduler unless another bsweep follows the sweep).
     Status {
@@ -151,6 +177,30 @@ pub enum ParseKind {
     Trailer,
 }
 
+/// Where a sweep's scheduler commands run.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Place {
+    /// Reach LSF on this login host over SSH (overrides `[cluster] host`).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Run LSF commands on this machine even if the sweep file names a `[cluster] host` (when
+    /// bsweep runs on the login node itself).
+    #[arg(long, conflicts_with = "host")]
+    pub here: bool,
+}
+
+impl Place {
+    /// The SSH host a sweep uses, if any.
+    fn host(&self, spec: &Spec) -> Option<String> {
+        if self.here {
+            return None;
+        }
+        self.host
+            .clone()
+            .or_else(|| spec.cluster.as_ref().map(|c| c.host.clone()))
+    }
+}
+
 /// A failure, with the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -166,6 +216,8 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Sched(String),
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     #[error("{what}")]
     Io {
         what: String,
@@ -190,6 +242,7 @@ impl CliError {
                 StoreError::InUse { .. } | StoreError::NotFound(_) | StoreError::Exists(_),
             )) => 3,
             CliError::Unfinished(_) => 4,
+            CliError::Transport(_) => 5,
             CliError::Interrupted => 130,
             _ => 1,
         }
@@ -236,7 +289,8 @@ pub fn run() -> i32 {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
-    let home = Home::new(cli.home.clone().unwrap_or_else(Home::default_root));
+    let home = Home::new(cli.home.clone().unwrap_or_else(Home::default_root))
+        .with_ssh_config(cli.ssh_config.clone());
     let quiet = cli.quiet;
     match cli.command {
         Command::Plan {
@@ -245,7 +299,14 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             json,
             yes,
         } => plan(&home, &file, all, json, yes),
-        Command::Launch { file, detach, yes } => launch(&home, &file, detach, yes, quiet).await,
+        Command::Launch {
+            file,
+            detach,
+            yes,
+            place,
+        } => launch(&home, &file, detach, yes, quiet, &place).await,
+        Command::Login { host, check, close } => login(&home, &host, check, close),
+        Command::Doctor { file, place } => doctor(&home, &file, &place).await,
         Command::Status { sweep, json, watch } => status(&home, sweep, json, watch).await,
         Command::List { json } => list(&home, json),
         Command::Resume { sweep, detach } => {
@@ -257,7 +318,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             let store = Store::open(&home, &sweep, "retry")?;
             follow(&home, store, detach, quiet, |e| e.retry_failed()).await
         }
-        Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output),
+        Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output).await,
         Command::Delete { sweep, force } => delete(&home, &sweep, force),
         Command::Debug(DebugCommand::Parse {
             kind,
@@ -330,6 +391,7 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
                 attempt: 1,
                 out_dir: &od,
                 target: &targets[t],
+                workdir_base: None,
             },
         );
         (t, name, text)
@@ -433,10 +495,26 @@ async fn launch(
     detach: bool,
     yes: bool,
     quiet: bool,
+    place: &Place,
 ) -> Result<(), CliError> {
     let spec = Spec::load(file)?;
     let count = spec.count();
     check_size(count, yes)?;
+    let host = place.host(&spec);
+    let (remote_home, cluster_dir) = match &host {
+        None => (None, None),
+        Some(_) if spec.backend == BackendKind::Local => {
+            return Err(CliError::Usage(format!(
+                "{}: backend \"local\" runs points on this machine; a cluster host needs backend = \"lsf\" (or pass --here)",
+                file.display()
+            )));
+        }
+        Some(h) => {
+            let t = connect(home, h, &spec).await?;
+            let (home_dir, dir) = remote_dirs(&t, &spec).await?;
+            (Some(home_dir), Some(dir))
+        }
+    };
     let spec_text =
         fs::read_to_string(file).map_err(io(format!("cannot read {}", file.display())))?;
     let meta = SweepMeta {
@@ -449,6 +527,9 @@ async fn launch(
         count,
         param_names: spec.param_names(),
         targets: target_labels(&spec),
+        host,
+        remote_home,
+        cluster_dir,
     };
     let points = spec.points().map(|p| PointRec {
         index: p.index,
@@ -475,7 +556,10 @@ async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliE
         BackendKind::Lsf => {
             let meta = store.meta().clone();
             let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
-            let transport = LocalTransport::new();
+            let transport = match &meta.host {
+                Some(h) => connect(store.home(), h, &spec).await?,
+                None => AnyTransport::Local(LocalTransport::new()),
+            };
             let known = store
                 .setting("bjobs_mode")?
                 .and_then(|m| serde_json::from_str::<BjobsMode>(&m).ok());
@@ -492,9 +576,15 @@ async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliE
                     mode
                 }
             };
-            let sweep_dir = store.dir().to_string_lossy().into_owned();
+            let sweep_dir = meta
+                .cluster_dir
+                .clone()
+                .unwrap_or_else(|| store.dir().to_string_lossy().into_owned());
             let mut lsf =
                 LsfScheduler::new(transport, mode, &meta.id, &sweep_dir, spec.lsf.submit_rate);
+            if meta.cluster_dir.is_some() {
+                lsf = lsf.uploading(&sweep_dir);
+            }
             lsf.settle_seconds = spec.lsf.settle;
             lsf.lost_after_seconds = spec.lsf.lost_after;
             AnySched::Lsf(Box::new(lsf))
@@ -590,13 +680,13 @@ fn spawn_follower(home: &Home, name: &str) -> Result<u32, CliError> {
 
 /// Opens a sweep to look at it. When another bsweep holds it, reads that holder's snapshot.
 enum Look {
-    Owned(Store),
+    Owned(Box<Store>),
     Snapshot(report::StatusView, String),
 }
 
 fn look(home: &Home, name: &str) -> Result<Look, CliError> {
     match Store::open(home, name, "status") {
-        Ok(store) => Ok(Look::Owned(store)),
+        Ok(store) => Ok(Look::Owned(Box::new(store))),
         Err(StoreError::InUse { pid, .. }) => {
             let dir = home.sweep_dir(name);
             let path = dir.join("status.json");
@@ -617,7 +707,7 @@ fn look(home: &Home, name: &str) -> Result<Look, CliError> {
 async fn status_once(home: &Home, name: &str, json: bool) -> Result<bool, CliError> {
     let (view, note) = match look(home, name)? {
         Look::Owned(store) => {
-            let mut engine = open_engine(store, true).await?;
+            let mut engine = open_engine(*store, true).await?;
             engine.poll_once().await?;
             engine.write_snapshot(true);
             (
@@ -741,11 +831,14 @@ async fn cancel(home: &Home, name: &str) -> Result<(), CliError> {
     }
 }
 
-fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result<(), CliError> {
+async fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result<(), CliError> {
     let store = Store::open(home, name, "collect")?;
     let meta = store.meta().clone();
     let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
     let points = store.load_points()?;
+    if let (Some(host), Some(dir)) = (&meta.host, &meta.cluster_dir) {
+        fetch_outputs(home, host, dir, &spec, &store, &points).await?;
+    }
     let output = output.unwrap_or_else(|| PathBuf::from(format!("{name}.csv")));
     let r = collect::write_csv(&meta, &spec.collect, store.dir(), &points, &output)?;
     for (index, why) in r.problems.iter().take(10) {
@@ -839,5 +932,258 @@ fn debug_parse(
         source: std::io::Error::other(e),
     })?;
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(())
+}
+
+/// Connects to a cluster's login host: attaches to the connection `bsweep login` opened, or
+/// (key-based hosts) opens one without ever prompting.
+async fn connect(home: &Home, host: &str, spec: &Spec) -> Result<AnyTransport, CliError> {
+    let opts = SshOpts {
+        init: spec.cluster.as_ref().and_then(|c| c.init.clone()),
+        config_file: home.ssh_config().map(Path::to_path_buf),
+        ..SshOpts::default()
+    };
+    let t = SshTransport::connect(host, &home.root().join("ssh"), opts).await?;
+    Ok(AnyTransport::Ssh(Box::new(t)))
+}
+
+/// The remote home and the sweep's directory on the cluster (`[cluster] remote_dir`, default
+/// `~/.bsweep`, then the sweep's name), both absolute.
+async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<(String, String), CliError> {
+    let out = t.run("printf '%s' \"$HOME\"", b"").await?;
+    let home_dir = out.stdout.trim().to_string();
+    if out.code != Some(0) || !home_dir.starts_with('/') {
+        return Err(CliError::Sched(format!(
+            "cannot read the home directory on {}: {}",
+            t.place(),
+            out.stderr.trim()
+        )));
+    }
+    let base = spec
+        .cluster
+        .as_ref()
+        .and_then(|c| c.remote_dir.clone())
+        .unwrap_or_else(|| "~/.bsweep".into());
+    let base = if base == "~" {
+        home_dir.clone()
+    } else if let Some(rest) = base.strip_prefix("~/") {
+        format!("{home_dir}/{rest}")
+    } else if base.starts_with('/') {
+        base
+    } else {
+        format!("{home_dir}/{base}")
+    };
+    let dir = format!("{}/{}", base.trim_end_matches('/'), spec.name);
+    Ok((home_dir, dir))
+}
+
+fn login(home: &Home, host: &str, check: bool, close: bool) -> Result<(), CliError> {
+    let dir = home.root().join("ssh");
+    if close {
+        let closed = ssh::close_master(host, &dir)?;
+        if closed {
+            println!("closed the connection to {host}");
+        } else {
+            println!("no open connection to {host}");
+        }
+        return Ok(());
+    }
+    let live = ssh::check_master(host, &dir);
+    if check {
+        if live {
+            println!("a live connection to {host} is open; bsweep commands reuse it");
+            return Ok(());
+        }
+        return Err(CliError::Transport(
+            crate::transport::TransportError::NeedsLogin {
+                host: host.to_string(),
+            },
+        ));
+    }
+    if live {
+        println!("a live connection to {host} is already open; bsweep commands reuse it");
+        return Ok(());
+    }
+    let mut cmd = ssh::login_command_with(host, &dir, home.ssh_config())?;
+    eprintln!("opening a connection to {host} (type your password and one-time code if asked)");
+    let status = cmd.status().map_err(io("cannot run ssh"))?;
+    if !status.success() || !ssh::check_master(host, &dir) {
+        return Err(CliError::Sched(format!(
+            "ssh to {host} failed (exit {:?}); check the host name, your password and code, then try again",
+            status.code()
+        )));
+    }
+    println!(
+        "connected to {host}; bsweep commands reuse this connection while it lasts (`bsweep login {host} --close` ends it)"
+    );
+    Ok(())
+}
+
+/// Checks what a sweep needs from its cluster and prints what to fix.
+async fn doctor(home: &Home, file: &Path, place: &Place) -> Result<(), CliError> {
+    let spec = Spec::load(file)?;
+    println!(
+        "sweep file {}: ok ({} points)",
+        file.display(),
+        spec.count()
+    );
+    if spec.backend == BackendKind::Local {
+        println!("backend local: points run on this machine; nothing else to check");
+        return Ok(());
+    }
+    let mut problems = 0;
+    let host = place.host(&spec);
+    let t = match &host {
+        Some(h) => match connect(home, h, &spec).await {
+            Ok(t) => {
+                println!("connection to {h}: ok");
+                t
+            }
+            Err(e) => {
+                println!("connection to {h}: FAILED: {e}");
+                return Err(e);
+            }
+        },
+        None => AnyTransport::Local(LocalTransport::new()),
+    };
+    match lsf::probe(&t).await {
+        Ok((mode, lsid)) => {
+            let version = lsid
+                .map(|l| format!("{} {}", l.product, l.version.unwrap_or_default()))
+                .unwrap_or_else(|| "unknown version".into());
+            let how = match mode {
+                BjobsMode::Json => "-o ... -json",
+                BjobsMode::Delimited => "-o ... delimiter (no -json)",
+                BjobsMode::Table => "the plain -w table (no -o)",
+            };
+            println!("LSF: {version}; bjobs is read with {how}");
+        }
+        Err(e) => {
+            problems += 1;
+            println!("LSF: FAILED: {e}");
+            println!(
+                "  fix: make bsub/bjobs reachable in a login shell there, or set [cluster] init (e.g. \"source /etc/profile.d/lsf.sh\")"
+            );
+        }
+    }
+    let queues: Vec<String> = spec
+        .lsf
+        .targets
+        .iter()
+        .filter_map(|t| t.queue.clone())
+        .collect();
+    if !queues.is_empty() {
+        let mut argv = vec!["bqueues".to_string(), "-w".to_string()];
+        argv.extend(queues.iter().cloned());
+        let out = t.run(&crate::transport::command_line(&argv), b"").await?;
+        let known: Vec<String> = lsf::parse::parse_bqueues(&out.stdout)
+            .map(|q| q.into_iter().map(|q| q.name).collect())
+            .unwrap_or_default();
+        for q in &queues {
+            if known.contains(q) {
+                println!("queue {q}: ok");
+            } else {
+                problems += 1;
+                println!("queue {q}: NOT FOUND ({})", out.stderr.trim());
+                println!("  fix: `bqueues` on the cluster lists the queues you may use");
+            }
+        }
+    }
+    for h in spec.lsf.targets.iter().filter_map(|t| t.hosts.clone()) {
+        let out = t
+            .run(&crate::transport::command_line(&["bmgroup", "-w", &h]), b"")
+            .await?;
+        match out.code {
+            Some(0) if out.stdout.contains(&h) => println!("host group {h}: ok"),
+            Some(127) => println!("host group {h}: not checked (no bmgroup on the cluster)"),
+            _ => {
+                problems += 1;
+                println!("host group {h}: NOT FOUND ({})", out.stderr.trim());
+                println!("  fix: `bmgroup` on the cluster lists the host groups");
+            }
+        }
+    }
+    let dir = match &host {
+        Some(_) => remote_dirs(&t, &spec).await?.1,
+        None => home.sweep_dir(&spec.name).to_string_lossy().into_owned(),
+    };
+    let probe_file = format!("{dir}/.bsweep-doctor");
+    let script = format!(
+        "mkdir -p -- {d} && touch -- {f} && rm -f -- {f}",
+        d = crate::shell::quote(&dir),
+        f = crate::shell::quote(&probe_file)
+    );
+    let out = t.run(&script, b"").await?;
+    if out.code == Some(0) {
+        println!("sweep directory {dir}: writable");
+    } else {
+        problems += 1;
+        println!("sweep directory {dir}: NOT WRITABLE: {}", out.stderr.trim());
+        println!("  fix: set [cluster] remote_dir to a directory you can write");
+    }
+    if problems > 0 {
+        return Err(CliError::Unfinished(format!("{problems} problem(s) found")));
+    }
+    println!("all checks passed");
+    Ok(())
+}
+
+/// Brings each point's requested files (and what the CSV reads: metrics file, stdout, LSF
+/// report) from the cluster into the local sweep directory, one round trip per 2,000 points.
+/// A missing file is reported, not fatal: a failed point may have written nothing.
+async fn fetch_outputs(
+    home: &Home,
+    host: &str,
+    cluster_dir: &str,
+    spec: &Spec,
+    store: &Store,
+    points: &[PointRec],
+) -> Result<(), CliError> {
+    let AnyTransport::Ssh(t) = connect(home, host, spec).await? else {
+        return Ok(());
+    };
+    let c = &spec.collect;
+    let mut per_point: Vec<String> = c.files.clone();
+    per_point.extend(c.metrics_json.clone());
+    if c.stdout_kv || c.stdout_regex.is_some() {
+        per_point.push(script::STDOUT_FILE.to_string());
+    }
+    per_point.push(script::STDOUT_FILE.to_string());
+    per_point.sort();
+    per_point.dedup();
+    let (mut fetched, mut missing) = (0usize, Vec::new());
+    for chunk in points.chunks(2000) {
+        let mut paths = Vec::new();
+        for p in chunk
+            .iter()
+            .filter(|p| p.last().is_some_and(|a| a.job_id.is_some()))
+        {
+            paths.extend(per_point.iter().map(|f| format!("out/{:05}/{f}", p.index)));
+            if let Some(a) = p.last()
+                && let Some((array, k)) = a
+                    .job_name
+                    .strip_suffix(']')
+                    .and_then(|n| n.rsplit_once('['))
+            {
+                paths.push(format!("arrays/{array}/{k}.out"));
+            }
+        }
+        let r = t.download(cluster_dir, &paths, store.dir()).await?;
+        fetched += r.fetched.len();
+        missing.extend(r.missing);
+        for bad in r.rejected {
+            eprintln!(
+                "refused to write {bad}: it would land outside {}",
+                store.dir().display()
+            );
+        }
+    }
+    eprintln!("fetched {fetched} file(s) from {host}:{cluster_dir}");
+    for m in missing.iter().take(10) {
+        eprintln!("missing on the cluster: {m}");
+    }
+    if missing.len() > 10 {
+        eprintln!("... and {} more missing files", missing.len() - 10);
+    }
     Ok(())
 }

@@ -124,6 +124,10 @@ pub struct Engine<S: Scheduler> {
     poll: PollOpts,
     progress: Progress,
     last_snapshot: Instant,
+    /// The sweep's directory where jobs run: the local sweep directory, or its twin on a
+    /// cluster reached over SSH (`remote`).
+    cluster_dir: PathBuf,
+    remote: bool,
 }
 
 impl<S: Scheduler> Engine<S> {
@@ -136,6 +140,12 @@ impl<S: Scheduler> Engine<S> {
                 source: Box::new(source),
             })?;
         let points = store.load_points()?;
+        let remote = meta.cluster_dir.is_some();
+        let cluster_dir = meta
+            .cluster_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| store.dir().to_path_buf());
         let targets = match spec.backend {
             BackendKind::Lsf => spec.lsf.targets.clone(),
             // Local runs have one target: this machine, with the concurrency as its cap.
@@ -173,6 +183,8 @@ impl<S: Scheduler> Engine<S> {
             poll,
             progress,
             last_snapshot: Instant::now() - Duration::from_secs(3600),
+            cluster_dir,
+            remote,
         })
     }
 
@@ -195,8 +207,8 @@ impl<S: Scheduler> Engine<S> {
             job_id: a.job_id.clone()?,
             job_name: a.job_name.clone(),
             attempt: a.attempt,
-            out_dir: out_dir(self.store.dir(), p.index),
-            report: report_file(self.store.dir(), p.index, &a.job_name),
+            out_dir: out_dir(&self.cluster_dir, p.index),
+            report: report_file(&self.cluster_dir, p.index, &a.job_name),
             submitted: a.submitted,
         })
     }
@@ -252,8 +264,8 @@ impl<S: Scheduler> Engine<S> {
                     job_id: String::new(),
                     job_name: a.job_name.clone(),
                     attempt: a.attempt,
-                    out_dir: out_dir(self.store.dir(), p.index),
-                    report: report_file(self.store.dir(), p.index, &a.job_name),
+                    out_dir: out_dir(&self.cluster_dir, p.index),
+                    report: report_file(&self.cluster_dir, p.index, &a.job_name),
                     submitted: a.submitted,
                 }
             })
@@ -538,13 +550,8 @@ impl<S: Scheduler> Engine<S> {
             return Ok(singles.into_iter().next().expect("a unit has a point"));
         };
         let meta = self.store.meta();
-        let dir = self.store.dir();
-        let report_dir = dir.join("arrays").join(name);
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| EngineError::Io { path, source }
-        };
-        fs::create_dir_all(&report_dir).map_err(io(&report_dir))?;
+        let report_rel = format!("arrays/{name}");
+        let report_dir = self.cluster_dir.join(&report_rel);
         let indices: Vec<u64> = unit.points.iter().map(|&i| self.points[i].index).collect();
         let limit = self.targets[unit.target].max_in_flight;
         let text = script::render_array(
@@ -556,32 +563,63 @@ impl<S: Scheduler> Engine<S> {
                 indices: &indices,
                 attempt: 1,
                 limit,
-                sweep_dir: dir,
+                sweep_dir: &self.cluster_dir,
                 report_dir: &report_dir,
                 target: &self.targets[unit.target],
             },
         );
-        let path = dir.join("scripts").join(format!("{name}.sh"));
-        fs::write(&path, text).map_err(io(&path))?;
+        let rel = format!("scripts/{name}.sh");
+        self.write_local(&rel, &text)?;
+        if !self.remote {
+            let local = self.store.dir().join(&report_rel);
+            fs::create_dir_all(&local).map_err(|source| EngineError::Io {
+                path: local,
+                source,
+            })?;
+        }
+        // The element scripts and out_dirs travel with the array's own submission.
+        let mut files = vec![(rel.clone(), text.into_bytes())];
+        let mut dirs = vec![report_rel];
+        for s in singles {
+            files.extend(s.files);
+            dirs.extend(s.dirs);
+        }
         Ok(Submission {
             index: indices[0],
             attempt: 1,
             job_name: name.clone(),
-            script_path: path,
+            script_path: self.cluster_dir.join(rel),
             out_dir: report_dir,
             target: unit.target,
+            files,
+            dirs,
         })
+    }
+
+    /// Keeps a copy of a job script in the local sweep directory (what was submitted, for the
+    /// record; where the local backends run it from).
+    fn write_local(&self, rel: &str, text: &str) -> Result<(), EngineError> {
+        let path = self.store.dir().join(rel);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| EngineError::Io { path, source }
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        fs::write(&path, text).map_err(io(&path))
     }
 
     fn write_script(&self, i: usize) -> Result<Submission, EngineError> {
         let p = &self.points[i];
         let a = p.last().expect("attempt pushed before writing its script");
         let meta = self.store.meta();
-        let out = out_dir(self.store.dir(), p.index);
+        let out = out_dir(&self.cluster_dir, p.index);
         let point = Point {
             index: p.index,
             params: p.params.clone(),
         };
+        let remote_home = meta.remote_home.as_deref().map(Path::new);
         let text = script::render(
             &self.spec,
             &point,
@@ -592,24 +630,27 @@ impl<S: Scheduler> Engine<S> {
                 attempt: a.attempt,
                 out_dir: &out,
                 target: &self.targets[a.target],
+                workdir_base: remote_home,
             },
         );
-        let scripts = self.store.dir().join("scripts");
-        let path = scripts.join(format!("{:05}-{}.sh", p.index, a.attempt));
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| EngineError::Io { path, source }
-        };
-        fs::create_dir_all(&scripts).map_err(io(&scripts))?;
-        fs::create_dir_all(&out).map_err(io(&out))?;
-        fs::write(&path, text).map_err(io(&path))?;
+        let rel = format!("scripts/{:05}-{}.sh", p.index, a.attempt);
+        let out_rel = format!("out/{:05}", p.index);
+        self.write_local(&rel, &text)?;
+        if !self.remote {
+            fs::create_dir_all(&out).map_err(|source| EngineError::Io {
+                path: out.clone(),
+                source,
+            })?;
+        }
         Ok(Submission {
             index: p.index,
             attempt: a.attempt,
             job_name: a.job_name.clone(),
-            script_path: path,
+            script_path: self.cluster_dir.join(&rel),
             out_dir: out,
             target: a.target,
+            files: vec![(rel, text.into_bytes())],
+            dirs: vec![out_rel],
         })
     }
 
@@ -630,8 +671,9 @@ impl<S: Scheduler> Engine<S> {
             Ok(infos) => infos,
             Err(e) => {
                 // No answer is no evidence: states stay as they are.
-                self.progress
-                    .note(&format!("warning: polling failed, will retry: {e}"));
+                self.progress.note(&format!(
+                    "disconnected or no answer from the scheduler, retrying: {e}"
+                ));
                 return Ok(false);
             }
         };

@@ -19,6 +19,9 @@ pub struct ScriptCtx<'a> {
     pub attempt: u32,
     pub out_dir: &'a Path,
     pub target: &'a Target,
+    /// What a relative `workdir` is relative to, when not the sweep file's directory (the
+    /// remote home on a cluster reached over SSH).
+    pub workdir_base: Option<&'a Path>,
 }
 
 /// The job name of one attempt: sweep id, point index and attempt, so any job found on a
@@ -197,7 +200,10 @@ pub fn render(spec: &Spec, point: &Point, ctx: &ScriptCtx<'_>) -> String {
         s.push_str(line);
         s.push('\n');
     }
-    let workdir = spec.render_workdir(point, &builtins);
+    let workdir = match ctx.workdir_base {
+        Some(base) => spec.render_workdir_in(point, &builtins, base),
+        None => spec.render_workdir(point, &builtins),
+    };
     let _ = writeln!(
         s,
         "cd {} || exit 1",

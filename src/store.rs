@@ -76,11 +76,25 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    /// An ssh config file to use instead of `~/.ssh/config` (tests, unusual setups).
+    ssh_config: Option<PathBuf>,
 }
 
 impl Home {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            ssh_config: None,
+        }
+    }
+
+    pub fn with_ssh_config(mut self, file: Option<PathBuf>) -> Self {
+        self.ssh_config = file;
+        self
+    }
+
+    pub fn ssh_config(&self) -> Option<&Path> {
+        self.ssh_config.as_deref()
     }
 
     /// `~/.local/share/bsweep` (or the platform's data dir).
@@ -129,6 +143,14 @@ pub struct SweepMeta {
     pub param_names: Vec<String>,
     /// Target labels, in the spec's order (attempts refer to them by index).
     pub targets: Vec<String>,
+    /// The cluster's login host when LSF is reached over SSH (`[cluster] host` or `--host`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The remote home directory and the sweep's directory there (absolute), found at launch.
+    #[serde(default)]
+    pub remote_home: Option<String>,
+    #[serde(default)]
+    pub cluster_dir: Option<String>,
 }
 
 /// One attempt to run a point. `job_id == None` with `state == Unsubmitted` is a recorded intent
@@ -233,6 +255,7 @@ impl Lock {
 
 /// An open sweep: exclusive for this process until dropped.
 pub struct Store {
+    home: Home,
     name: String,
     dir: PathBuf,
     db: sled::Db,
@@ -277,6 +300,7 @@ impl Store {
         }
         let db = Self::open_db(&dir, &meta.name)?;
         let store = Store {
+            home: home.clone(),
             name: meta.name.clone(),
             dir,
             db,
@@ -329,12 +353,18 @@ impl Store {
         let meta: SweepMeta =
             serde_json::from_slice(&meta).map_err(|e| damaged(&format!("sweep record: {e}")))?;
         Ok(Store {
+            home: home.clone(),
             name: name.to_string(),
             dir,
             db,
             meta,
             _lock: lock,
         })
+    }
+
+    /// The home this store belongs to.
+    pub fn home(&self) -> &Home {
+        &self.home
     }
 
     pub fn meta(&self) -> &SweepMeta {
@@ -420,6 +450,9 @@ mod tests {
             count,
             param_names: vec!["a".into()],
             targets: vec!["default".into()],
+            host: None,
+            remote_home: None,
+            cluster_dir: None,
         }
     }
 

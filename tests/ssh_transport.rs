@@ -118,7 +118,7 @@ async fn the_lsf_backend_submits_and_polls_over_ssh() {
     t.upload(&env.remote, &files).await.unwrap();
     assert_eq!(t.round_trips(), 1);
 
-    let mut sched = LsfScheduler::new(&t, BjobsMode::Json, "sshtest", None);
+    let mut sched = LsfScheduler::new(&t, BjobsMode::Json, "sshtest", &env.remote, None);
     sched.settle_seconds = 2.0;
     let subs: Vec<Submission> = (0..5)
         .map(|i| Submission {
@@ -128,6 +128,8 @@ async fn the_lsf_backend_submits_and_polls_over_ssh() {
             script_path: PathBuf::from(format!("{}/jobs/job{i}.sh", env.remote)),
             out_dir: PathBuf::from(format!("{}/out/{i}", env.remote)),
             target: 0,
+            files: Vec::new(),
+            dirs: Vec::new(),
         })
         .collect();
     let submitted = sched.submit(&subs).await;
@@ -144,6 +146,7 @@ async fn the_lsf_backend_submits_and_polls_over_ssh() {
             job_name: s.job_name.clone(),
             attempt: 1,
             out_dir: s.out_dir.clone(),
+            report: s.out_dir.join("stdout.txt"),
             submitted: Some(now),
         })
         .collect();

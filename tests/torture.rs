@@ -85,13 +85,20 @@ stdout_kv = true
             }
             Some(status) => {
                 let out = child.wait_with_output().unwrap();
-                assert!(status.success(), "bsweep failed by itself: {}", text(&out.stderr));
+                assert!(
+                    status.success(),
+                    "bsweep failed by itself: {}",
+                    text(&out.stderr)
+                );
                 break;
             }
         }
         args = vec!["resume", "torture"];
     }
-    assert!(kills >= 20, "only {kills} kills: the sweep ended too soon to torture it");
+    assert!(
+        kills >= 20,
+        "only {kills} kills: the sweep ended too soon to torture it"
+    );
     let out = sim.run(&["resume", "torture"]);
     assert_ok(&out);
     eprintln!("{kills} kills, {:?} in all", started.elapsed());
@@ -107,7 +114,7 @@ stdout_kv = true
         }
         for n in c["names"].as_array().unwrap() {
             let name = n.as_str().unwrap();
-            let point = name.rsplitn(2, '-').nth(1).unwrap().to_string();
+            let point = name.rsplit_once('-').unwrap().0.to_string();
             *per_point.entry(point).or_default() += 1;
         }
     }
@@ -126,8 +133,16 @@ stdout_kv = true
     for rec in r.records() {
         let rec = rec.unwrap();
         let i: i64 = rec[i_col].parse().unwrap();
-        assert_eq!(rec[score_col].parse::<i64>().unwrap(), i * 3, "point {i} has its own result");
-        assert!(ids.insert(rec[id_col].to_string()), "job id {} twice", &rec[id_col]);
+        assert_eq!(
+            rec[score_col].parse::<i64>().unwrap(),
+            i * 3,
+            "point {i} has its own result"
+        );
+        assert!(
+            ids.insert(rec[id_col].to_string()),
+            "job id {} twice",
+            &rec[id_col]
+        );
         rows += 1;
     }
     assert_eq!(rows, POINTS);

@@ -81,6 +81,11 @@ pub struct Submission {
     pub out_dir: PathBuf,
     /// Index into the sweep's targets.
     pub target: usize,
+    /// Files the job needs on the cluster, relative to the sweep's directory there (its job
+    /// scripts), and directories to create there (its out_dir). A remote backend sends them
+    /// in the same round trip as the submission; locally they are already in place.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub dirs: Vec<String>,
 }
 
 /// What the scheduler said when it accepted a job.
@@ -176,7 +181,7 @@ pub trait Scheduler {
 /// The scheduler a sweep's backend names, chosen at run time.
 pub enum AnySched {
     Local(local::LocalScheduler),
-    Lsf(Box<lsf::LsfScheduler<crate::transport::local::LocalTransport>>),
+    Lsf(Box<lsf::LsfScheduler<crate::transport::AnyTransport>>),
 }
 
 impl Scheduler for AnySched {

@@ -236,12 +236,23 @@ impl Spec {
 
     /// Renders the workdir template (no quoting: the caller quotes the whole path).
     pub fn render_workdir(&self, point: &Point, builtins: &Builtins<'_>) -> PathBuf {
+        self.render_workdir_in(point, builtins, &self.base_dir)
+    }
+
+    /// Renders the workdir relative to `base` instead of the sweep file's directory (on a
+    /// remote cluster, relative workdirs are relative to the remote home).
+    pub fn render_workdir_in(
+        &self,
+        point: &Point,
+        builtins: &Builtins<'_>,
+        base: &Path,
+    ) -> PathBuf {
         let Some(workdir) = &self.workdir else {
-            return self.base_dir.clone();
+            return base.to_path_buf();
         };
         let rendered = template::render(workdir, |name| lookup(point, builtins, name));
         // `join` keeps an absolute result as it is.
-        self.base_dir.join(rendered)
+        base.join(rendered)
     }
 }
 

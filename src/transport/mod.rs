@@ -148,6 +148,28 @@ pub fn command_line<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
+/// The transport a sweep uses: this machine, or a cluster's login node over SSH.
+pub enum AnyTransport {
+    Local(local::LocalTransport),
+    Ssh(Box<ssh::SshTransport>),
+}
+
+impl Transport for AnyTransport {
+    async fn run(&self, script: &str, stdin: &[u8]) -> Result<CmdOutput, TransportError> {
+        match self {
+            AnyTransport::Local(t) => t.run(script, stdin).await,
+            AnyTransport::Ssh(t) => t.run(script, stdin).await,
+        }
+    }
+
+    fn place(&self) -> String {
+        match self {
+            AnyTransport::Local(t) => t.place(),
+            AnyTransport::Ssh(t) => t.place(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

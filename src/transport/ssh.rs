@@ -730,7 +730,8 @@ fn clean_relative(p: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-fn build_archive(files: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>, String> {
+/// A tar archive of `files` (relative path, contents, mode), as `upload` sends them.
+pub fn build_archive(files: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>, String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

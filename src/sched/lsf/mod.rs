@@ -94,6 +94,9 @@ pub struct LsfScheduler<T: Transport> {
     /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
     /// submitting after bsweep died) has finished before bsweep decides what is missing.
     submit_lock: String,
+    /// Set when the cluster is remote: job scripts are sent along with each submission batch
+    /// (a tar stream on its stdin, unpacked here) instead of being written locally.
+    upload_to: Option<String>,
 }
 
 /// Wraps a script so it runs holding `lock` (where `flock` exists; sites without it keep the
@@ -116,6 +119,7 @@ impl<T: Transport> LsfScheduler<T> {
     ) -> Self {
         Self {
             submit_lock: format!("{}/submit.lock", sweep_dir.trim_end_matches('/')),
+            upload_to: None,
             transport,
             mode,
             name_pattern: format!("bsw-{sweep_id}-*"),
@@ -124,6 +128,12 @@ impl<T: Transport> LsfScheduler<T> {
             settle_seconds: 10.0,
             lost_after_seconds: 600.0,
         }
+    }
+
+    /// Sends job scripts to `sweep_dir` on the cluster with every submission batch.
+    pub fn uploading(mut self, sweep_dir: &str) -> Self {
+        self.upload_to = Some(sweep_dir.to_string());
+        self
     }
 
     pub fn mode(&self) -> BjobsMode {
@@ -319,14 +329,44 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .iter()
             .map(|s| format!("bsub < {}", shell::quote(&s.script_path.to_string_lossy())))
             .collect();
-        let (framed, cut) = match self
-            .transport
-            .run(
-                &locked(&self.submit_lock, &batch_script(&cmds, self.pause)),
-                b"",
-            )
-            .await
-        {
+        // Scripts and out_dirs reach a remote cluster in the same round trip as the bsubs.
+        let (prelude, stdin) = match &self.upload_to {
+            None => (String::new(), Vec::new()),
+            Some(dir) => {
+                let files: Vec<(String, Vec<u8>, u32)> = batch
+                    .iter()
+                    .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
+                    .collect();
+                let archive = match crate::transport::ssh::build_archive(&files) {
+                    Ok(a) => a,
+                    Err(message) => {
+                        let e = SubmitError {
+                            transient: false,
+                            maybe_submitted: false,
+                            message,
+                        };
+                        return vec![Err(e); batch.len()];
+                    }
+                };
+                let dirs: Vec<String> = batch
+                    .iter()
+                    .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
+                    .collect();
+                let d = shell::quote(dir);
+                (
+                    format!(
+                        "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
+                        dirs.join(" ")
+                    ),
+                    archive,
+                )
+            }
+        };
+        let script = locked(
+            &self.submit_lock,
+            &format!("{prelude}{}", batch_script(&cmds, self.pause)),
+        );
+        let (framed, cut) = match self.transport.run(&script, &stdin).await {
             Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
             Err(e) => (vec![Framed::default(); cmds.len()], Some(e.to_string())),
         };
