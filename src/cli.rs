@@ -133,6 +133,9 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Rebuild a sweep whose store is damaged, from its record, its job scripts, the scheduler
+    /// (jobs found by name) and the jobs' outputs; then `resume` goes on from there.
+    Recover { sweep: String },
     /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
     Delete {
         sweep: String,
@@ -320,6 +323,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         }
         Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output).await,
         Command::Delete { sweep, force } => delete(&home, &sweep, force),
+        Command::Recover { sweep } => recover(&home, &sweep, quiet).await,
         Command::Debug(DebugCommand::Parse {
             kind,
             file,
@@ -864,7 +868,17 @@ async fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result
 }
 
 fn delete(home: &Home, name: &str, force: bool) -> Result<(), CliError> {
-    let store = Store::open(home, name, "delete")?;
+    let store = match Store::open(home, name, "delete") {
+        Ok(store) => store,
+        // A damaged store can still be forgotten on purpose.
+        Err(StoreError::Damaged { .. }) if force => {
+            let dir = home.sweep_dir(name);
+            fs::remove_dir_all(&dir).map_err(io(format!("cannot remove {}", dir.display())))?;
+            println!("deleted sweep {name} (its store was damaged)");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let points = store.load_points()?;
     let live = points.iter().filter(|p| p.state().in_flight()).count();
     if live > 0 && !force {
@@ -1185,5 +1199,24 @@ async fn fetch_outputs(
     if missing.len() > 10 {
         eprintln!("... and {} more missing files", missing.len() - 10);
     }
+    Ok(())
+}
+
+async fn recover(home: &Home, name: &str, quiet: bool) -> Result<(), CliError> {
+    let meta = Store::read_record(home, name)?;
+    let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    let points = spec.points().map(|p| PointRec {
+        index: p.index,
+        params: p.params,
+        attempts: Vec::new(),
+    });
+    let store = Store::rebuild(home, meta, points, "recover")?;
+    let mut engine = open_engine(store, quiet).await?;
+    let (found, waiting) = engine.recover_attempts().await?;
+    let counts = report::counts(engine.points());
+    println!(
+        "recovered sweep {name}: {found} point(s) have a job on the scheduler, {waiting} will be submitted by `bsweep resume {name}` ({})",
+        report::summary_line(&counts)
+    );
     Ok(())
 }

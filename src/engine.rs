@@ -26,6 +26,8 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("recovery could not ask the scheduler about the sweep's jobs: {0}")]
+    Recover(String),
     #[error("the sweep file recorded for `{name}` no longer parses with this bsweep")]
     Spec {
         name: String,
@@ -485,7 +487,7 @@ impl<S: Scheduler> Engine<S> {
     /// Records the intent of a new attempt of point `i` on target `t`.
     fn push_attempt(&mut self, i: usize, t: usize, job_name: String) {
         let p = &mut self.points[i];
-        let attempt = p.attempts.len() as u32 + 1;
+        let attempt = p.next_attempt();
         p.attempts.push(AttemptRec {
             attempt,
             job_name,
@@ -508,7 +510,7 @@ impl<S: Scheduler> Engine<S> {
     fn take_single(&mut self, t: usize) -> Unit {
         let i = self.ready.pop_front().expect("caller checked ready");
         let p = &self.points[i];
-        let name = script::job_name(&self.store.meta().id, p.index, p.attempts.len() as u32 + 1);
+        let name = script::job_name(&self.store.meta().id, p.index, p.next_attempt());
         self.push_attempt(i, t, name);
         Unit {
             points: vec![i],
@@ -860,7 +862,7 @@ impl<S: Scheduler> Engine<S> {
         let idx: Vec<usize> = self.ready.drain(..).collect();
         for &i in &idx {
             let p = &mut self.points[i];
-            let attempt = p.attempts.len() as u32 + 1;
+            let attempt = p.next_attempt();
             p.attempts.push(AttemptRec {
                 attempt,
                 job_name: script::job_name(&self.store.meta().id, p.index, attempt),
@@ -880,6 +882,115 @@ impl<S: Scheduler> Engine<S> {
         }
         self.save(&idx)?;
         Ok(())
+    }
+
+    /// Rebuilds the attempts of a recovered sweep (whose store was re-created with none):
+    /// every job script bsweep wrote names a job; the scheduler says which of those exist
+    /// (by name, one lookup), and each point takes the latest of its jobs found. Points with
+    /// none wait to be submitted. Returns (points with a job, points to submit).
+    pub async fn recover_attempts(&mut self) -> Result<(usize, usize), EngineError> {
+        let meta = self.store.meta().clone();
+        let by_index: HashMap<u64, usize> = self
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.index, i))
+            .collect();
+        // (point position, attempt, job name, script text)
+        let mut candidates: Vec<(usize, u32, String, String)> = Vec::new();
+        let scripts = self.store.dir().join("scripts");
+        for entry in fs::read_dir(&scripts).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = file.strip_suffix(".sh") else {
+                continue;
+            };
+            let text = fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some((i, a)) = stem
+                .split_once('-')
+                .and_then(|(i, a)| Some((i.parse::<u64>().ok()?, a.parse::<u32>().ok()?)))
+            {
+                if let Some(&pos) = by_index.get(&i) {
+                    let name = match text.lines().find_map(|l| l.strip_prefix("#BSUB -J ")) {
+                        // An element script carries its element's name, `array[k]`.
+                        Some(n) => n.trim().trim_matches('"').to_string(),
+                        None => script::job_name(&meta.id, i, a),
+                    };
+                    candidates.push((pos, a, name, text));
+                }
+            }
+        }
+        let refs: Vec<JobRef> = candidates
+            .iter()
+            .map(|(pos, a, name, _)| {
+                let index = self.points[*pos].index;
+                JobRef {
+                    job_id: String::new(),
+                    job_name: name.clone(),
+                    attempt: *a,
+                    out_dir: out_dir(&self.cluster_dir, index),
+                    report: report_file(&self.cluster_dir, index, name),
+                    submitted: None,
+                }
+            })
+            .collect();
+        let found = if refs.is_empty() {
+            HashMap::new()
+        } else {
+            self.sched
+                .find_by_name(&refs)
+                .await
+                .map_err(|e| EngineError::Recover(e.to_string()))?
+        };
+        let mut best: HashMap<usize, (u32, String, String, usize)> = HashMap::new();
+        for (pos, a, name, text) in &candidates {
+            let Some(id) = found.get(name) else { continue };
+            let target = self.target_of_script(text);
+            if best.get(pos).is_none_or(|(b, ..)| a > b) {
+                best.insert(*pos, (*a, name.clone(), id.clone(), target));
+            }
+        }
+        let with_jobs = best.len();
+        for (pos, (attempt, job_name, job_id, target)) in best {
+            self.points[pos].attempts = vec![AttemptRec {
+                attempt,
+                job_name,
+                target,
+                job_id: Some(job_id),
+                queue: None,
+                state: State::Pending,
+                exit_code: None,
+                submitted: None,
+                started: None,
+                ended: None,
+                host: None,
+                max_mem_mb: None,
+                run_seconds: None,
+                error: None,
+            }];
+        }
+        let all: Vec<usize> = (0..self.points.len()).collect();
+        self.save(&all)?;
+        self.ready = (0..self.points.len())
+            .filter(|&i| self.points[i].attempts.is_empty())
+            .collect();
+        // Learn the states of what was found now, so the recovered store is current.
+        self.poll_once().await?;
+        self.write_snapshot(true);
+        Ok((with_jobs, self.ready.len()))
+    }
+
+    /// Which target a job script was written for, from its `-q`/`-m` lines.
+    fn target_of_script(&self, text: &str) -> usize {
+        let opt = |flag: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("#BSUB {flag} ")))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        };
+        let (q, m) = (opt("-q"), opt("-m"));
+        self.targets
+            .iter()
+            .position(|t| t.queue == q && t.hosts == m)
+            .unwrap_or(0)
     }
 
     /// Points still waiting to be submitted.

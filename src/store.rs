@@ -18,6 +18,8 @@ use crate::spec::{BackendKind, Value};
 pub const SCHEMA_VERSION: u32 = 1;
 
 const KEY_SCHEMA: &[u8] = b"schema";
+/// The sweep's record, as a plain file beside the database.
+const META_FILE: &str = "meta.json";
 const KEY_META: &[u8] = b"meta";
 const POINT_PREFIX: u8 = b'p';
 /// Settings learned about the sweep's cluster (e.g. which bjobs mode works): `s<name>`.
@@ -56,8 +58,12 @@ pub enum StoreError {
         "the store of sweep `{name}` has schema version {found}, this bsweep reads version {SCHEMA_VERSION}"
     )]
     Schema { name: String, found: String },
-    #[error("the store of sweep `{name}` is damaged ({what})")]
+    #[error(
+        "the store of sweep `{name}` is damaged ({what}); `bsweep recover {name}` rebuilds it from the scheduler and the jobs' outputs"
+    )]
     Damaged { name: String, what: String },
+    #[error("sweep `{name}` cannot be recovered: {what}")]
+    Unrecoverable { name: String, what: String },
     #[error("store I/O on {path}")]
     Io {
         path: PathBuf,
@@ -190,6 +196,12 @@ impl PointRec {
         self.attempts.last_mut()
     }
 
+    /// The number the next attempt gets: one more than the last (a recovered store may not
+    /// hold every earlier attempt, so this is not the count).
+    pub fn next_attempt(&self) -> u32 {
+        self.last().map_or(0, |a| a.attempt) + 1
+    }
+
     /// The point's state is its last attempt's.
     pub fn state(&self) -> State {
         self.last().map_or(State::Unsubmitted, |a| a.state)
@@ -272,13 +284,26 @@ impl Store {
     }
 
     fn open_db(dir: &Path, name: &str) -> Result<sled::Db, StoreError> {
-        sled::Config::new()
-            .path(dir.join("db"))
-            .open()
-            .map_err(|source| StoreError::Sled {
+        let path = dir.join("db");
+        // sled may panic on some damaged files rather than return an error: contain it, so a
+        // broken store is an error with a way out, never a crash.
+        let opened = quietly(|| sled::Config::new().path(&path).open());
+        match opened {
+            Ok(Ok(db)) => Ok(db),
+            Ok(Err(sled::Error::Io(source)))
+                if source.kind() != std::io::ErrorKind::InvalidData =>
+            {
+                Err(StoreError::Io { path, source })
+            }
+            Ok(Err(e)) => Err(StoreError::Damaged {
                 name: name.to_string(),
-                source,
-            })
+                what: e.to_string(),
+            }),
+            Err(panic) => Err(StoreError::Damaged {
+                name: name.to_string(),
+                what: format!("the database failed to open: {panic}"),
+            }),
+        }
     }
 
     /// Records a new sweep and all its points atomically. Refuses an existing name.
@@ -298,6 +323,60 @@ impl Store {
         if dir.join("db").exists() {
             return Err(StoreError::Exists(meta.name.clone()));
         }
+        // A plain copy of the sweep's record beside the database: what `recover` starts from
+        // when the database is damaged.
+        let record = dir.join(META_FILE);
+        let tmp = dir.join("meta.json.tmp");
+        fs::write(&tmp, encode(&meta)).map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &record).map_err(io_err(&record))?;
+        Self::fill(home, dir, meta, points, lock)
+    }
+
+    /// Replaces a damaged database with a fresh one holding `meta` and `points` (no attempts);
+    /// the damaged one is kept aside as `db.damaged-<time>`.
+    pub fn rebuild(
+        home: &Home,
+        meta: SweepMeta,
+        points: impl IntoIterator<Item = PointRec>,
+        command: &str,
+    ) -> Result<Store, StoreError> {
+        let dir = home.sweep_dir(&meta.name);
+        let lock = Lock::acquire(&dir, &meta.name, command)?;
+        let db = dir.join("db");
+        if db.exists() {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let aside = (0..)
+                .map(|n| dir.join(format!("db.damaged-{secs}-{n}")))
+                .find(|p| !p.exists())
+                .expect("an unused name");
+            fs::rename(&db, &aside).map_err(io_err(&aside))?;
+        }
+        Self::fill(home, dir, meta, points, lock)
+    }
+
+    /// The sweep record kept beside the database (see `create`).
+    pub fn read_record(home: &Home, name: &str) -> Result<SweepMeta, StoreError> {
+        let path = home.sweep_dir(name).join(META_FILE);
+        let text = fs::read(&path).map_err(|e| StoreError::Unrecoverable {
+            name: name.to_string(),
+            what: format!("its record {} cannot be read ({e})", path.display()),
+        })?;
+        serde_json::from_slice(&text).map_err(|e| StoreError::Unrecoverable {
+            name: name.to_string(),
+            what: format!("its record {} is damaged too ({e})", path.display()),
+        })
+    }
+
+    fn fill(
+        home: &Home,
+        dir: PathBuf,
+        meta: SweepMeta,
+        points: impl IntoIterator<Item = PointRec>,
+        lock: Lock,
+    ) -> Result<Store, StoreError> {
         let db = Self::open_db(&dir, &meta.name)?;
         let store = Store {
             home: home.clone(),
@@ -377,6 +456,15 @@ impl Store {
 
     /// All points in index order.
     pub fn load_points(&self) -> Result<Vec<PointRec>, StoreError> {
+        quietly(|| self.load_points_inner()).unwrap_or_else(|panic| {
+            Err(StoreError::Damaged {
+                name: self.name.clone(),
+                what: format!("reading the points failed: {panic}"),
+            })
+        })
+    }
+
+    fn load_points_inner(&self) -> Result<Vec<PointRec>, StoreError> {
         let mut out = Vec::with_capacity(self.meta.count as usize);
         for item in self.db.scan_prefix([POINT_PREFIX]) {
             let (key, value) = item.map_err(self.sled_err())?;
@@ -520,4 +608,18 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
     }
+}
+
+/// Runs `f`, turning a panic into an error message without printing the panic.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    r.map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into())
+    })
 }
