@@ -908,15 +908,14 @@ impl<S: Scheduler> Engine<S> {
             if let Some((i, a)) = stem
                 .split_once('-')
                 .and_then(|(i, a)| Some((i.parse::<u64>().ok()?, a.parse::<u32>().ok()?)))
+                && let Some(&pos) = by_index.get(&i)
             {
-                if let Some(&pos) = by_index.get(&i) {
-                    let name = match text.lines().find_map(|l| l.strip_prefix("#BSUB -J ")) {
-                        // An element script carries its element's name, `array[k]`.
-                        Some(n) => n.trim().trim_matches('"').to_string(),
-                        None => script::job_name(&meta.id, i, a),
-                    };
-                    candidates.push((pos, a, name, text));
-                }
+                let name = match text.lines().find_map(|l| l.strip_prefix("#BSUB -J ")) {
+                    // An element script carries its element's name, `array[k]`.
+                    Some(n) => n.trim().trim_matches('"').to_string(),
+                    None => script::job_name(&meta.id, i, a),
+                };
+                candidates.push((pos, a, name, text));
             }
         }
         let refs: Vec<JobRef> = candidates
