@@ -314,3 +314,55 @@ fn bsweep_killed_mid_launch_with_the_connection_cut_resumes_without_duplicates()
     }
     assert_eq!(per_point.len(), 200);
 }
+
+#[test]
+fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
+    let remote = Remote::new(&format!(
+        "{TWO_QUEUES}\n[faults]\nlatency_ms = 15\nbsub_transient_fail = 0.1\nbsub_fail_after_submit = 0.05\nseed = 5\n"
+    ));
+    let body = grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 0.3; echo score=");
+    let file = remote.sweep("storm", HOST, &body);
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move |lo: u64, hi: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Duration::from_millis(lo + seed % (hi - lo))
+    };
+    let mut args: Vec<String> = vec!["launch".into(), file.clone()];
+    let mut cuts = 0;
+    while cuts < 12 {
+        let mut child = remote
+            .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(next(300, 2000));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap();
+        let _ = child.wait();
+        // The connection goes down with it (when a master is up at that moment).
+        if remote.env.master_pid(HOST).is_some() {
+            remote.env.kill_master(HOST);
+        }
+        cuts += 1;
+        args = vec!["resume".into(), "storm".into()];
+    }
+    assert!(cuts >= 10, "only {cuts} cuts");
+    let out = remote.run(&["resume", "storm"]);
+    assert_ok(&out);
+    assert_eq!(remote.status_json("storm")["counts"]["done"], 150);
+    let mut per_point: HashMap<String, usize> = HashMap::new();
+    for c in remote.calls_of("bsub").iter().filter(|c| !c["jobs"].as_array().unwrap().is_empty()) {
+        for n in c["names"].as_array().unwrap() {
+            let n = n.as_str().unwrap();
+            *per_point.entry(n.rsplit_once('-').unwrap().0.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_point.len(), 150, "every point submitted");
+    let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
+}
