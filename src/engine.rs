@@ -716,7 +716,10 @@ impl<S: Scheduler> Engine<S> {
                 a.started = Some(end - run);
             }
             if *a != before {
-                if a.state == State::Failed && a.attempt < max_attempts {
+                // Retried automatically only when the job ran and exited non-zero: a job that
+                // vanished (lost, killed from outside) might still be running somewhere, and a
+                // second copy is worse than a wait; `retry --failed` is the user's call then.
+                if a.state == State::Failed && a.exit_code.is_some() && a.attempt < max_attempts {
                     self.ready.push_back(i);
                 }
                 changed.push(i);

@@ -362,3 +362,42 @@ fn cancel_stops_running_points_and_marks_the_rest() {
         "cancelled points must not start"
     );
 }
+
+#[test]
+fn failed_points_are_retried_up_to_max_attempts() {
+    let env = Env::new();
+    let file = env.sweep(
+        "flaky.toml",
+        r#"
+name = "flaky"
+max_attempts = 3
+command = "[ {attempt} -ge {succeeds_at} ] || exit 7"
+[grid]
+succeeds_at = [1, 3, 5]
+"#,
+    );
+    let out = env.run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the third point never succeeds: {}",
+        text(&out.stderr)
+    );
+    let st = env.status_json("flaky");
+    let p = st["points"].as_array().unwrap();
+    assert_eq!(
+        (p[0]["state"].as_str(), p[0]["attempts"].as_u64()),
+        (Some("done"), Some(1))
+    );
+    assert_eq!(
+        (p[1]["state"].as_str(), p[1]["attempts"].as_u64()),
+        (Some("done"), Some(3))
+    );
+    assert_eq!(
+        (p[2]["state"].as_str(), p[2]["attempts"].as_u64()),
+        (Some("failed"), Some(3))
+    );
+    assert_eq!(p[2]["exit_code"], 7);
+    // Each attempt has its own job name and script.
+    assert!(env.home().join("sweeps/flaky/scripts/00001-3.sh").exists());
+}

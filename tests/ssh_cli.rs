@@ -320,7 +320,8 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     let remote = Remote::new(&format!(
         "{TWO_QUEUES}\n[faults]\nlatency_ms = 15\nbsub_transient_fail = 0.1\nbsub_fail_after_submit = 0.05\nseed = 5\n"
     ));
-    let body = grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 0.3; echo score=");
+    let body =
+        grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 0.3; echo score=");
     let file = remote.sweep("storm", HOST, &body);
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move |lo: u64, hi: u64| {
@@ -356,13 +357,51 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     assert_ok(&out);
     assert_eq!(remote.status_json("storm")["counts"]["done"], 150);
     let mut per_point: HashMap<String, usize> = HashMap::new();
-    for c in remote.calls_of("bsub").iter().filter(|c| !c["jobs"].as_array().unwrap().is_empty()) {
+    for c in remote
+        .calls_of("bsub")
+        .iter()
+        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
+    {
         for n in c["names"].as_array().unwrap() {
             let n = n.as_str().unwrap();
-            *per_point.entry(n.rsplit_once('-').unwrap().0.to_string()).or_default() += 1;
+            *per_point
+                .entry(n.rsplit_once('-').unwrap().0.to_string())
+                .or_default() += 1;
         }
     }
     assert_eq!(per_point.len(), 150, "every point submitted");
     let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
+}
+
+#[test]
+fn login_check_and_close() {
+    let remote = Remote::new(TWO_QUEUES);
+    let out = remote.run(&["login", HOST, "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "no connection yet: {}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains(&format!("bsweep login {HOST}")));
+    // A key host logs in without a prompt; a TOTP host would ask here, once.
+    let out = remote
+        .cmd(&["login", HOST])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_ok(&remote.run(&["login", HOST, "--check"]));
+    let out = remote.run(&["login", HOST, "--close"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("closed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        remote.run(&["login", HOST, "--check"]).status.code(),
+        Some(5)
+    );
 }

@@ -419,17 +419,32 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .collect();
         let framed = self.parallel(&cmds).await?;
         let mut infos = HashMap::new();
+        let mut not_found: HashSet<String> = HashSet::new();
         for f in &framed {
             let reading = self.read_bjobs(f)?;
+            if reading.records.is_empty() && reading.not_found.is_empty() {
+                // Asked about jobs, told nothing of any: no answer, not "they all vanished".
+                return Err(SchedError::Other(format!(
+                    "bjobs answered nothing about the jobs asked for: {}",
+                    f.stderr.trim()
+                )));
+            }
             for r in &reading.records {
                 infos.insert(r.job_id.clone(), info_of(r));
             }
+            not_found.extend(reading.not_found);
         }
-        // Jobs bjobs did not show: too new to be listed, or finished and forgotten.
+        // Jobs bjobs says it does not know: too new to be listed, or finished and forgotten.
+        // A job merely absent from the answer (no row, no "not found") is no news: only what
+        // LSF says moves a job.
         let t = now();
         let missing: Vec<&JobRef> = jobs
             .iter()
             .filter(|j| !infos.contains_key(&j.job_id))
+            .filter(|j| {
+                let array = j.job_id.split('[').next().unwrap_or(&j.job_id);
+                not_found.contains(&j.job_id) || not_found.contains(array)
+            })
             .filter(|j| j.submitted.is_none_or(|s| t - s > self.settle_seconds))
             .collect();
         let mut ended = self.trailers(&missing).await?;
