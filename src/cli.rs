@@ -376,7 +376,14 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
     let targets = targets_of(&spec);
     let labels = target_labels(&spec);
     let dist = engine::distribution(&spec, count);
-    let sweep_dir = home.sweep_dir(&spec.name);
+    // A sweep for a cluster over SSH keeps its files there: show the remote layout (the
+    // remote home is only known once connected, so `~` stands for it).
+    let remote = spec.cluster.as_ref().map(|c| {
+        let base = c.remote_dir.clone().unwrap_or_else(|| "~/.bsweep".into());
+        PathBuf::from(base).join(&spec.name)
+    });
+    let sweep_dir = remote.clone().unwrap_or_else(|| home.sweep_dir(&spec.name));
+    let workdir_base = remote.as_ref().map(|_| PathBuf::from("~"));
     let shown = if all { count } else { count.min(3) };
     // The real id is drawn at launch; the plan shows a stand-in so names have their true shape.
     let id = "xxxxxx";
@@ -395,7 +402,7 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
                 attempt: 1,
                 out_dir: &od,
                 target: &targets[t],
-                workdir_base: None,
+                workdir_base: workdir_base.as_deref(),
             },
         );
         (t, name, text)
@@ -466,6 +473,16 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
                 .join(", ")
         ),
     )?;
+    if let (Some(c), Some(dir)) = (&spec.cluster, &remote) {
+        w(
+            &mut out,
+            format!(
+                "cluster: {} over SSH; files under {} there (`~` stands for the remote home, read at launch)",
+                c.host,
+                dir.display()
+            ),
+        )?;
+    }
     for p in spec.points().take(shown as usize) {
         let (_, name, text) = render(&p);
         w(
@@ -666,7 +683,11 @@ fn spawn_follower(home: &Home, name: &str) -> Result<u32, CliError> {
     let log2 = log
         .try_clone()
         .map_err(io("cannot duplicate the log handle"))?;
-    let child = Process::new(exe)
+    let mut cmd = Process::new(exe);
+    if let Some(cfg) = home.ssh_config() {
+        cmd.arg("--ssh-config").arg(cfg);
+    }
+    let child = cmd
         .arg("--home")
         .arg(home.root())
         .arg("--quiet")

@@ -405,3 +405,36 @@ fn login_check_and_close() {
         Some(5)
     );
 }
+
+#[test]
+fn doctor_reports_what_works_and_what_to_fix() {
+    let remote = Remote::new(TWO_QUEUES);
+    let good = remote.sweep("ok", HOST, &grid_body(2, ""));
+    let out = remote.run(&["doctor", &good]);
+    assert_ok(&out);
+    let report = text(&out.stdout);
+    for line in [
+        "connection to bsweep-test: ok",
+        "LSF: IBM Spectrum LSF",
+        "-json",
+        "queue short: ok",
+        "queue long: ok",
+        "writable",
+        "all checks passed",
+    ] {
+        assert!(report.contains(line), "missing {line:?} in:\n{report}");
+    }
+    let bad = remote.sweep(
+        "bad",
+        HOST,
+        &grid_body(2, "").replace(
+            "queues = [\"short\", \"long\"]",
+            "queues = [\"short\", \"gpu\"]",
+        ),
+    );
+    let out = remote.run(&["doctor", &bad]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    assert!(report.contains("queue gpu: NOT FOUND"), "{report}");
+    assert!(report.contains("fix:"), "{report}");
+}
