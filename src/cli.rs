@@ -349,19 +349,6 @@ fn check_size(count: u64, yes: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The targets points spread over, as the engine sees them.
-fn targets_of(spec: &Spec) -> Vec<Target> {
-    match spec.backend {
-        BackendKind::Lsf => spec.lsf.targets.clone(),
-        BackendKind::Local => vec![Target {
-            queue: None,
-            hosts: None,
-            weight: 1,
-            max_in_flight: Some(spec.local.concurrency as u32),
-        }],
-    }
-}
-
 fn target_labels(spec: &Spec) -> Vec<String> {
     match spec.backend {
         BackendKind::Local => vec!["local".into()],
@@ -373,7 +360,7 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
     let spec = Spec::load(file)?;
     let count = spec.count();
     check_size(count, yes)?;
-    let targets = targets_of(&spec);
+    let targets = engine::targets_of(&spec);
     let labels = target_labels(&spec);
     let dist = engine::distribution(&spec, count);
     // A sweep for a cluster over SSH keeps its files there: show the remote layout (the

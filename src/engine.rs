@@ -82,6 +82,20 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The targets a sweep's points spread over. Local runs have one: this machine, with the
+/// concurrency as its cap.
+pub fn targets_of(spec: &Spec) -> Vec<Target> {
+    match spec.backend {
+        BackendKind::Lsf => spec.lsf.targets.clone(),
+        BackendKind::Local => vec![Target {
+            queue: None,
+            hosts: None,
+            weight: 1,
+            max_in_flight: Some(spec.local.concurrency as u32),
+        }],
+    }
+}
+
 /// What one bsub submits: one point, or several as a job array.
 struct Unit {
     points: Vec<usize>,
@@ -148,16 +162,7 @@ impl<S: Scheduler> Engine<S> {
             .as_ref()
             .map(PathBuf::from)
             .unwrap_or_else(|| store.dir().to_path_buf());
-        let targets = match spec.backend {
-            BackendKind::Lsf => spec.lsf.targets.clone(),
-            // Local runs have one target: this machine, with the concurrency as its cap.
-            BackendKind::Local => vec![Target {
-                queue: None,
-                hosts: None,
-                weight: 1,
-                max_in_flight: Some(spec.local.concurrency as u32),
-            }],
-        };
+        let targets = targets_of(&spec);
         let ready = points
             .iter()
             .enumerate()
@@ -488,23 +493,10 @@ impl<S: Scheduler> Engine<S> {
     fn push_attempt(&mut self, i: usize, t: usize, job_name: String) {
         let p = &mut self.points[i];
         let attempt = p.next_attempt();
-        p.attempts.push(AttemptRec {
-            attempt,
-            job_name,
-            target: t,
-            job_id: None,
-            queue: None,
-            state: State::Unsubmitted,
-            exit_code: None,
-            // The time of the attempt; reconciliation waits for the scheduler to settle.
-            submitted: Some(now()),
-            started: None,
-            ended: None,
-            host: None,
-            max_mem_mb: None,
-            run_seconds: None,
-            error: None,
-        });
+        let mut a = AttemptRec::new(attempt, job_name, t, State::Unsubmitted);
+        // The time of the attempt; reconciliation waits for the scheduler to settle.
+        a.submitted = Some(now());
+        p.attempts.push(a);
     }
 
     fn take_single(&mut self, t: usize) -> Unit {
@@ -743,22 +735,15 @@ impl<S: Scheduler> Engine<S> {
             match p.last() {
                 None => {
                     let attempt = 1;
-                    p.attempts.push(AttemptRec {
+                    let mut a = AttemptRec::new(
                         attempt,
-                        job_name: script::job_name(&self.store.meta().id, p.index, attempt),
-                        target: 0,
-                        job_id: None,
-                        queue: None,
-                        state: State::Cancelled,
-                        exit_code: None,
-                        submitted: None,
-                        started: None,
-                        ended: Some(t),
-                        host: None,
-                        max_mem_mb: None,
-                        run_seconds: None,
-                        error: Some("cancelled before submission".into()),
-                    });
+                        script::job_name(&self.store.meta().id, p.index, attempt),
+                        0,
+                        State::Cancelled,
+                    );
+                    a.ended = Some(t);
+                    a.error = Some("cancelled before submission".into());
+                    p.attempts.push(a);
                     touched.push(i);
                 }
                 Some(a) if a.state.in_flight() => {
@@ -866,22 +851,15 @@ impl<S: Scheduler> Engine<S> {
         for &i in &idx {
             let p = &mut self.points[i];
             let attempt = p.next_attempt();
-            p.attempts.push(AttemptRec {
+            let mut a = AttemptRec::new(
                 attempt,
-                job_name: script::job_name(&self.store.meta().id, p.index, attempt),
-                target: 0,
-                job_id: None,
-                queue: None,
-                state: State::Failed,
-                exit_code: None,
-                submitted: None,
-                started: None,
-                ended: Some(t),
-                host: None,
-                max_mem_mb: None,
-                run_seconds: None,
-                error: Some(format!("not submitted: every target refused jobs ({why})")),
-            });
+                script::job_name(&self.store.meta().id, p.index, attempt),
+                0,
+                State::Failed,
+            );
+            a.ended = Some(t);
+            a.error = Some(format!("not submitted: every target refused jobs ({why})"));
+            p.attempts.push(a);
         }
         self.save(&idx)?;
         Ok(())
@@ -953,22 +931,9 @@ impl<S: Scheduler> Engine<S> {
         }
         let with_jobs = best.len();
         for (pos, (attempt, job_name, job_id, target)) in best {
-            self.points[pos].attempts = vec![AttemptRec {
-                attempt,
-                job_name,
-                target,
-                job_id: Some(job_id),
-                queue: None,
-                state: State::Pending,
-                exit_code: None,
-                submitted: None,
-                started: None,
-                ended: None,
-                host: None,
-                max_mem_mb: None,
-                run_seconds: None,
-                error: None,
-            }];
+            let mut a = AttemptRec::new(attempt, job_name, target, State::Pending);
+            a.job_id = Some(job_id);
+            self.points[pos].attempts = vec![a];
         }
         let all: Vec<usize> = (0..self.points.len()).collect();
         self.save(&all)?;

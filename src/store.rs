@@ -180,6 +180,28 @@ pub struct AttemptRec {
     pub error: Option<String>,
 }
 
+impl AttemptRec {
+    /// A new attempt in `state`, with nothing known yet beyond its name and target.
+    pub fn new(attempt: u32, job_name: String, target: usize, state: State) -> Self {
+        Self {
+            attempt,
+            job_name,
+            target,
+            job_id: None,
+            queue: None,
+            state,
+            exit_code: None,
+            submitted: None,
+            started: None,
+            ended: None,
+            host: None,
+            max_mem_mb: None,
+            run_seconds: None,
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointRec {
     pub index: u64,

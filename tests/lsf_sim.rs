@@ -58,25 +58,7 @@ fn read_csv(path: &std::path::Path) -> Vec<HashMap<String, String>> {
 
 /// Every bsub of the log submitted a distinct job name, and there is one per point.
 fn assert_one_bsub_per_point(sim: &Sim, n: usize) {
-    let bsubs = sim.calls_of("bsub");
-    let names: Vec<String> = bsubs
-        .iter()
-        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
-        .flat_map(|c| {
-            c["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_string())
-        })
-        .collect();
-    let unique: HashSet<&String> = names.iter().collect();
-    assert_eq!(
-        unique.len(),
-        names.len(),
-        "a job name was submitted twice: {names:?}"
-    );
-    assert_eq!(names.len(), n, "one accepted bsub per point");
+    common::assert_one_job_per_point(&sim.calls_of("bsub"), n);
 }
 
 /// Each poll cycle is one bjobs call: polls that ask for job ids never come in bursts.

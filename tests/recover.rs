@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
@@ -128,23 +127,5 @@ fn a_sweep_damaged_while_its_jobs_run_on_lsf_is_recovered_without_duplicates() {
     let out = sim.run(&["resume", "busy"]);
     assert_ok(&out);
     assert_eq!(sim.status_json("busy")["counts"]["done"], 12);
-    let names: Vec<String> = sim
-        .calls_of("bsub")
-        .iter()
-        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
-        .flat_map(|c| {
-            c["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_str().unwrap().to_string())
-        })
-        .collect();
-    let unique: HashSet<&String> = names.iter().collect();
-    assert_eq!(
-        unique.len(),
-        names.len(),
-        "a job was submitted twice: {names:?}"
-    );
-    assert_eq!(names.len(), 12);
+    common::assert_one_job_per_point(&sim.calls_of("bsub"), 12);
 }

@@ -5,7 +5,7 @@ mod common;
 #[path = "sshenv/mod.rs"]
 mod sshenv;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -291,28 +291,7 @@ fn bsweep_killed_mid_launch_with_the_connection_cut_resumes_without_duplicates()
     let out = remote.run(&["resume", "cut"]);
     assert_ok(&out);
     assert_eq!(remote.status_json("cut")["counts"]["done"], 200);
-    let names: Vec<String> = remote
-        .calls_of("bsub")
-        .iter()
-        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
-        .flat_map(|c| {
-            c["names"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_str().unwrap().to_string())
-        })
-        .collect();
-    let unique: HashSet<&String> = names.iter().collect();
-    assert_eq!(names.len(), 200, "one bsub per point");
-    assert_eq!(unique.len(), 200, "no point submitted twice");
-    let mut per_point: HashMap<String, usize> = HashMap::new();
-    for n in &names {
-        *per_point
-            .entry(n.rsplit_once('-').unwrap().0.to_string())
-            .or_default() += 1;
-    }
-    assert_eq!(per_point.len(), 200);
+    common::assert_one_job_per_point(&remote.calls_of("bsub"), 200);
 }
 
 #[test]
@@ -320,8 +299,7 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     let remote = Remote::new(&format!(
         "{TWO_QUEUES}\n[faults]\nlatency_ms = 15\nbsub_transient_fail = 0.1\nbsub_fail_after_submit = 0.05\nseed = 5\n"
     ));
-    let body =
-        grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 0.3; echo score=");
+    let body = grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 2; echo score=");
     let file = remote.sweep("storm", HOST, &body);
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move |lo: u64, hi: u64| {
@@ -339,7 +317,7 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(next(300, 2000));
+        std::thread::sleep(next(300, 1500));
         if child.try_wait().unwrap().is_some() {
             break;
         }
@@ -356,22 +334,7 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     let out = remote.run(&["resume", "storm"]);
     assert_ok(&out);
     assert_eq!(remote.status_json("storm")["counts"]["done"], 150);
-    let mut per_point: HashMap<String, usize> = HashMap::new();
-    for c in remote
-        .calls_of("bsub")
-        .iter()
-        .filter(|c| !c["jobs"].as_array().unwrap().is_empty())
-    {
-        for n in c["names"].as_array().unwrap() {
-            let n = n.as_str().unwrap();
-            *per_point
-                .entry(n.rsplit_once('-').unwrap().0.to_string())
-                .or_default() += 1;
-        }
-    }
-    assert_eq!(per_point.len(), 150, "every point submitted");
-    let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
+    common::assert_one_job_per_point(&remote.calls_of("bsub"), 150);
 }
 
 #[test]

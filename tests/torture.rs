@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{Sim, assert_ok, text};
@@ -56,7 +56,7 @@ seed = 11
             r#"
 name = "torture"
 backend = "lsf"
-command = "sleep 0.3; echo score=$(( {{i}} * 3 ))"
+command = "sleep 1; echo score=$(( {{i}} * 3 ))"
 [grid]
 i = {{ start = 0, stop = {POINTS} }}
 [lsf]
@@ -76,7 +76,7 @@ stdout_kv = true
     let mut args = vec!["launch", file.to_str().unwrap()];
     while kills < 20 {
         let mut child = sim.spawn(&args);
-        std::thread::sleep(rng.millis(150, 1500));
+        std::thread::sleep(rng.millis(150, 1000));
         match child.try_wait().expect("try_wait") {
             None => {
                 child.kill().expect("kill -9");
@@ -107,20 +107,7 @@ stdout_kv = true
     assert_eq!(st["counts"]["done"], POINTS as u64, "{}", st["counts"]);
 
     // The simulator's log: every accepted submission named a distinct job, one per point.
-    let mut per_point: HashMap<String, usize> = HashMap::new();
-    for c in sim.calls_of("bsub") {
-        if c["jobs"].as_array().unwrap().is_empty() {
-            continue;
-        }
-        for n in c["names"].as_array().unwrap() {
-            let name = n.as_str().unwrap();
-            let point = name.rsplit_once('-').unwrap().0.to_string();
-            *per_point.entry(point).or_default() += 1;
-        }
-    }
-    assert_eq!(per_point.len(), POINTS, "every point was submitted");
-    let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
+    common::assert_one_job_per_point(&sim.calls_of("bsub"), POINTS);
 
     let csv_path = sim.env.path().join("torture.csv");
     assert_ok(&sim.run(&["collect", "torture", "-o", csv_path.to_str().unwrap()]));

@@ -176,3 +176,35 @@ impl Sim {
             .collect()
     }
 }
+
+/// Job names of the bsub calls in a simulator call log that LSF accepted (it gave them ids).
+pub fn accepted_names(bsub_calls: &[serde_json::Value]) -> Vec<String> {
+    bsub_calls
+        .iter()
+        .filter(|c| !c["jobs"].as_array().expect("jobs").is_empty())
+        .flat_map(|c| {
+            c["names"]
+                .as_array()
+                .expect("names")
+                .iter()
+                .map(|n| n.as_str().expect("a name").to_string())
+        })
+        .collect()
+}
+
+/// Asserts that the accepted submissions are exactly one per point, `points` of them: no point
+/// lost, none submitted twice. Job names are `bsw-<id>-<point>-<attempt>`.
+pub fn assert_one_job_per_point(bsub_calls: &[serde_json::Value], points: usize) {
+    let mut per_point: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for n in accepted_names(bsub_calls) {
+        let point = n
+            .rsplit_once('-')
+            .expect("bsw-<id>-<point>-<attempt>")
+            .0
+            .to_string();
+        *per_point.entry(point).or_default() += 1;
+    }
+    let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
+    assert_eq!(per_point.len(), points, "every point submitted once");
+}

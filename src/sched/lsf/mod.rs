@@ -213,10 +213,11 @@ impl<T: Transport> LsfScheduler<T> {
         Ok(r)
     }
 
-    /// The last LSF report in each job's output file, when it is that job's (by name).
-    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+    /// The last LSF report in each job's output file, when it is that job's (by name): one
+    /// round trip for all of them.
+    async fn reports(&self, jobs: &[&JobRef]) -> Result<Vec<Option<parse::Trailer>>, SchedError> {
         if jobs.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(Vec::new());
         }
         let cmds: Vec<String> = jobs
             .iter()
@@ -229,18 +230,30 @@ impl<T: Transport> LsfScheduler<T> {
             })
             .collect();
         let framed = self.batch(&cmds, None).await?;
-        let mut found = HashMap::new();
-        for (j, f) in jobs.iter().zip(framed) {
-            if let Some(t) = parse::parse_trailer(&f.stdout)
-                && t.job_name.as_deref() == Some(j.job_name.as_str())
-            {
+        Ok(jobs
+            .iter()
+            .zip(framed)
+            .map(|(j, f)| {
+                parse::parse_trailer(&f.stdout)
+                    .filter(|t| t.job_name.as_deref() == Some(j.job_name.as_str()))
+            })
+            .collect())
+    }
+
+    /// End states from the reports of jobs bjobs no longer lists.
+    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+        let reports = self.reports(jobs).await?;
+        Ok(jobs
+            .iter()
+            .zip(reports)
+            .filter_map(|(j, t)| {
+                let t = t?;
                 let mut info = info_of_outcome(&t.outcome);
                 info.run_seconds = t.run_seconds;
                 info.max_mem_mb = t.max_mem_mb;
-                found.insert(j.job_id.clone(), info);
-            }
-        }
-        Ok(found)
+                Some((j.job_id.clone(), info))
+            })
+            .collect())
     }
 
     /// End states from `bhist -l` for jobs bjobs forgot and that left no report.
@@ -541,23 +554,9 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .iter()
             .filter(|j| !found.contains_key(&j.job_name))
             .collect();
-        if !rest.is_empty() {
-            let cmds: Vec<String> = rest
-                .iter()
-                .map(|j| {
-                    format!(
-                        "tail -c 65536 {} 2>/dev/null || true",
-                        shell::quote(&j.report.to_string_lossy())
-                    )
-                })
-                .collect();
-            for (j, f) in rest.iter().zip(self.batch(&cmds, None).await?) {
-                if let Some(t) = parse::parse_trailer(&f.stdout)
-                    && t.job_name.as_deref() == Some(j.job_name.as_str())
-                    && let Some(id) = t.job_id
-                {
-                    found.insert(j.job_name.clone(), id);
-                }
+        for (j, t) in rest.iter().zip(self.reports(&rest).await?) {
+            if let Some(id) = t.and_then(|t| t.job_id) {
+                found.insert(j.job_name.clone(), id);
             }
         }
         Ok(found)
