@@ -758,6 +758,17 @@ struct Unpacked {
     rejected: Vec<String>,
 }
 
+/// [`unpack_safely`] for tests and fuzzing: unpacks `archive` under `root` the way `download`
+/// does and returns the relative paths written (files) or made (directories), and the entry
+/// names rejected (absolute, with `..`, links, special files, blocked by a file or symlink).
+pub fn unpack_into(
+    archive: &[u8],
+    root: &Path,
+) -> Result<(Vec<PathBuf>, Vec<String>), TransportError> {
+    let u = unpack_safely(archive, root)?;
+    Ok((u.written, u.rejected))
+}
+
 /// Unpacks a tar archive under `root`, writing only regular files and directories at clean
 /// relative names, and never through a symlink: an archive from the remote side is not trusted.
 fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, TransportError> {
