@@ -41,6 +41,19 @@ fn round_in_scale(x: f64, scale: f64) -> f64 {
     }
 }
 
+/// `primary`, the caller's `lo + (hi - lo) * t`, unless that overflowed: then the same point as
+/// `lo * (1 - t) + hi * t`, which stays finite for finite ends. Found by fuzzing: an interval
+/// wider than f64::MAX (`uniform = [-1e308, 1e308]`), or a product `(hi - lo) * i` past it
+/// (`linspace = [0.0, 8e307, 5]`), gave inf (every uniform draw clamped to `hi`). Values that
+/// did not overflow stay bit-for-bit what they were, so existing sweeps keep their points.
+fn finite_or_lerp(primary: f64, lo: f64, hi: f64, t: f64) -> f64 {
+    if primary.is_finite() {
+        primary
+    } else {
+        lo * (1.0 - t) + hi * t
+    }
+}
+
 /// The values of a finite axis, computed on demand.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Finite {
@@ -137,7 +150,13 @@ impl Finite {
                 } else if i + 1 == *len {
                     *hi
                 } else {
-                    lo + (hi - lo) * (i as f64) / ((len - 1) as f64)
+                    let t = (i as f64) / ((len - 1) as f64);
+                    finite_or_lerp(
+                        lo + (hi - lo) * (i as f64) / ((len - 1) as f64),
+                        *lo,
+                        *hi,
+                        t,
+                    )
                 };
                 Value::Float(round_in_scale(x, lo.abs().max(hi.abs())))
             }
@@ -214,7 +233,7 @@ impl Axis {
             }
             Axis::Dist(Dist::Uniform(lo, hi)) => {
                 let u: f64 = rng.random();
-                let x = round12(lo + (hi - lo) * u);
+                let x = round12(finite_or_lerp(lo + (hi - lo) * u, *lo, *hi, u));
                 row.push(Value::Float(x.clamp(*lo, *hi)));
             }
             Axis::Dist(Dist::LogUniform(lo, hi)) => {

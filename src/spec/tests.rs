@@ -412,6 +412,31 @@ fn distributions_are_pinned() {
     );
 }
 
+/// Found by fuzzing: `hi - lo` (or `(hi - lo) * i`) past f64::MAX made linspace values inf and
+/// pinned every uniform draw to the high end.
+#[test]
+fn huge_intervals_do_not_overflow() {
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [0.0, 8e307, 5] }")),
+        ["0.0", "2e307", "4e307", "6e307", "8e307"]
+    );
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [-1e308, 1e308, 3] }")),
+        ["-1e308", "0.0", "1e308"]
+    );
+    let s = spec("[grid]\nu = { uniform = [-1.7e308, 1.7e308] }\n[sample]\nn = 200\nseed = 1\n");
+    let draws: Vec<f64> = s
+        .points()
+        .map(|p| match p.params[0].1 {
+            Value::Float(x) => x,
+            ref v => panic!("{v:?}"),
+        })
+        .collect();
+    assert!(draws.iter().all(|x| x.is_finite() && x.abs() <= 1.7e308));
+    let above = draws.iter().filter(|x| **x > 0.0).count();
+    assert!((60..=140).contains(&above), "{above} of 200 draws above 0");
+}
+
 #[test]
 fn distributions_stay_within_bounds() {
     let s = spec(

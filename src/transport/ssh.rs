@@ -758,6 +758,17 @@ struct Unpacked {
     rejected: Vec<String>,
 }
 
+/// [`unpack_safely`] for tests and fuzzing: unpacks `archive` under `root` the way `download`
+/// does and returns the relative paths written (files) or made (directories), and the entry
+/// names rejected (absolute, with `..`, links, special files, blocked by a file or symlink).
+pub fn unpack_into(
+    archive: &[u8],
+    root: &Path,
+) -> Result<(Vec<PathBuf>, Vec<String>), TransportError> {
+    let u = unpack_safely(archive, root)?;
+    Ok((u.written, u.rejected))
+}
+
 /// Unpacks a tar archive under `root`, writing only regular files and directories at clean
 /// relative names, and never through a symlink: an archive from the remote side is not trusted.
 fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, TransportError> {
@@ -807,15 +818,13 @@ fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, TransportError
         // Write beside the target, then rename over it: rename replaces a symlink that sits at
         // the target instead of writing through it.
         // A short name: the entry's own name may already be as long as a name can be.
-        let tmp = parent.join(format!(".bsweep-part-{}", std::process::id()));
+        // The archive may hold an entry of that very name (found by fuzzing: removing a stale
+        // temporary file deleted a file written a moment before), so never remove or reuse
+        // one: take the first free name.
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777 | 0o600;
+        let mut tmp = PathBuf::new();
         let written = (|| {
-            let _ = fs::remove_file(&tmp);
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)?;
+            let mut f = free_file(&parent, mode, &mut tmp)?;
             io::copy(&mut entry, &mut f)?;
             f.sync_all()?;
             fs::rename(&tmp, &target)
@@ -827,6 +836,30 @@ fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, TransportError
         out.written.push(rel);
     }
     Ok(out)
+}
+
+/// Creates a new file `.bsweep-part-PID-N` in `dir` with the first N whose name is free, and
+/// sets `path` to it (only once it is created, so that a caller cleaning up after an error
+/// removes nothing it did not make).
+fn free_file(dir: &Path, mode: u32, path: &mut PathBuf) -> io::Result<fs::File> {
+    let pid = std::process::id();
+    let mut n = 0u32;
+    loop {
+        let p = dir.join(format!(".bsweep-part-{pid}-{n}"));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&p)
+        {
+            Ok(f) => {
+                *path = p;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < u32::MAX => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Makes the directories of `rel` under `root`, one component at a time, refusing to pass
@@ -1120,6 +1153,43 @@ mod tests {
         );
         assert_eq!(fs::read(root.join("pre-file")).unwrap(), b"replaced");
         assert!(!root.join("dev").exists() && !root.join("fifo").exists());
+    }
+
+    /// Found by fuzzing: an entry named like the unpacker's temporary file was deleted by the
+    /// next entry of its directory, yet reported written.
+    #[test]
+    fn an_entry_named_like_the_temporary_file_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let mut b = tar::Builder::new(Vec::new());
+        for name in [
+            format!(".bsweep-part-{pid}"),
+            format!(".bsweep-part-{pid}-0"),
+            "next".to_string(),
+        ] {
+            raw_entry(&mut b, tar::EntryType::Regular, &name, "", name.as_bytes());
+        }
+        let dir_name = format!(".bsweep-part-{pid}-1");
+        raw_entry(&mut b, tar::EntryType::Directory, &dir_name, "", b"");
+        raw_entry(&mut b, tar::EntryType::Regular, "last", "", b"last");
+        let ar = b.into_inner().unwrap();
+        let u = unpack_safely(&ar, dir.path()).unwrap();
+        assert!(u.rejected.is_empty(), "{:?}", u.rejected);
+        for w in &u.written {
+            assert!(
+                dir.path().join(w).exists(),
+                "{w:?} reported written, not there"
+            );
+        }
+        for name in [
+            format!(".bsweep-part-{pid}"),
+            format!(".bsweep-part-{pid}-0"),
+        ] {
+            assert_eq!(fs::read(dir.path().join(&name)).unwrap(), name.as_bytes());
+        }
+        assert_eq!(fs::read(dir.path().join("last")).unwrap(), b"last");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 5);
     }
 
     #[test]

@@ -219,7 +219,9 @@ pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, Pars
     let doc = match stream.next() {
         Some(Ok(v)) => v,
         Some(Err(e)) => {
-            let line = lines_before + e.line().max(1);
+            // A document cut short ends "on" the line after its last newline, which does not
+            // exist: point at the last line instead (found by fuzzing).
+            let line = (lines_before + e.line().max(1)).min(stdout.lines().count().max(1));
             let text = stdout.lines().nth(line - 1).unwrap_or("");
             // serde_json's message ends in a position relative to the slice; ours is absolute.
             let msg = e.to_string();
@@ -835,6 +837,16 @@ mod tests {
         assert_eq!(r.records[0].max_mem_mb, None);
         assert_eq!(r.records[0].finish_time.as_deref(), Some("Dec 28 19:56"));
         assert_eq!(r.messages.len(), 1, "{:?}", r.messages);
+    }
+
+    /// Found by fuzzing: a truncated document was reported on a line past the end.
+    #[test]
+    fn truncated_json_points_at_its_last_line() {
+        let e = parse_bjobs_json("Please wait ...\n{\"RECORDS\":[\n  {\"JOBID\":\"1\"}\n", "");
+        assert_eq!(
+            e.map_err(|e| (e.line, e.found)),
+            Err((Some(3), "  {\"JOBID\":\"1\"}".to_string()))
+        );
     }
 
     #[test]

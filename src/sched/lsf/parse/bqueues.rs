@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ParseError;
-use super::values::is_empty_value;
+use super::values::{is_empty_value, is_wait_chatter};
 
 /// One queue. Counts are `None` when the output did not include them (a -json field list
 /// without them); `max` is also `None` for `-` (no limit).
@@ -98,12 +98,29 @@ pub fn parse_bqueues(stdout: &str) -> Result<Vec<QueueLoad>, ParseError> {
 /// Reads `bqueues -o "queue_name status ..." -json` (`{"COMMAND":"bqueues","QUEUES":n,
 /// "RECORDS":[...]}`); QUEUE_NAME and STATUS are required, counts are read when present.
 pub fn parse_bqueues_json(stdout: &str) -> Result<Vec<QueueLoad>, ParseError> {
-    let doc: Value = serde_json::from_str(stdout).map_err(|e| {
-        let text = stdout.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    // "Please wait" lines may precede any output (found by fuzzing: they made the reading an
+    // error). Skipped here, and counted so error lines still point into `stdout`.
+    let mut doc_text = stdout;
+    let mut skipped = 0;
+    while let Some((first, rest)) = doc_text.split_once('\n')
+        && is_wait_chatter(first)
+    {
+        doc_text = rest;
+        skipped += 1;
+    }
+    let doc: Value = serde_json::from_str(doc_text).map_err(|e| {
+        // Never past the last line (a document cut short ends after its last newline).
+        let line = (skipped + e.line().max(1)).min(stdout.lines().count().max(1));
+        let text = stdout.lines().nth(line - 1).unwrap_or("");
+        let msg = e.to_string();
+        // serde_json's position is relative to the document; ours is the line above.
+        let msg = msg
+            .rsplit_once(" at line ")
+            .map_or(msg.as_str(), |(m, _)| m);
         ParseError::new(
-            Some(e.line()),
+            Some(line),
             text,
-            format!("a bqueues -json document ({e})"),
+            format!("a bqueues -json document (JSON error: {msg})"),
         )
     })?;
     let records = doc
@@ -162,6 +179,22 @@ mod tests {
                 run: Some(4),
                 susp: Some(1),
             }])
+        );
+    }
+
+    /// Found by fuzzing: "Please wait" before the document made it unreadable.
+    #[test]
+    fn json_after_wait_chatter() {
+        let doc = r#"{"COMMAND":"bqueues","QUEUES":1,"RECORDS":[{"QUEUE_NAME":"short","STATUS":"Open:Active","NJOBS":"3"}]}"#;
+        let q = parse_bqueues_json(&format!("Cannot connect to LSF. Please wait ...\n{doc}\n"));
+        assert_eq!(
+            q.map(|v| v.into_iter().map(|q| (q.name, q.njobs)).collect::<Vec<_>>()),
+            Ok(vec![("short".to_string(), Some(3))])
+        );
+        let e = parse_bqueues_json("LSF is busy. Please wait ...\n{\"RECORDS\": [\n");
+        assert_eq!(
+            e.map_err(|e| (e.line, e.found)),
+            Err((Some(2), "{\"RECORDS\": [".to_string()))
         );
     }
 

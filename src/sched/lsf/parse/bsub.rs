@@ -104,7 +104,10 @@ pub fn parse_bsub(
         if !line.contains("submitted") {
             continue;
         }
-        if let Some(c) = SUBMITTED_RE.captures(line) {
+        // Every match on the line, not only the first: digits that overflow u64 are not a job
+        // id, and a real id after them on the same line was missed (found by fuzzing), which
+        // would have made the caller submit the job again.
+        for c in SUBMITTED_RE.captures_iter(line) {
             // Digits that overflow u64 are not a job id; keep looking.
             if let Ok(job_id) = c[1].parse::<u64>() {
                 return Ok(Submitted {
@@ -192,6 +195,22 @@ mod tests {
             Ok(Submitted {
                 job_id: 12345678,
                 queue: None
+            })
+        );
+    }
+
+    /// Found by fuzzing: an overflowing id hid a real one later on the same line.
+    #[test]
+    fn overflowing_id_does_not_hide_the_next_one() {
+        assert_eq!(
+            parse_bsub(
+                "Job <20000000000000000000> is submitted. Job <7> is submitted to queue <q>.\n",
+                "",
+                Some(0)
+            ),
+            Ok(Submitted {
+                job_id: 7,
+                queue: Some("q".into())
             })
         );
     }

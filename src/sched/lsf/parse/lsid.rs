@@ -6,6 +6,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::ParseError;
+use super::values::is_wait_chatter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LsidInfo {
@@ -38,6 +39,12 @@ pub fn parse_lsid(stdout: &str) -> Result<LsidInfo, ParseError> {
     let mut cluster = None;
     let mut master = None;
     for line in stdout.lines().map(str::trim) {
+        // "Cannot connect to LSF. Please wait ..." names LSF: taken for the banner it hid the
+        // real one (no version, so no -json) and made a failed lsid look like a success.
+        // Found by fuzzing.
+        if is_wait_chatter(line) {
+            continue;
+        }
         if info.is_none() {
             if let Some(c) = BANNER_RE.captures(line) {
                 info = Some(LsidInfo {
@@ -148,5 +155,23 @@ mod tests {
             })
         );
         assert!(parse_lsid("lsid: ls_getmastername failed: LIM is down; try later\n").is_err());
+    }
+
+    /// Found by fuzzing: the chatter line names LSF and was taken for the banner.
+    #[test]
+    fn wait_chatter_is_not_a_banner() {
+        let chatter = "Cannot connect to LSF. Please wait ...\n";
+        let i = parse_lsid(&format!(
+            "{chatter}IBM Spectrum LSF Standard 10.1.0.13, Jan 1 2024\nMy cluster name is c\n"
+        ));
+        assert_eq!(
+            i.map(|i| (i.product, i.version)),
+            Ok((
+                "IBM Spectrum LSF Standard".to_string(),
+                Some("10.1.0.13".to_string())
+            ))
+        );
+        assert!(parse_lsid(chatter).is_err());
+        assert!(parse_lsid("LSF is processing your request. Please wait ...\n").is_err());
     }
 }

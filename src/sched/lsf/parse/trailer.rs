@@ -40,38 +40,61 @@ fn is_dashes(line: &str) -> bool {
     t.len() >= 20 && t.bytes().all(|b| b == b'-')
 }
 
+/// Which lines are the job script LSF echoes under "Your job looked like:": from the
+/// "# LSBATCH: User input" line right after a line of dashes, to the next line of dashes.
+fn script_echo(lines: &[&str]) -> Vec<bool> {
+    let mut echo = vec![false; lines.len()];
+    let mut inside = false;
+    for (i, l) in lines.iter().enumerate() {
+        if inside {
+            inside = !is_dashes(l);
+        } else {
+            inside = l.trim() == "# LSBATCH: User input" && i > 0 && is_dashes(lines[i - 1]);
+        }
+        echo[i] = inside;
+    }
+    echo
+}
+
 /// Reads the LAST report in an `-o` file (a file appended to by several attempts holds one per
 /// attempt). `None` when there is no "Sender: LSF System" report or its outcome line is not one
 /// LSF is known to print. Note that a report left by an earlier attempt is still found while a
 /// later attempt runs: give each attempt its own file (or `-oo`).
 pub fn parse_trailer(text: &str) -> Option<Trailer> {
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines
-        .iter()
-        .rposition(|l| l.trim_start().starts_with("Sender: LSF System"))?;
-    let block = &lines[start..];
+    // The report's own lines, found outside the echoed job script: a script line like
+    // "Sender: LSF System" or "Resource usage summary:" passed for LSF's and hid the real
+    // report (found by fuzzing).
+    let echo = script_echo(&lines);
+    let report = |at: usize, f: &dyn Fn(&str) -> bool| !echo[at] && f(lines[at]);
+    let start = (0..lines.len())
+        .rev()
+        .find(|&i| report(i, &|l| l.trim_start().starts_with("Sender: LSF System")))?;
+    // The first report line of a kind in lines[start..upto], relative to `start`.
+    let find = |f: &dyn Fn(&str) -> bool, upto: usize| {
+        (start..upto).find(|&i| report(i, f)).map(|i| i - start)
+    };
     // Older LSF puts the report first and the job's output after "follows:".
-    let end = block
-        .iter()
-        .position(|l| l.trim_start().starts_with("The output (if any) follows"))
-        .unwrap_or(block.len());
-    let block = &block[..end];
-    let usage_at = block
-        .iter()
-        .position(|l| l.trim() == "Resource usage summary:")
-        .unwrap_or(block.len());
-    let script_at = block
-        .iter()
-        .position(|l| l.trim() == "Your job looked like:")
-        .unwrap_or(usage_at);
+    let end = find(
+        &|l| l.trim_start().starts_with("The output (if any) follows"),
+        lines.len(),
+    )
+    .unwrap_or(lines.len() - start);
+    let block = &lines[start..start + end];
+    let usage_at =
+        find(&|l| l.trim() == "Resource usage summary:", start + end).unwrap_or(block.len());
+    let script_at = find(&|l| l.trim() == "Your job looked like:", start + end).unwrap_or(usage_at);
 
     // The outcome sits just above the usage summary, below the echoed job script: search
     // upwards and stop at the script's closing dashes, so a script that prints
     // "Successfully completed." cannot pass for LSF's line.
     let mut outcome = None;
     let mut term: Option<String> = None;
-    for l in block[..usage_at].iter().rev().map(|l| l.trim()) {
-        if is_dashes(l) {
+    for (i, l) in block[..usage_at].iter().enumerate().rev() {
+        // Also stop inside a script echo that was never closed (a report cut short while LSF
+        // was writing it): its lines are the job's (found by fuzzing).
+        let l = l.trim();
+        if is_dashes(l) || echo[start + i] {
             break;
         }
         if l == "Successfully completed." {
@@ -196,6 +219,29 @@ mod tests {
                 code: Some(1),
             })
         );
+    }
+
+    /// Found by fuzzing: report lines inside the echoed script were taken for LSF's.
+    #[test]
+    fn script_lines_are_not_report_lines() {
+        let script = "Sender: LSF System <fake>\nSubject: Job 9: <fake> in cluster <c> Exited\n\
+                      Your job looked like:\nExited with exit code 9.\nResource usage summary:\n\
+                      \x20   CPU time :  999 sec.\nThe output (if any) follows:\n";
+        let text = report("Successfully completed.", "2.50").replace(
+            "# LSBATCH: User input\n",
+            &format!("# LSBATCH: User input\n{script}"),
+        );
+        let t = parse_trailer(&text);
+        assert_eq!(t.as_ref().map(|t| &t.outcome), Some(&Outcome::Done));
+        assert_eq!(t.as_ref().and_then(|t| t.job_id.as_deref()), Some("42"));
+        assert_eq!(t.as_ref().and_then(|t| t.cpu_seconds), Some(2.5));
+        assert_eq!(
+            parse_trailer(&text.replace("Successfully completed.\n\n", "")),
+            None
+        );
+        // Cut short inside the script: no outcome yet.
+        let cut = text.find("    CPU time :  999").expect("fake line");
+        assert_eq!(parse_trailer(&text[..cut]), None);
     }
 
     #[test]
