@@ -337,6 +337,17 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Refuses a grid that is huge before exclusions without `--yes`, before anything walks it.
+fn check_bound(spec: &Spec, yes: bool) -> Result<(), CliError> {
+    let bound = spec.upper_bound();
+    if bound > LARGE_GRID && !yes {
+        return Err(CliError::Usage(format!(
+            "the grid has up to {bound} points before exclusions (more than {LARGE_GRID}); check the file, then pass --yes to confirm"
+        )));
+    }
+    Ok(())
+}
+
 fn check_size(count: u64, yes: bool) -> Result<(), CliError> {
     if count > LARGE_GRID && !yes {
         return Err(CliError::Usage(format!(
@@ -358,6 +369,7 @@ fn target_labels(spec: &Spec) -> Vec<String> {
 
 fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<(), CliError> {
     let spec = Spec::load(file)?;
+    check_bound(&spec, yes)?;
     let count = spec.count();
     check_size(count, yes)?;
     let targets = engine::targets_of(&spec);
@@ -506,6 +518,7 @@ async fn launch(
     place: &Place,
 ) -> Result<(), CliError> {
     let spec = Spec::load(file)?;
+    check_bound(&spec, yes)?;
     let count = spec.count();
     check_size(count, yes)?;
     let host = place.host(&spec);

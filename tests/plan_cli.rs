@@ -116,4 +116,19 @@ fn huge_grids_need_confirmation() {
     let out = env.run(&["plan", file.to_str().unwrap(), "--yes"]);
     assert_ok(&out);
     assert!(text(&out.stdout).contains("101000 points"));
+
+    // A tiny file for a vast grid that exclusions empty: refused at once, never walked.
+    let vast = env.sweep(
+        "vast.toml",
+        "name = \"vast\"\ncommand = \"true\"\n[grid]\na = { linspace = [0.0, 1.0, 1000000000000] }\nb = [1]\n[[exclude]]\nb = 1\n",
+    );
+    let start = std::time::Instant::now();
+    let out = env.run(&["plan", vast.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("before exclusions"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -350,8 +350,14 @@ impl Grid {
                 product
                     .checked_mul(u64::from(repeats))
                     .ok_or(GridError::TooMany)?;
-                // Cheap: usually the very first point survives.
-                if !grid.excludes.is_empty() && grid.rows().next().is_none() {
+                // Cheap: usually the very first point survives. The look is bounded so a tiny
+                // file describing a vast, wholly excluded grid cannot hang loading; past the
+                // bound, "no points" surfaces when the points are counted.
+                const LOOK: usize = 10_000_000;
+                if !grid.excludes.is_empty()
+                    && (product as u128) <= LOOK as u128
+                    && grid.rows().next().is_none()
+                {
                     return Err(GridError::AllExcluded);
                 }
                 if let Some(SampleOpts { n, seed }) = sample {
@@ -378,6 +384,16 @@ impl Grid {
             }
         }
         Ok(grid)
+    }
+
+    /// The number of points before exclusions (what a count is bounded by), without walking.
+    pub(crate) fn upper_bound(&self) -> u64 {
+        let base = match &self.sampling {
+            Sampling::All => self.product().unwrap_or(u64::MAX),
+            Sampling::Pick(chosen) => chosen.len() as u64,
+            Sampling::Draw { n, .. } => *n,
+        };
+        base.saturating_mul(u64::from(self.repeats))
     }
 
     pub(crate) fn param_names(&self) -> Vec<String> {

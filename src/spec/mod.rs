@@ -214,6 +214,11 @@ impl Spec {
         self.grid.param_names()
     }
 
+    /// Number of points before exclusions: an upper bound of `count`, known without walking.
+    pub fn upper_bound(&self) -> u64 {
+        self.grid.upper_bound()
+    }
+
     /// Number of points. Streams the grid once when exclusions make it necessary.
     pub fn count(&self) -> u64 {
         self.grid.count()
