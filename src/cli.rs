@@ -709,11 +709,10 @@ async fn status_once(home: &Home, name: &str, json: bool) -> Result<bool, CliErr
         Look::Owned(store) => {
             let mut engine = open_engine(*store, true).await?;
             engine.poll_once().await?;
-            engine.write_snapshot(true);
-            (
-                report::status_view(engine.store().meta(), engine.points()),
-                None,
-            )
+            // One view for the snapshot and the answer (100,000 points make it costly).
+            let view = report::status_view(engine.store().meta(), engine.points());
+            engine.write_view(&view);
+            (view, None)
         }
         Look::Snapshot(view, pid) => (
             view,
