@@ -200,19 +200,16 @@ SUBMIT_S=$(calc "$t1 - $t0")
 echo "== (base) polling: one \`ssh e2e-slow bjobs ID\` per unfinished job per round, every $POLL s"
 pending=("${IDS[@]}")
 ROUNDS=0
-ROUND1_S=0
 while [ "${#pending[@]}" -gt 0 ]; do
     [ "$ROUNDS" -gt 0 ] && sleep "$POLL"
     ROUNDS=$((ROUNDS + 1))
     [ "$ROUNDS" -le 600 ] || die "(base) jobs still unfinished after 600 rounds: ${pending[*]}"
-    tr=$(now)
     left=()
     for id in "${pending[@]}"; do
         stat=$("${SSH[@]}" e2e-slow "$(init base); bjobs $id" 2>/dev/null | awk 'NR == 2 { print $3 }')
         BASE_SSH=$((BASE_SSH + 1))
         [ "$stat" = DONE ] || left+=("$id")
     done
-    [ "$ROUNDS" = 1 ] && ROUND1_S=$(calc "$(now) - $tr")
     pending=("${left[@]+"${left[@]}"}")
 done
 t2=$(now)
@@ -224,13 +221,8 @@ BASE_LAUNCH=$(calc "$SUBMIT_S * $SCALE")
 BASE_DONE=$(calc "($SUBMIT_S + $POLL_S) * $SCALE")
 
 # ---- report ---------------------------------------------------------------------------------
-if [ "$SAMPLE" -lt "$N" ]; then
-    star="*"
-    est="$BASE_BSUB bsub, $BASE_BJOBS bjobs, $BASE_SSH ssh measured on $SAMPLE jobs; × $SCALE"
-else
-    star=""
-    est="all measured"
-fi
+if [ "$SAMPLE" -lt "$N" ]; then star="*"; else star=""; fi
+scaled() { calc "$1 * $SCALE" | sed 's/\.00$//'; }
 echo
 echo "bsweep end-to-end ($PROFILE build): N=$N points; ssh through delayproxy ($DELAY_MS ms each way; fresh"
 echo "\`ssh host true\` ${SSH_TRUE} s); simulator: $LATENCY_MS ms per call, $N slots; poll every $POLL s"
@@ -240,14 +232,14 @@ printf '%-28s %10s %12s %8s %8s %10s\n' "(a) bsweep, plain jobs" "${LAUNCH[plain
 printf '%-28s %10s %12s %8s %8s %10s\n' "(b) bsweep, job arrays" "${LAUNCH[array]}" "${DONE_T[array]}" \
     "${BSUB[array]}" "${BJOBS[array]}" "${RT[array]}"
 printf '%-28s %10s %12s %8s %8s %10s\n' "(c) ssh loop by hand$star" "$BASE_LAUNCH" "$BASE_DONE" \
-    "$(calc "$BASE_BSUB * $SCALE" | sed 's/\.00$//')" "$(calc "$BASE_BJOBS * $SCALE" | sed 's/\.00$//')" \
-    "$(calc "$BASE_SSH * $SCALE" | sed 's/\.00$//')"
-echo "ssh: bsweep's round trips over its one connection (BSWEEP_DEBUG=1 lines; the connection"
-echo "itself is one ssh login per process, reused by resume); baseline: ssh invocations, each a login."
+    "$(scaled "$BASE_BSUB")" "$(scaled "$BASE_BJOBS")" "$(scaled "$BASE_SSH")"
+echo "ssh: bsweep's round trips over its one connection (its BSWEEP_DEBUG=1 lines; the connection is"
+echo "one ssh login, made by launch and reused by resume); baseline: ssh logins, one per command."
+echo "bsweep's bjobs include its one-time probe of which bjobs output to read (2 calls)."
 if [ -n "$star" ]; then
-    echo "* baseline measured on the first $SAMPLE of $N jobs ($SUBMIT_S s submitting, $ROUNDS poll"
-    echo "  round(s) in $POLL_S s, the first $ROUND1_S s) and scaled linearly × $SCALE: $est. The"
-    echo "  simulator slows as it holds more jobs, so the scaled baseline is if anything too fast."
+    echo "* baseline: the first $SAMPLE of $N jobs measured ($BASE_BSUB bsub, $BASE_BJOBS bjobs, $BASE_SSH ssh"
+    echo "  logins; submitting $SUBMIT_S s; $ROUNDS poll round(s), $POLL_S s) and scaled linearly x $SCALE."
+    echo "  The simulator slows as it holds more jobs, so the scaled baseline is if anything too fast."
 fi
 SPEED_A=$(calc "$BASE_LAUNCH / ${LAUNCH[plain]}")
 SPEED_B=$(calc "$BASE_LAUNCH / ${LAUNCH[array]}")
