@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "clock.rs"]
+#[path = "common/clock.rs"]
 mod clock;
 
 use bsweep::sched::lsf::parse::{

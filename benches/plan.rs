@@ -7,7 +7,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "clock.rs"]
+#[path = "common/clock.rs"]
 mod clock;
 
 use bsweep::script::{self, ScriptCtx};

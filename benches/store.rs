@@ -5,7 +5,7 @@
 //! background thread as much as this thread's CPU. `cargo bench --bench store`;
 //! `cargo bench -- --test` runs each once.
 
-#[path = "sweepgen.rs"]
+#[path = "common/sweepgen.rs"]
 mod sweepgen;
 
 use std::hint::black_box;

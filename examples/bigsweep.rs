@@ -6,7 +6,7 @@
 //! target/release/bsweep --home HOME status NAME
 //! ```
 
-#[path = "../benches/sweepgen.rs"]
+#[path = "../benches/common/sweepgen.rs"]
 mod sweepgen;
 
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! The clock the CPU-bound benches measure with: wall time (criterion's default), or with
 //! `BENCH_CLOCK=cpu` the CPU time of the benchmarking thread, which other work on a busy or
-//! shared machine does not inflate. Included by the bench files with `#[path]`.
+//! shared machine does not inflate. Included by the bench files with `#[path]` (in a
+//! subdirectory, so cargo does not take it for a bench of its own).
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Builds large recorded sweeps straight into a store, without running anything: the store
 //! benches and `examples/bigsweep.rs` (for timing `bsweep status` on 100,000 points) share it.
-//! Included with `#[path]`.
+//! Included with `#[path]` (from a subdirectory, so cargo does not take it for a bench).
 #![allow(dead_code)] // each includer uses its own subset
 
 use std::path::Path;
