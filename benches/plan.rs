@@ -1,10 +1,14 @@
 //! Benchmarks of the pure hot paths of `plan` and `launch`: streaming grid expansion and job
-//! script rendering. Run with `cargo bench`; CI runs them in quick mode (`cargo bench -- --test`).
+//! script rendering. Run with `cargo bench --bench plan` (`BENCH_CLOCK=cpu` on a busy machine);
+//! CI runs them in quick mode (`cargo bench -- --test`).
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "common/clock.rs"]
+mod clock;
 
 use bsweep::script::{self, ScriptCtx};
 use bsweep::spec::Spec;
@@ -19,7 +23,7 @@ wd = { linspace = [0.0, 0.1, 10] }
 seed = { start = 0, stop = 10 }
 "#;
 
-fn expansion(c: &mut Criterion) {
+fn expansion(c: &mut Criterion<clock::Clock>) {
     let spec = Spec::from_toml(GRID_1M, Path::new("bench.toml")).expect("bench grid parses");
     assert_eq!(spec.count(), 1_000_000);
     let mut g = c.benchmark_group("expand");
@@ -35,7 +39,7 @@ fn expansion(c: &mut Criterion) {
     g.finish();
 }
 
-fn rendering(c: &mut Criterion) {
+fn rendering(c: &mut Criterion<clock::Clock>) {
     let spec = Spec::from_toml(GRID_1M, Path::new("bench.toml")).expect("bench grid parses");
     let target = bsweep::spec::Target {
         queue: Some("normal".into()),
@@ -70,5 +74,9 @@ fn rendering(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, expansion, rendering);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(clock::Clock::from_env());
+    targets = expansion, rendering
+}
 criterion_main!(benches);

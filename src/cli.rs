@@ -386,7 +386,8 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
     let shown = if all { count } else { count.min(3) };
     // The real id is drawn at launch; the plan shows a stand-in so names have their true shape.
     let id = "xxxxxx";
-    let mut out = std::io::stdout().lock();
+    // Buffered: `--all` on a large grid writes millions of lines, one syscall each otherwise.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let render = |p: &crate::spec::Point| {
         let t = (p.index % targets.len() as u64) as usize;
         let name = script::job_name(id, p.index, 1);
@@ -407,35 +408,33 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
         (t, name, text)
     };
     if json {
-        let points: Vec<serde_json::Value> = spec
-            .points()
-            .take(shown as usize)
-            .map(|p| {
-                let (t, name, text) = render(&p);
-                serde_json::json!({
-                    "index": p.index,
-                    "params": p.params.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
-                    "target": labels[t],
-                    "job_name": name,
-                    "script": text,
-                })
+        // Each point is turned into JSON as it is written, never all at once: `--all` on a
+        // million points stays as small as the plain plan.
+        let points = spec.points().take(shown as usize).map(|p| {
+            let (t, name, text) = render(&p);
+            serde_json::json!({
+                "index": p.index,
+                "params": p.params.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
+                "target": labels[t],
+                "job_name": name,
+                "script": text,
             })
-            .collect();
-        let v = serde_json::json!({
+        });
+        let head = serde_json::json!({
             "sweep": spec.name,
             "count": count,
             "backend": spec.backend,
             "params": spec.param_names(),
             "distribution": dist,
-            "points": points,
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        )
-        .map_err(io("stdout"))?;
-        return Ok(());
+        let doc = JsonWithPoints {
+            head,
+            points: std::cell::RefCell::new(Some(points)),
+        };
+        let stdout_err = |e: serde_json::Error| io("stdout")(e.into());
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(stdout_err)?;
+        writeln!(out).map_err(io("stdout"))?;
+        return out.flush().map_err(io("stdout"));
     }
     let policy = match spec.backend {
         BackendKind::Local => format!("at most {} at a time", spec.local.concurrency),
@@ -447,8 +446,9 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
     };
     let mut dist: Vec<_> = dist.into_iter().collect();
     dist.sort();
-    let w =
-        |out: &mut std::io::StdoutLock<'_>, s: String| writeln!(out, "{s}").map_err(io("stdout"));
+    let w = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>, s: String| {
+        writeln!(out, "{s}").map_err(io("stdout"))
+    };
     w(
         &mut out,
         format!(
@@ -499,7 +499,36 @@ fn plan(home: &Home, file: &Path, all: bool, json: bool, yes: bool) -> Result<()
             ),
         )?;
     }
-    Ok(())
+    out.flush().map_err(io("stdout"))
+}
+
+/// An object's fields (`head`), then `"points"`: an array serialised from the iterator as it
+/// goes, never collected.
+struct JsonWithPoints<I> {
+    head: serde_json::Value,
+    points: std::cell::RefCell<Option<I>>,
+}
+
+impl<I: Iterator<Item = serde_json::Value>> serde::Serialize for JsonWithPoints<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Points<'a, I>(&'a std::cell::RefCell<Option<I>>);
+        impl<I: Iterator<Item = serde_json::Value>> serde::Serialize for Points<'_, I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(None)?;
+                for v in self.0.borrow_mut().take().into_iter().flatten() {
+                    seq.serialize_element(&v)?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.head.as_object().into_iter().flatten() {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("points", &Points(&self.points))?;
+        map.end()
+    }
 }
 
 fn new_sweep_id() -> String {
@@ -734,11 +763,10 @@ async fn status_once(home: &Home, name: &str, json: bool) -> Result<bool, CliErr
         Look::Owned(store) => {
             let mut engine = open_engine(*store, true).await?;
             engine.poll_once().await?;
-            engine.write_snapshot(true);
-            (
-                report::status_view(engine.store().meta(), engine.points()),
-                None,
-            )
+            // One view for the snapshot and the answer (100,000 points make it costly).
+            let view = report::status_view(engine.store().meta(), engine.points());
+            engine.write_view(&view);
+            (view, None)
         }
         Look::Snapshot(view, pid) => (
             view,

@@ -227,9 +227,14 @@ impl<S: Scheduler> Engine<S> {
         }
         self.last_snapshot = Instant::now();
         let view = report::status_view(self.store.meta(), &self.points);
+        self.write_view(&view);
+    }
+
+    /// Writes `view` (this sweep's status now) as the snapshot.
+    pub fn write_view(&self, view: &report::StatusView) {
         let dir = self.store.dir();
         let tmp = dir.join("status.json.tmp");
-        if let Ok(json) = serde_json::to_vec(&view)
+        if let Ok(json) = serde_json::to_vec(view)
             && fs::write(&tmp, json).is_ok()
         {
             let _ = fs::rename(&tmp, dir.join("status.json"));

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::sched::State;
+use crate::spec::Value;
 use crate::store::{PointRec, SweepMeta};
 
 /// One point as `status --json` shows it.
@@ -54,6 +55,17 @@ pub fn where_label(meta: &SweepMeta, p: &PointRec) -> Option<String> {
         .or_else(|| meta.targets.get(a.target).cloned())
 }
 
+/// A parameter value as JSON: what `serde_json::to_value` gives, without a serializer per value
+/// (status builds one per parameter of every point).
+fn json_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Float(x) => serde_json::Value::from(*x),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+    }
+}
+
 pub fn status_view(meta: &SweepMeta, points: &[PointRec]) -> StatusView {
     let mut targets: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for p in points {
@@ -81,7 +93,7 @@ pub fn status_view(meta: &SweepMeta, points: &[PointRec]) -> StatusView {
                     params: p
                         .params
                         .iter()
-                        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+                        .map(|(k, v)| (k.clone(), json_value(v)))
                         .collect(),
                     state: p.state(),
                     job_id: last.and_then(|a| a.job_id.clone()),

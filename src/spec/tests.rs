@@ -908,3 +908,66 @@ fn from_toml_is_deterministic() {
     let body = "[grid]\nx = { uniform = [0, 1] }\n[sample]\nn = 10\nseed = 5\n";
     assert_eq!(rows(&spec(body)), rows(&spec(body)));
 }
+
+#[test]
+fn values_read_back_as_the_untagged_derive_read_them() {
+    /// The derive `Value` had before its reading was written by hand.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(untagged)]
+    enum Reference {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+    fn same(v: &Value, r: &Reference) -> bool {
+        match (v, r) {
+            (Value::Bool(a), Reference::Bool(b)) => a == b,
+            (Value::Int(a), Reference::Int(b)) => a == b,
+            (Value::Float(a), Reference::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Str(a), Reference::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+    let texts = [
+        "true",
+        "false",
+        "0",
+        "-7",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "18446744073709551615",
+        "1.0",
+        "-0.0",
+        "1e-5",
+        "0.1",
+        "2.5e300",
+        "\"adam\"",
+        "\"a\\\"b\\\\c\\u00e9\"",
+        "\"\"",
+        "null",
+        "[1]",
+        "{\"a\":1}",
+    ];
+    for text in texts {
+        let ours = serde_json::from_str::<Value>(text);
+        let theirs = serde_json::from_str::<Reference>(text);
+        match (&ours, &theirs) {
+            (Ok(v), Ok(r)) => assert!(same(v, r), "{text}: {v:?} vs {r:?}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{text}: {ours:?} vs {theirs:?}"),
+        }
+    }
+    // And what bsweep writes reads back unchanged.
+    for v in [
+        Value::Bool(true),
+        Value::Int(-3),
+        Value::Float(1.0),
+        Value::Float(1e-5),
+        Value::Str("x y".into()),
+    ] {
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
+    }
+}

@@ -2,17 +2,19 @@
 //! bsweep runs for each. Found jobs come on stdout, `Job <N> is not found` on stderr (in any
 //! order, with exit 0 or 255): both streams are read, and the exit code is not consulted.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ParseError;
 use super::stat::Stat;
 use super::values::{
     add_host, element_id, exec_hosts, is_empty_value, non_empty, not_found_id, parse_duration_secs,
-    parse_mem_mb, time_text,
+    parse_mem_mb, time_text, trim,
 };
 
 /// One job (or array element) as bjobs reports it. Times are LSF's text (no year, ` L`/` E`/` X`
@@ -122,59 +124,113 @@ pub fn bjobs_table_args(ids: &[String]) -> Vec<String> {
 
 const STATES: &str = "PEND PROV PSUSP RUN USUSP SSUSP DONE EXIT UNKWN WAIT ZOMBI";
 
-/// Builds a record from values looked up by upper-case field name (-json and -o share this).
+/// The upper-case fields a record is built from (-json keys, -o names upper-cased); [`Vals`]
+/// holds their values in this order.
+const RECORD_KEYS: [&str; 13] = [
+    "JOBID",
+    "STAT",
+    "QUEUE",
+    "JOB_NAME",
+    "EXEC_HOST",
+    "EXIT_CODE",
+    "SUBMIT_TIME",
+    "START_TIME",
+    "FINISH_TIME",
+    "RUN_TIME",
+    "CPU_USED",
+    "MAX_MEM",
+    "JOBINDEX",
+];
+const K_JOBID: usize = 0;
+const K_STAT: usize = 1;
+const K_QUEUE: usize = 2;
+const K_JOB_NAME: usize = 3;
+const K_EXEC_HOST: usize = 4;
+const K_EXIT_CODE: usize = 5;
+const K_SUBMIT_TIME: usize = 6;
+const K_START_TIME: usize = 7;
+const K_FINISH_TIME: usize = 8;
+const K_RUN_TIME: usize = 9;
+const K_CPU_USED: usize = 10;
+const K_MAX_MEM: usize = 11;
+const K_JOBINDEX: usize = 12;
+
+/// One record's values by position in [`RECORD_KEYS`]; `None` for a field the output lacks.
+type Vals<'a> = [Option<Cow<'a, str>>; RECORD_KEYS.len()];
+
+fn record_key(key: &str) -> Option<usize> {
+    // A match (by length, then bytes) rather than a scan: it runs for every key of every record.
+    Some(match key {
+        "JOBID" => K_JOBID,
+        "STAT" => K_STAT,
+        "QUEUE" => K_QUEUE,
+        "JOB_NAME" => K_JOB_NAME,
+        "EXEC_HOST" => K_EXEC_HOST,
+        "EXIT_CODE" => K_EXIT_CODE,
+        "SUBMIT_TIME" => K_SUBMIT_TIME,
+        "START_TIME" => K_START_TIME,
+        "FINISH_TIME" => K_FINISH_TIME,
+        "RUN_TIME" => K_RUN_TIME,
+        "CPU_USED" => K_CPU_USED,
+        "MAX_MEM" => K_MAX_MEM,
+        "JOBINDEX" => K_JOBINDEX,
+        _ => return None,
+    })
+}
+
+/// Builds a record from its values (-json and -o share this). `found` gives the text an error
+/// shows; it is only called for an error.
 fn build_record(
-    get: &dyn Fn(&str) -> Option<String>,
+    vals: &Vals<'_>,
     line: Option<usize>,
-    found: &str,
+    found: &dyn Fn() -> String,
     messages: &mut Vec<String>,
 ) -> Result<JobRecord, ParseError> {
-    let raw = |k: &str| get(k).unwrap_or_default();
+    let raw = |k: usize| vals[k].as_deref().unwrap_or_default();
     let id =
-        non_empty(&raw("JOBID")).ok_or_else(|| ParseError::new(line, found, "a JOBID value"))?;
-    let stat_text = raw("STAT");
+        non_empty(raw(K_JOBID)).ok_or_else(|| ParseError::new(line, &found(), "a JOBID value"))?;
+    let stat_text = raw(K_STAT);
     let stat: Stat = stat_text.parse().map_err(|_| {
         ParseError::new(
             line,
-            found,
+            &found(),
             format!(
                 "a known STAT for job {id} ({STATES}), not {:?}",
                 stat_text.trim()
             ),
         )
     })?;
-    let exit_code = match non_empty(&raw("EXIT_CODE")) {
+    let exit_code = match non_empty(raw(K_EXIT_CODE)) {
         None => None,
         Some(t) => Some(t.parse::<i32>().map_err(|_| {
             ParseError::new(
                 line,
-                found,
+                &found(),
                 format!("a numeric EXIT_CODE for job {id}, not {t:?}"),
             )
         })?),
     };
-    let job_name = non_empty(&raw("JOB_NAME"));
-    let job_id = element_id(&id, job_name.as_deref(), get("JOBINDEX").as_deref());
+    let job_name = non_empty(raw(K_JOB_NAME));
+    let job_id = element_id(id, job_name.as_deref(), vals[K_JOBINDEX].as_deref());
     // A metric LSF prints oddly must not hide the job's state: note it and go on.
-    let mut metric =
-        |key: &str, read: fn(&str) -> Result<Option<f64>, String>| match read(&raw(key)) {
-            Ok(v) => v,
-            Err(e) => {
-                messages.push(format!("job {job_id}: {key}: expected {e}"));
-                None
-            }
-        };
-    let run_seconds = metric("RUN_TIME", parse_duration_secs);
-    let cpu_seconds = metric("CPU_USED", parse_duration_secs);
-    let max_mem_mb = metric("MAX_MEM", parse_mem_mb);
+    let mut metric = |k: usize, read: fn(&str) -> Result<Option<f64>, String>| match read(raw(k)) {
+        Ok(v) => v,
+        Err(e) => {
+            messages.push(format!("job {job_id}: {}: expected {e}", RECORD_KEYS[k]));
+            None
+        }
+    };
+    let run_seconds = metric(K_RUN_TIME, parse_duration_secs);
+    let cpu_seconds = metric(K_CPU_USED, parse_duration_secs);
+    let max_mem_mb = metric(K_MAX_MEM, parse_mem_mb);
     Ok(JobRecord {
         stat,
-        queue: non_empty(&raw("QUEUE")),
-        exec_hosts: exec_hosts(&raw("EXEC_HOST")),
+        queue: non_empty(raw(K_QUEUE)),
+        exec_hosts: exec_hosts(raw(K_EXEC_HOST)),
         exit_code,
-        submit_time: time_text(&raw("SUBMIT_TIME")),
-        start_time: time_text(&raw("START_TIME")),
-        finish_time: time_text(&raw("FINISH_TIME")),
+        submit_time: time_text(raw(K_SUBMIT_TIME)),
+        start_time: time_text(raw(K_START_TIME)),
+        finish_time: time_text(raw(K_FINISH_TIME)),
         run_seconds,
         cpu_seconds,
         max_mem_mb,
@@ -213,6 +269,45 @@ pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, Pars
         reading.side_text(stderr);
         return Ok(reading);
     };
+    // The usual document goes straight into records; anything unusual (a value that is not a
+    // string, a malformed record, an error to report) is read again the general way, which
+    // gives the same reading or the error with its line.
+    let mut stream = serde_json::Deserializer::from_str(&stdout[start..]).into_iter::<FastDoc>();
+    let Some(Ok(doc)) = stream.next() else {
+        return parse_bjobs_json_value(stdout, stderr, start);
+    };
+    let end = start + stream.byte_offset();
+    reading.side_text(&stdout[..start]);
+    reading.records = doc.0.records;
+    reading.not_found.extend(doc.0.not_found);
+    reading.messages.extend(doc.0.messages);
+    reading.side_text(&stdout[end..]);
+    reading.side_text(stderr);
+    Ok(reading)
+}
+
+/// A record with an `ERROR` key: a missing job, or LSF's message about job `id`.
+fn error_record(reading: &mut BjobsReading, msg: String, id: &str) {
+    match not_found_id(&msg) {
+        Some(id) => reading.not_found.push(id),
+        None => {
+            if id.is_empty() || msg.contains(id) {
+                reading.messages.push(msg);
+            } else {
+                reading.messages.push(format!("Job <{id}>: {msg}"));
+            }
+        }
+    }
+}
+
+/// [`parse_bjobs_json`] through a `serde_json::Value` of the whole document: slower, reads any
+/// JSON, and places errors.
+fn parse_bjobs_json_value(
+    stdout: &str,
+    stderr: &str,
+    start: usize,
+) -> Result<BjobsReading, ParseError> {
+    let mut reading = BjobsReading::default();
     reading.side_text(&stdout[..start]);
     let lines_before = stdout[..start].matches('\n').count();
     let mut stream = serde_json::Deserializer::from_str(&stdout[start..]).into_iter::<Value>();
@@ -253,32 +348,210 @@ pub fn parse_bjobs_json(stdout: &str, stderr: &str) -> Result<BjobsReading, Pars
         return Err(doc_err("COMMAND \"bjobs\""));
     }
     for rec in records {
-        let found = rec.to_string();
+        let found = || rec.to_string();
         let r = rec
             .as_object()
-            .ok_or_else(|| ParseError::new(None, &found, "a JSON object in RECORDS"))?;
+            .ok_or_else(|| ParseError::new(None, &found(), "a JSON object in RECORDS"))?;
         if let Some(err) = r.get("ERROR") {
-            let msg = json_text(err);
-            match not_found_id(&msg) {
-                Some(id) => reading.not_found.push(id),
-                None => {
-                    let id = r.get("JOBID").map(json_text).unwrap_or_default();
-                    if id.is_empty() || msg.contains(&id) {
-                        reading.messages.push(msg);
-                    } else {
-                        reading.messages.push(format!("Job <{id}>: {msg}"));
-                    }
-                }
-            }
+            let id = r.get("JOBID").map(json_text).unwrap_or_default();
+            error_record(&mut reading, json_text(err), &id);
             continue;
         }
-        let get = |k: &str| r.get(k).map(json_text);
-        let rec = build_record(&get, None, &found, &mut reading.messages)?;
+        let vals: Vals<'_> = RECORD_KEYS.map(|k| r.get(k).map(|v| Cow::Owned(json_text(v))));
+        let rec = build_record(&vals, None, &found, &mut reading.messages)?;
         reading.records.push(rec);
     }
     reading.side_text(&stdout[end..]);
     reading.side_text(stderr);
     Ok(reading)
+}
+
+/// A bjobs -json document read straight into a [`BjobsReading`] (records, missing jobs and
+/// record messages; no side text), with no `Value` tree in between. Fails on anything
+/// [`parse_bjobs_json_value`] must look at: a non-string value, a bad record, a wrong COMMAND.
+struct FastDoc(BjobsReading);
+
+/// A string value, borrowed when it has no escapes. Anything else (LSF prints only strings)
+/// fails the fast reading.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A key, compared without being copied.
+struct Key<const RECORD: bool>(Option<usize>);
+
+/// Keys of the envelope that matter.
+const DOC_COMMAND: usize = 0;
+const DOC_RECORDS: usize = 1;
+/// A record's `ERROR` key; other keys are their [`RECORD_KEYS`] position.
+const REC_ERROR: usize = RECORD_KEYS.len();
+
+impl<'de, const RECORD: bool> Deserialize<'de> for Key<RECORD> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const RECORD: bool>;
+        impl<'de, const RECORD: bool> Visitor<'de> for V<RECORD> {
+            type Value = Key<RECORD>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<RECORD>, E> {
+                Ok(Key(match (RECORD, v) {
+                    (false, "COMMAND") => Some(DOC_COMMAND),
+                    (false, "RECORDS") => Some(DOC_RECORDS),
+                    (false, _) => None,
+                    (true, "ERROR") => Some(REC_ERROR),
+                    (true, _) => record_key(v),
+                }))
+            }
+        }
+        d.deserialize_str(V::<RECORD>)
+    }
+}
+
+impl<'de> Deserialize<'de> for FastDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(DocVisitor)
+    }
+}
+
+struct DocVisitor;
+
+impl<'de> Visitor<'de> for DocVisitor {
+    type Value = FastDoc;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a bjobs -json object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastDoc, A::Error> {
+        let mut reading = BjobsReading::default();
+        let mut seen_records = false;
+        while let Some(Key(k)) = map.next_key::<Key<false>>()? {
+            match k {
+                Some(DOC_COMMAND) => {
+                    if map.next_value::<Text>()?.0 != "bjobs" {
+                        return Err(de::Error::custom("COMMAND is not bjobs"));
+                    }
+                }
+                Some(_) if !seen_records => {
+                    seen_records = true;
+                    map.next_value_seed(Records(&mut reading))?;
+                }
+                Some(_) => return Err(de::Error::custom("RECORDS twice")),
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        if !seen_records {
+            return Err(de::Error::custom("no RECORDS"));
+        }
+        Ok(FastDoc(reading))
+    }
+}
+
+/// The RECORDS array, each record added to the reading as it is read.
+struct Records<'r>(&'r mut BjobsReading);
+
+impl<'de> DeserializeSeed<'de> for Records<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a RECORDS array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Record(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+struct Record<'r>(&'r mut BjobsReading);
+
+impl<'de> DeserializeSeed<'de> for Record<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Record<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object in RECORDS")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut vals: Vals<'de> = Default::default();
+        let mut error: Option<Cow<'de, str>> = None;
+        while let Some(Key(k)) = map.next_key::<Key<true>>()? {
+            match k {
+                Some(REC_ERROR) => error = Some(map.next_value::<Text>()?.0),
+                Some(i) => vals[i] = Some(map.next_value::<Text>()?.0),
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        let reading = self.0;
+        if let Some(msg) = error {
+            let id = vals[K_JOBID].as_deref().unwrap_or_default();
+            error_record(reading, msg.into_owned(), id);
+            return Ok(());
+        }
+        // An error needs the record's text, which only the general reading has.
+        let rec = build_record(&vals, None, &String::new, &mut reading.messages)
+            .map_err(|_| de::Error::custom("bad record"))?;
+        reading.records.push(rec);
+        Ok(())
+    }
+}
+
+/// `text.split(delimiter)`, trimmed, into `out`; byte by byte for an ASCII delimiter, which
+/// beats a general search on fields of a few bytes.
+fn split_into<'a>(text: &'a str, delimiter: char, out: &mut Vec<&'a str>) {
+    if !delimiter.is_ascii() {
+        out.extend(text.split(delimiter).map(trim));
+        return;
+    }
+    let d = delimiter as u8;
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if b == d {
+            // Both ends are ASCII (the delimiter) or the text's ends: char boundaries.
+            out.push(trim(&text[start..i]));
+            start = i + 1;
+        }
+    }
+    out.push(trim(&text[start..]));
+}
+
+/// Lines in `text`: room for the records of a one-row-per-job output, reserved at once rather
+/// than grown (100,000 records are some 30 MB).
+fn line_count(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 /// An -o field name as its upper-case key: width specs (`stat:`, `queue:-`, `name:10`) and the
@@ -313,14 +586,25 @@ pub fn parse_bjobs_delimited(
             "jobid and stat among the -o fields",
         ));
     }
+    // Where each record field is among the values (the first of a repeated field).
+    let at: [Option<usize>; RECORD_KEYS.len()] =
+        RECORD_KEYS.map(|rk| keys.iter().position(|k| k == rk));
     let mut reading = BjobsReading::default();
+    reading.records.reserve(line_count(stdout));
+    let mut parts: Vec<&str> = Vec::with_capacity(keys.len());
     for (i, line) in stdout.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || not_found_id(t).is_some() || !t.contains(delimiter) {
+        let t = trim(line);
+        if t.is_empty() || not_found_id(t).is_some() {
             reading.side_line(t);
             continue;
         }
-        let parts: Vec<&str> = t.split(delimiter).map(str::trim).collect();
+        parts.clear();
+        split_into(t, delimiter, &mut parts);
+        if parts.len() < 2 {
+            // No delimiter: chatter, not a row.
+            reading.side_line(t);
+            continue;
+        }
         if parts.len() != keys.len() {
             return Err(ParseError::new(
                 Some(i + 1),
@@ -340,19 +624,16 @@ pub fn parse_bjobs_delimited(
         {
             continue;
         }
-        let get = |k: &str| {
-            keys.iter()
-                .position(|key| key == k)
-                .and_then(|p| parts.get(p))
-                .map(|v| {
-                    if is_empty_value(v) {
-                        String::new()
-                    } else {
-                        v.to_string()
-                    }
-                })
-        };
-        let rec = build_record(&get, Some(i + 1), line, &mut reading.messages)?;
+        let vals: Vals<'_> = at.map(|p| {
+            let v = parts[p?];
+            Some(Cow::Borrowed(if is_empty_value(v) { "" } else { v }))
+        });
+        let rec = build_record(
+            &vals,
+            Some(i + 1),
+            &|| line.to_string(),
+            &mut reading.messages,
+        )?;
         reading.records.push(rec);
     }
     reading.side_text(stderr);
@@ -392,8 +673,8 @@ impl Default for Header {
 type Tok<'a> = (usize, &'a str);
 
 /// Whitespace-separated tokens with their byte offsets.
-fn tokens(line: &str) -> Vec<Tok<'_>> {
-    let mut out = Vec::new();
+fn tokens<'a>(line: &'a str, out: &mut Vec<Tok<'a>>) {
+    out.clear();
     let mut start = None;
     for (i, c) in line.char_indices() {
         if c.is_whitespace() {
@@ -407,7 +688,6 @@ fn tokens(line: &str) -> Vec<Tok<'_>> {
     if let Some(s) = start {
         out.push((s, &line[s..]));
     }
-    out
 }
 
 fn tok_end(t: &Tok<'_>) -> usize {
@@ -563,7 +843,7 @@ fn parse_row(
     };
     let job_name = line[name_start..tok_end(last)].to_string();
     let id = toks[0].1;
-    let job_id = element_id(id, Some(&job_name), None);
+    let job_id = element_id(id.to_string(), Some(&job_name), None);
     let mut rec = JobRecord {
         job_id,
         stat,
@@ -602,9 +882,11 @@ pub fn parse_bjobs_table(stdout: &str, stderr: &str) -> Result<BjobsReading, Par
     let mut reading = BjobsReading::default();
     let mut header: Option<Header> = None;
     let mut last_row: Option<usize> = None;
+    reading.records.reserve(line_count(stdout));
+    let mut toks = Vec::new();
     for (i, line) in stdout.lines().enumerate() {
         let lineno = i + 1;
-        let toks = tokens(line);
+        tokens(line, &mut toks);
         let Some(head) = toks.first() else {
             last_row = None;
             continue;
@@ -847,6 +1129,43 @@ mod tests {
             e.map_err(|e| (e.line, e.found)),
             Err((Some(3), "  {\"JOBID\":\"1\"}".to_string()))
         );
+    }
+
+    #[test]
+    fn fast_json_reading_is_the_general_one() {
+        let docs = [
+            // Escapes, an unknown key, an error record, an odd metric, chatter around.
+            "Please wait\n{\"COMMAND\":\"bjobs\",\"JOBS\":3,\"RECORDS\":[\n\
+             {\"JOBID\":\"1\",\"STAT\":\"RUN\",\"EXEC_CWD\":\"\\/h\",\"JOB_NAME\":\"a\\/b[2]\",\
+             \"MAX_MEM\":\"12\",\"X\":{\"y\":[1,2]}},\n\
+             {\"JOBID\":\"2\",\"ERROR\":\"Job <2> is not found\"},\n\
+             {\"JOBID\":\"3\",\"ERROR\":\"Permission denied\"}]}\ntrailing words\n",
+            // Duplicate keys: the last wins.
+            r#"{"COMMAND":"bjobs","RECORDS":[{"JOBID":"4","STAT":"PEND","STAT":"DONE"}]}"#,
+            // Values that are not strings: read by the general path.
+            r#"{"COMMAND":"bjobs","RECORDS":[{"JOBID":5,"STAT":"DONE","QUEUE":null}]}"#,
+            r#"{"COMMAND":"bjobs","RECORDS":[{"JOBID":"6","ERROR":null}]}"#,
+            // Shapes the general path refuses, with its messages.
+            r#"{"COMMAND":"bjobs","RECORDS":[{"JOBID":"7"}]}"#,
+            r#"{"COMMAND":"ls -l","JOBID":"8","STAT":"RUN"}"#,
+            r#"{"COMMAND":"bjobs","RECORDS":[1]}"#,
+            r#"{"COMMAND":"bjobs","RECORDS":[],"RECORDS":[{"JOBID":"9","STAT":"RUN"}]}"#,
+            "{\"COMMAND\":\"bjobs\",\"RECORDS\":[{\"JOBID\":\"10\",\"STAT\":\"DONE\"}]}} x",
+            r#"{"COMMAND":"bjobs","RECORDS":[{"JOBID":"11","STAT":"RUN"}"#,
+        ];
+        for doc in docs {
+            let start = json_start(doc).unwrap_or_default();
+            assert_eq!(
+                parse_bjobs_json(doc, "Job <99> is not found\n"),
+                parse_bjobs_json_value(doc, "Job <99> is not found\n", start),
+                "{doc}"
+            );
+        }
+        let r = parse_bjobs_json(docs[0], "").unwrap_or_default();
+        assert_eq!(r.records[0].job_id, "1[2]");
+        assert_eq!(r.records[0].job_name.as_deref(), Some("a/b[2]"));
+        assert_eq!(r.not_found, ["2"]);
+        assert_eq!(r.messages.len(), 4, "{:?}", r.messages);
     }
 
     #[test]

@@ -1,32 +1,27 @@
 //! Value formats several LSF commands share: memory sizes, durations, times, host lists, job ids.
+//!
+//! These run for every record of every bjobs call (100,000 records for a large sweep), so they
+//! match by hand rather than with regexes; the tests check them against the regexes they replace.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-static MEM_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$").expect("static regex"));
-static HMS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([0-9]+):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$").expect("static regex")
-});
-static SECONDS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([0-9]+(?:\.[0-9]+)?)(?:\s*(?:second\(s\)|seconds?|secs?\.?|s))?$")
-        .expect("static regex")
-});
-static NOT_FOUND_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^Job <([^<>\s]+)> is not found").expect("static regex"));
-static ELEMENT_SUFFIX_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\[([0-9]+)\]$").expect("static regex"));
+/// `str::trim`, with the common case (no space at either end) settled inline: the parsers trim
+/// every value several times.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
 
 /// A field LSF left empty: `""` in -json, `-` in tables and -o output.
 pub(crate) fn is_empty_value(s: &str) -> bool {
-    let s = s.trim();
+    let s = trim(s);
     s.is_empty() || s == "-"
 }
 
 /// `Some(trimmed)` unless the value is empty or `-`.
 pub(crate) fn non_empty(s: &str) -> Option<String> {
-    (!is_empty_value(s)).then(|| s.trim().to_string())
+    (!is_empty_value(s)).then(|| trim(s).to_string())
 }
 
 /// A memory amount in MB. LSF's units are 1024-based (`12 Kbytes`, `522 MBytes`, `40.8 Gbytes`,
@@ -37,16 +32,57 @@ pub(crate) fn parse_mem_mb(s: &str) -> Result<Option<f64>, String> {
         return Ok(None);
     }
     let bad = || format!("a memory amount with a unit (like \"522 Mbytes\"), found {s:?}");
-    let caps = MEM_RE.captures(s.trim()).ok_or_else(bad)?;
-    let n: f64 = caps[1].parse().map_err(|_| bad())?;
-    let factor = match caps[2].to_ascii_lowercase().as_str() {
-        "k" | "kb" | "kbyte" | "kbytes" => 1.0 / 1024.0,
-        "m" | "mb" | "mbyte" | "mbytes" => 1.0,
-        "g" | "gb" | "gbyte" | "gbytes" => 1024.0,
-        "t" | "tb" | "tbyte" | "tbytes" => 1024.0 * 1024.0,
+    // `^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$`
+    let (num, rest) = split_number(trim(s)).ok_or_else(bad)?;
+    let unit = rest.trim_start();
+    if !unit.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let n = to_f64(num).ok_or_else(bad)?;
+    // The unit is ASCII letters: its first letter is the scale, the rest one of the spellings.
+    let factor = match unit.as_bytes().first().map(u8::to_ascii_lowercase) {
+        Some(b'k') => 1.0 / 1024.0,
+        Some(b'm') => 1.0,
+        Some(b'g') => 1024.0,
+        Some(b't') => 1024.0 * 1024.0,
         _ => return Err(bad()),
     };
+    if !["", "b", "byte", "bytes"]
+        .iter()
+        .any(|s| unit[1..].eq_ignore_ascii_case(s))
+    {
+        return Err(bad());
+    }
     Ok(Some(n * factor))
+}
+
+/// Splits `[0-9]+(?:\.[0-9]+)?` off the front of `s`: `(number, rest)`.
+fn split_number(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let mut i = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if i == 0 {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        let frac = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if frac > 0 {
+            i += 1 + frac;
+        }
+    }
+    Some(s.split_at(i))
+}
+
+/// A number matched by [`split_number`] as f64: whole numbers of up to 15 digits (exact in an
+/// f64) without the general float parser.
+fn to_f64(num: &str) -> Option<f64> {
+    if num.len() <= 15 && num.bytes().all(|b| b.is_ascii_digit()) {
+        return num.parse::<u64>().ok().map(|n| n as f64);
+    }
+    num.parse().ok()
+}
+
+fn all_digits(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A duration in seconds: `8 second(s)`, `0.4 second(s)`, `12173.25 sec.`, `79`, or the
@@ -55,21 +91,37 @@ pub(crate) fn parse_duration_secs(s: &str) -> Result<Option<f64>, String> {
     if is_empty_value(s) {
         return Ok(None);
     }
-    let t = s.trim();
+    let t = trim(s);
     let bad = || format!("a duration (like \"8 second(s)\" or \"00:01:02\"), found {s:?}");
-    if let Some(c) = HMS_RE.captures(t) {
-        let h: f64 = c[1].parse().map_err(|_| bad())?;
-        let m: f64 = c[2].parse().map_err(|_| bad())?;
-        let sec: f64 = c[3].parse().map_err(|_| bad())?;
-        return Ok(Some(h * 3600.0 + m * 60.0 + sec));
+    // `^([0-9]+):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$`
+    let mut clock = t.splitn(3, ':');
+    if let (Some(h), Some(m), Some(sec)) = (clock.next(), clock.next(), clock.next()) {
+        let sec_ok = split_number(sec).is_some_and(|(num, rest)| {
+            rest.is_empty() && all_digits(num.split('.').next().unwrap_or(""), 1, 2)
+        });
+        if all_digits(h, 1, usize::MAX) && all_digits(m, 1, 2) && sec_ok {
+            let h = to_f64(h).ok_or_else(bad)?;
+            let m = to_f64(m).ok_or_else(bad)?;
+            let sec = to_f64(sec).ok_or_else(bad)?;
+            return Ok(Some(h * 3600.0 + m * 60.0 + sec));
+        }
     }
-    let c = SECONDS_RE.captures(t).ok_or_else(bad)?;
-    c[1].parse().map(Some).map_err(|_| bad())
+    // `^([0-9]+(?:\.[0-9]+)?)(?:\s*(?:second\(s\)|seconds?|secs?\.?|s))?$`
+    let (num, rest) = split_number(t).ok_or_else(bad)?;
+    let unit_ok = rest.is_empty()
+        || matches!(
+            rest.trim_start(),
+            "second(s)" | "seconds" | "second" | "secs." | "secs" | "sec." | "sec" | "s"
+        );
+    if !unit_ok {
+        return Err(bad());
+    }
+    to_f64(num).map(Some).ok_or_else(bad)
 }
 
 /// A time as LSF printed it, minus the ` E`/` L`/` X` estimate/limit marker; `None` when empty.
 pub(crate) fn time_text(s: &str) -> Option<String> {
-    let t = s.trim();
+    let t = trim(s);
     let t = [" E", " L", " X"]
         .iter()
         .find_map(|suf| t.strip_suffix(suf))
@@ -93,7 +145,7 @@ pub(crate) fn exec_hosts(s: &str) -> Vec<String> {
 
 /// Appends `host` unless it is empty, `-`, or already listed.
 pub(crate) fn add_host(hosts: &mut Vec<String>, host: &str) {
-    let host = host.trim();
+    let host = trim(host);
     if !is_empty_value(host) && !hosts.iter().any(|h| h == host) {
         hosts.push(host.to_string());
     }
@@ -101,26 +153,45 @@ pub(crate) fn add_host(hosts: &mut Vec<String>, host: &str) {
 
 /// The id in `Job <123> is not found` / `Job <123[4]> is not found in queue <q>`.
 pub(crate) fn not_found_id(line: &str) -> Option<String> {
-    NOT_FOUND_RE.captures(line.trim()).map(|c| c[1].to_string())
+    // `^Job <([^<>\s]+)> is not found`
+    let rest = trim(line).strip_prefix("Job <")?;
+    let end = rest
+        .find(|c: char| c == '<' || c == '>' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let (id, after) = rest.split_at(end);
+    (!id.is_empty() && after.starts_with("> is not found")).then(|| id.to_string())
 }
 
 /// The element id of an array job: bjobs prints the array's id in JOBID and `name[7]` in
 /// JOB_NAME (also when the name is left-truncated to `*oarray[7]`). A job name cannot carry
 /// brackets without making the job an array, so the suffix is safe to trust.
-pub(crate) fn element_id(job_id: &str, job_name: Option<&str>, index: Option<&str>) -> String {
+pub(crate) fn element_id(
+    mut job_id: String,
+    job_name: Option<&str>,
+    index: Option<&str>,
+) -> String {
     if job_id.contains('[') {
-        return job_id.to_string();
+        return job_id;
     }
-    if let Some(i) = index.map(str::trim) {
-        // jobindex is 0 for jobs that are not array elements.
-        if !is_empty_value(i) && i != "0" && i.bytes().all(|b| b.is_ascii_digit()) {
-            return format!("{job_id}[{i}]");
-        }
+    // jobindex is 0 for jobs that are not array elements.
+    let index = index
+        .map(str::trim)
+        .filter(|i| !is_empty_value(i) && *i != "0" && all_digits(i, 1, usize::MAX))
+        .or_else(|| {
+            // `\[([0-9]+)\]$` ending the name.
+            job_name
+                .and_then(|n| n.strip_suffix(']'))
+                .and_then(|n| n.rsplit_once('['))
+                .map(|(_, i)| i)
+                .filter(|i| all_digits(i, 1, usize::MAX))
+        });
+    if let Some(i) = index {
+        job_id.reserve(i.len() + 2);
+        job_id.push('[');
+        job_id.push_str(i);
+        job_id.push(']');
     }
-    match job_name.and_then(|n| ELEMENT_SUFFIX_RE.captures(n)) {
-        Some(c) => format!("{job_id}[{}]", &c[1]),
-        None => job_id.to_string(),
-    }
+    job_id
 }
 
 /// Lines that only say LSF is busy; they may precede any command's real output.
@@ -132,6 +203,146 @@ pub(crate) fn is_wait_chatter(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex::Regex;
+
+    /// The regexes the hand matchers replaced, as they were: the reference readings.
+    mod reference {
+        use super::Regex;
+
+        fn re(r: &str) -> Regex {
+            Regex::new(r).unwrap()
+        }
+
+        pub fn mem_mb(s: &str) -> Option<f64> {
+            let c = re(r"^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$").captures(s.trim())?;
+            let n: f64 = c[1].parse().unwrap();
+            let factor = match c[2].to_ascii_lowercase().as_str() {
+                "k" | "kb" | "kbyte" | "kbytes" => 1.0 / 1024.0,
+                "m" | "mb" | "mbyte" | "mbytes" => 1.0,
+                "g" | "gb" | "gbyte" | "gbytes" => 1024.0,
+                "t" | "tb" | "tbyte" | "tbytes" => 1024.0 * 1024.0,
+                _ => return None,
+            };
+            Some(n * factor)
+        }
+
+        pub fn hms(s: &str) -> Option<f64> {
+            let c = re(r"^([0-9]+):([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$").captures(s.trim())?;
+            let p = |i: usize| c[i].parse::<f64>().unwrap();
+            Some(p(1) * 3600.0 + p(2) * 60.0 + p(3))
+        }
+
+        pub fn seconds(s: &str) -> Option<f64> {
+            re(r"^([0-9]+(?:\.[0-9]+)?)(?:\s*(?:second\(s\)|seconds?|secs?\.?|s))?$")
+                .captures(s.trim())
+                .map(|c| c[1].parse().unwrap())
+        }
+
+        pub fn not_found(s: &str) -> Option<String> {
+            re(r"^Job <([^<>\s]+)> is not found")
+                .captures(s.trim())
+                .map(|c| c[1].to_string())
+        }
+
+        pub fn element(name: &str) -> Option<String> {
+            re(r"\[([0-9]+)\]$")
+                .captures(name)
+                .map(|c| c[1].to_string())
+        }
+    }
+
+    #[test]
+    fn hand_matchers_agree_with_the_regexes() {
+        let inputs = [
+            "",
+            " ",
+            "-",
+            "0",
+            "5",
+            "5.",
+            ".5",
+            "5.2",
+            "5.2.3",
+            "12 Kbytes",
+            "12Kbytes",
+            "12 K bytes",
+            "522 MBytes",
+            "40.8 Gbytes",
+            "2.1G",
+            "5208",
+            "5 MB ",
+            " 7 tb",
+            "5\u{a0}MB",
+            "5 Mé",
+            "8 second(s)",
+            "8 seconds",
+            "8 second",
+            "8 secs.",
+            "8 secs",
+            "8 sec.",
+            "8 sec",
+            "8 s",
+            "8s",
+            "8 ss",
+            "8 second(s) ",
+            "8  sec",
+            "8 min",
+            "12173.25 sec.",
+            "00:00:01",
+            "59:32:51",
+            "000:00:00.12",
+            "1:2:3",
+            "1:2:3:4",
+            "1::3",
+            ":1:2",
+            "1:123:4",
+            "1:2:345",
+            "1:2:3.",
+            "1:2:3.5",
+            "1:2:.5",
+            "01:02",
+            "Job <1> is not found",
+            "Job <12[3]> is not found in queue <q>",
+            "  Job <7> is not found  ",
+            "Job <> is not found",
+            "Job <a b> is not found",
+            "Job <1>is not found",
+            "Job <1<2> is not found",
+            "Job <1> is not foundx",
+            "job <1> is not found",
+            "x[1]",
+            "x[]",
+            "x[a]",
+            "x[1]]",
+            "x[1][2]",
+            "[3]",
+            "x[1",
+            "a[12 ]",
+            "arr[٣]",
+            "*oarray[7]",
+        ];
+        for s in inputs {
+            if is_empty_value(s) {
+                assert_eq!(parse_mem_mb(s), Ok(None), "{s:?}");
+            } else {
+                assert_eq!(
+                    parse_mem_mb(s).ok().flatten(),
+                    reference::mem_mb(s),
+                    "{s:?}"
+                );
+            }
+            let dur = parse_duration_secs(s);
+            let want = reference::hms(s).or_else(|| reference::seconds(s));
+            if is_empty_value(s) {
+                assert_eq!(dur, Ok(None), "{s:?}");
+            } else {
+                assert_eq!(dur.ok().flatten(), want, "{s:?}");
+            }
+            assert_eq!(not_found_id(s), reference::not_found(s), "{s:?}");
+            let want = reference::element(s).map_or("9".to_string(), |i| format!("9[{i}]"));
+            assert_eq!(element_id("9".into(), Some(s), None), want, "{s:?}");
+        }
+    }
 
     #[test]
     fn memory_units() {
@@ -188,11 +399,14 @@ mod tests {
 
     #[test]
     fn element_ids() {
-        assert_eq!(element_id("554997", Some("*oarray[7]"), None), "554997[7]");
-        assert_eq!(element_id("5", Some("plain"), None), "5");
-        assert_eq!(element_id("5", None, Some("3")), "5[3]");
-        assert_eq!(element_id("5", Some("x"), Some("0")), "5");
-        assert_eq!(element_id("5[2]", Some("x[9]"), None), "5[2]");
+        assert_eq!(
+            element_id("554997".into(), Some("*oarray[7]"), None),
+            "554997[7]"
+        );
+        assert_eq!(element_id("5".into(), Some("plain"), None), "5");
+        assert_eq!(element_id("5".into(), None, Some("3")), "5[3]");
+        assert_eq!(element_id("5".into(), Some("x"), Some("0")), "5");
+        assert_eq!(element_id("5[2]".into(), Some("x[9]"), None), "5[2]");
     }
 
     #[test]
