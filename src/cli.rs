@@ -351,7 +351,7 @@ fn check_bound(spec: &Spec, yes: bool) -> Result<(), CliError> {
 fn check_size(count: u64, yes: bool) -> Result<(), CliError> {
     if count > LARGE_GRID && !yes {
         return Err(CliError::Usage(format!(
-            "the grid has {count} points (more than {LARGE_GRID}); check it with `bsweep plan`, then pass --yes to confirm"
+            "the grid has {count} points (more than {LARGE_GRID}); check the grid in the sweep file, then pass --yes to confirm"
         )));
     }
     if count == 0 {
