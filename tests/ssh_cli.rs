@@ -299,7 +299,8 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     let remote = Remote::new(&format!(
         "{TWO_QUEUES}\n[faults]\nlatency_ms = 15\nbsub_transient_fail = 0.1\nbsub_fail_after_submit = 0.05\nseed = 5\n"
     ));
-    let body = grid_body(150, "max_in_flight = 20").replace("echo score=", "sleep 2; echo score=");
+    let body =
+        grid_body(300, "max_in_flight = 20").replace("echo score=", "sleep 1.5; echo score=");
     let file = remote.sweep("storm", HOST, &body);
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move |lo: u64, hi: u64| {
@@ -310,7 +311,7 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     };
     let mut args: Vec<String> = vec!["launch".into(), file.clone()];
     let mut cuts = 0;
-    while cuts < 12 {
+    while cuts < 20 {
         let mut child = remote
             .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
             .stdout(Stdio::null())
@@ -330,11 +331,17 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
         cuts += 1;
         args = vec!["resume".into(), "storm".into()];
     }
-    assert!(cuts >= 10, "only {cuts} cuts");
+    assert!(
+        cuts >= 20,
+        "only {cuts} cuts: the sweep ended too soon to torture it"
+    );
     let out = remote.run(&["resume", "storm"]);
     assert_ok(&out);
-    assert_eq!(remote.status_json("storm")["counts"]["done"], 150);
-    common::assert_one_job_per_point(&remote.calls_of("bsub"), 150);
+    assert_eq!(remote.status_json("storm")["counts"]["done"], 300);
+    common::assert_one_job_per_point(&remote.calls_of("bsub"), 300);
+    let csv = remote.home().join("storm.csv");
+    assert_ok(&remote.run(&["collect", "storm", "-o", csv.to_str().unwrap()]));
+    assert_eq!(csv_rows(&csv).len(), 300);
 }
 
 #[test]
