@@ -7,29 +7,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::time::Duration;
 
-use common::{Env, assert_ok, text, wait_for};
-
-fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
-    let mut r = csv::Reader::from_path(path).expect("csv opens");
-    let headers: Vec<String> = r
-        .headers()
-        .expect("header")
-        .iter()
-        .map(String::from)
-        .collect();
-    let rows = r
-        .records()
-        .map(|rec| {
-            let rec = rec.expect("csv record");
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (headers, rows)
-}
+use common::{Env, assert_ok, read_csv, text, wait_for};
 
 #[test]
 fn quickstart_runs_every_point_and_collects_a_row_each() {

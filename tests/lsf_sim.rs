@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{Sim, assert_ok, text};
+use common::{Sim, assert_ok, read_csv, text};
 
 const THREE_QUEUES: &str = r#"
 [[queue]]
@@ -40,20 +40,6 @@ stdout_kv = true
         .sweep(&format!("{name}.toml"), &text)
         .to_string_lossy()
         .into_owned()
-}
-
-fn read_csv(path: &std::path::Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).expect("csv opens");
-    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
 }
 
 /// Every bsub of the log submitted a distinct job name, and there is one per point.
@@ -93,14 +79,19 @@ fn assert_one_bjobs_per_cycle(sim: &Sim, poll_min_ms: i64) {
     }
 }
 
-fn launch_and_collect(sim: &Sim, file: &str, name: &str, n: usize) -> Vec<HashMap<String, String>> {
+fn launch_and_collect(
+    sim: &Sim,
+    file: &str,
+    name: &str,
+    n: usize,
+) -> Vec<BTreeMap<String, String>> {
     let out = sim.run(&["launch", file]);
     assert_ok(&out);
     let st = sim.status_json(name);
     assert_eq!(st["counts"]["done"], n as u64, "{st}");
     let csv_path = sim.env.path().join(format!("{name}.csv"));
     assert_ok(&sim.run(&["collect", name, "-o", csv_path.to_str().unwrap()]));
-    let rows = read_csv(&csv_path);
+    let rows = read_csv(&csv_path).1;
     assert_eq!(rows.len(), n);
     for r in &rows {
         let i: i64 = r["i"].parse().unwrap();
@@ -112,7 +103,7 @@ fn launch_and_collect(sim: &Sim, file: &str, name: &str, n: usize) -> Vec<HashMa
     rows
 }
 
-fn per_target(rows: &[HashMap<String, String>]) -> HashMap<String, usize> {
+fn per_target(rows: &[BTreeMap<String, String>]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for r in rows {
         *m.entry(r["target"].clone()).or_default() += 1;
@@ -352,7 +343,7 @@ stdout_kv = true
     );
     let csv_path = sim.env.path().join("arr.csv");
     assert_ok(&sim.run(&["collect", "arr", "-o", csv_path.to_str().unwrap()]));
-    let rows = read_csv(&csv_path);
+    let rows = read_csv(&csv_path).1;
     assert_eq!(rows.len(), 2500);
     let mut ids = HashSet::new();
     for r in &rows {

@@ -110,20 +110,6 @@ metrics_json = "m.json"
     )
 }
 
-fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 /// Columns that differ between two runs of the same sweep by nature.
 const VOLATILE: &[&str] = &["job_id", "started", "ended", "run_seconds", "max_mem_mb"];
 
@@ -162,7 +148,10 @@ fn a_sweep_over_ssh_gives_the_csv_a_local_run_gives() {
     let csv_local = sim.env.path().join("local.csv");
     assert_ok(&sim.run(&["collect", "over-ssh", "-o", csv_local.to_str().unwrap()]));
 
-    let (r, l) = (csv_rows(&csv_remote), csv_rows(&csv_local));
+    let (r, l) = (
+        common::read_csv(&csv_remote).1,
+        common::read_csv(&csv_local).1,
+    );
     assert_eq!(r.len(), 100);
     assert!(
         r.iter().all(|row| !row["run_seconds"].is_empty()),
@@ -341,7 +330,7 @@ fn torture_over_ssh_kills_bsweep_and_cuts_the_connection_at_random_moments() {
     common::assert_one_job_per_point(&remote.calls_of("bsub"), 300);
     let csv = remote.home().join("storm.csv");
     assert_ok(&remote.run(&["collect", "storm", "-o", csv.to_str().unwrap()]));
-    assert_eq!(csv_rows(&csv).len(), 300);
+    assert_eq!(common::read_csv(&csv).1.len(), 300);
 }
 
 #[test]

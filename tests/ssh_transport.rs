@@ -2,6 +2,7 @@
 //! needs root): commands, batching, the login-shell environment, the LSF backend through the
 //! simulator, uploads and downloads, and masters opened by `bsweep login`, lost and replaced.
 
+mod common;
 #[path = "sshenv/mod.rs"]
 mod sshenv;
 

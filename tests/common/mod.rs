@@ -83,24 +83,8 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
-/// The LSF simulator binary of this workspace (built by `cargo test` at the top; built here if
-/// a narrower `cargo test -p bsweep` skipped it).
-pub fn lsfsim_bin() -> PathBuf {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_bsweep")).with_file_name("lsfsim");
-    BUILD.call_once(|| {
-        if !bin.exists() {
-            let st = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "lsfsim"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo build -p lsfsim");
-            assert!(st.success(), "building the LSF simulator failed");
-        }
-    });
-    assert!(bin.exists(), "no simulator at {}", bin.display());
-    bin
-}
+mod simbin;
+pub use simbin::lsfsim_bin;
 
 /// A private LSF cluster: the simulator installed as bsub/bjobs/... on PATH, its state in a
 /// directory of the test.
@@ -207,4 +191,27 @@ pub fn assert_one_job_per_point(bsub_calls: &[serde_json::Value], points: usize)
     let doubled: Vec<_> = per_point.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "points submitted twice: {doubled:?}");
     assert_eq!(per_point.len(), points, "every point submitted once");
+}
+
+/// A CSV file as its header and one map per row (column name → cell).
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<std::collections::BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).expect("csv opens");
+    let headers: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.expect("csv record");
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (headers, rows)
 }

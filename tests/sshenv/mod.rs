@@ -74,24 +74,7 @@ fn install_lsfsim() -> Result<(), String> {
     Ok(())
 }
 
-/// The LSF simulator binary of this workspace (a copy of `tests/common`'s, which this file must
-/// not import).
-pub fn lsfsim_bin() -> PathBuf {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_bsweep")).with_file_name("lsfsim");
-    BUILD.call_once(|| {
-        if !bin.exists() {
-            let st = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "lsfsim"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo build -p lsfsim");
-            assert!(st.success(), "building the LSF simulator failed");
-        }
-    });
-    assert!(bin.exists(), "no simulator at {}", bin.display());
-    bin
-}
+pub use crate::common::lsfsim_bin;
 
 /// One test's world: a local control directory (so each test has its own master) and a remote
 /// scratch directory holding the simulated cluster's state.
