@@ -23,6 +23,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 
+#[path = "fuzzkit/mod.rs"]
+mod fuzzkit;
+use fuzzkit::{Mutation, floor, mutate};
+
 // ---------------------------------------------------------------------------------------------
 // Configuration and inputs
 
@@ -173,20 +177,6 @@ fn arbitrary_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// One change to a text. Positions are `Index`es, scaled to the text they are applied to.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Delete(Index, usize),
-    Duplicate(Index, usize),
-    Insert(Index, String),
-    Replace(Index, usize, String),
-    Truncate(Index),
-    /// Removes a whole line.
-    DropLine(Index),
-    /// Repeats a whole line.
-    DupLine(Index),
-}
-
 fn mutation() -> impl Strategy<Value = Mutation> {
     let len = prop_oneof![1usize..8, 8usize..200];
     prop_oneof![
@@ -198,76 +188,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => any::<Index>().prop_map(Mutation::DropLine),
         1 => any::<Index>().prop_map(Mutation::DupLine),
     ]
-}
-
-/// The char boundary at or before `i`.
-fn floor(s: &str, i: usize) -> usize {
-    let mut i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn line_span(s: &str, at: Index) -> Option<(usize, usize)> {
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(s.match_indices('\n').map(|(i, _)| i + 1))
-        .filter(|&i| i < s.len())
-        .collect();
-    if starts.is_empty() {
-        return None;
-    }
-    let a = starts[at.index(starts.len())];
-    let b = s[a..].find('\n').map_or(s.len(), |i| a + i + 1);
-    Some((a, b))
-}
-
-fn mutate(text: &str, ops: &[Mutation]) -> String {
-    let mut s = text.to_string();
-    for op in ops {
-        let pos = |i: &Index, s: &str| floor(s, i.index(s.len() + 1));
-        match op {
-            Mutation::Delete(i, n) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                s.replace_range(a..b, "");
-            }
-            Mutation::Duplicate(i, n) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                let piece = s[a..b].to_string();
-                s.insert_str(b, &piece);
-            }
-            Mutation::Insert(i, t) => {
-                let a = pos(i, &s);
-                s.insert_str(a, t);
-            }
-            Mutation::Replace(i, n, t) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                s.replace_range(a..b, t);
-            }
-            Mutation::Truncate(i) => {
-                let a = pos(i, &s);
-                s.truncate(a);
-            }
-            Mutation::DropLine(i) => {
-                if let Some((a, b)) = line_span(&s, *i) {
-                    s.replace_range(a..b, "");
-                }
-            }
-            Mutation::DupLine(i) => {
-                if let Some((a, b)) = line_span(&s, *i) {
-                    let mut line = s[a..b].to_string();
-                    if !line.ends_with('\n') {
-                        line.insert(0, '\n');
-                    }
-                    s.insert_str(b, &line);
-                }
-            }
-        }
-    }
-    s
 }
 
 /// A real capture with up to 8 mutations, now and then split between stdout and stderr.

@@ -14,6 +14,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
 
+#[path = "fuzzkit/mod.rs"]
+mod fuzzkit;
+use fuzzkit::{Mutation, mutate};
+
 /// `default` cases, or PROPTEST_CASES when set (a longer local run).
 fn config(default: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -212,15 +216,6 @@ fn token() -> impl Strategy<Value = String> {
     ]
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Delete(Index, usize),
-    Duplicate(Index, usize),
-    Insert(Index, String),
-    Replace(Index, usize, String),
-    Truncate(Index),
-}
-
 fn mutation() -> impl Strategy<Value = Mutation> {
     let len = prop_oneof![1usize..6, 6usize..80];
     prop_oneof![
@@ -230,48 +225,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         3 => (any::<Index>(), len, token()).prop_map(|(i, n, t)| Mutation::Replace(i, n, t)),
         1 => any::<Index>().prop_map(Mutation::Truncate),
     ]
-}
-
-fn floor(s: &str, i: usize) -> usize {
-    let mut i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn mutate(text: &str, ops: &[Mutation]) -> String {
-    let mut s = text.to_string();
-    for op in ops {
-        let pos = |i: &Index, s: &str| floor(s, i.index(s.len() + 1));
-        match op {
-            Mutation::Delete(i, n) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                s.replace_range(a..b, "");
-            }
-            Mutation::Duplicate(i, n) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                let piece = s[a..b].to_string();
-                s.insert_str(b, &piece);
-            }
-            Mutation::Insert(i, t) => {
-                let a = pos(i, &s);
-                s.insert_str(a, t);
-            }
-            Mutation::Replace(i, n, t) => {
-                let a = pos(i, &s);
-                let b = floor(&s, a + n);
-                s.replace_range(a..b, t);
-            }
-            Mutation::Truncate(i) => {
-                let a = pos(i, &s);
-                s.truncate(a);
-            }
-        }
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------------------------
