@@ -1,11 +1,13 @@
 //! bhist: job history, including jobs bjobs has forgotten (`-l` long records, or the summary of
 //! seconds spent per state).
 
-use crate::args::{self, ArgError, Spec};
+use crate::args::Spec;
 use crate::cmd::long::{self, Flavor};
 use crate::cmd::{name_matches, parse_job_id};
 use crate::state::{Elem, Job, Stat, State};
 use crate::{Ctx, Out};
+
+const USAGE: &str = "Usage: bhist [-h] [-V] [-l [-aff] [-hostfile]] [-b] [-w] [-a] [-d] [-e] [-p] [-s] [-r]\n             [-J job_name] [-q queue_name] [-u user_name | -u all] [jobId ...]";
 
 const VALUED: &[&str] = &[
     "J", "u", "q", "n", "C", "D", "S", "T", "m", "N", "f", "P", "G", "Lp",
@@ -31,15 +33,9 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         flags: FLAGS,
         stop_at_positional: false,
     };
-    let p = match args::parse(argv, &spec) {
+    let p = match super::parse_or_usage(ctx, argv, &spec, USAGE) {
         Ok(p) => p,
-        Err(ArgError::Unknown(o)) | Err(ArgError::MissingValue(o)) => {
-            return Out::fail(format!(
-                "{}: invalid option -- '{}'\nUsage: bhist [-h] [-V] [-l [-aff] [-hostfile]] [-b] [-w] [-a] [-d] [-e] [-p] [-s] [-r]\n             [-J job_name] [-q queue_name] [-u user_name | -u all] [jobId ...]",
-                ctx.argv0,
-                o.chars().next().unwrap_or('?')
-            ));
-        }
+        Err(out) => return *out,
     };
     let mut out = Out::default();
     let mut rows: Vec<(&Job, &Elem)> = Vec::new();

@@ -1,11 +1,13 @@
 //! bkill: terminate (or signal) jobs, whole arrays or single elements; `0` means all my jobs.
 
-use crate::args::{self, ArgError, Spec};
+use crate::args::Spec;
 use crate::cmd::{name_matches, parse_job_id};
 use crate::sched;
 use crate::state::{Stat, State, Term};
 use crate::sys;
 use crate::{Ctx, Out};
+
+const USAGE: &str = "Usage: bkill [-h] [-V] [-l] [-b] [-r] [-d] [-s signal_value | -s signal_name]\n             [-q queue_name] [-m host_name] [-u user_name | -u all] [-J job_name]\n             [jobId | \"jobId[index_list]\" ...]";
 
 const VALUED: &[&str] = &[
     "s", "J", "q", "u", "m", "g", "sla", "app", "C", "stat", "Lp",
@@ -43,15 +45,9 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         flags: FLAGS,
         stop_at_positional: false,
     };
-    let p = match args::parse(argv, &spec) {
+    let p = match super::parse_or_usage(ctx, argv, &spec, USAGE) {
         Ok(p) => p,
-        Err(ArgError::Unknown(o)) | Err(ArgError::MissingValue(o)) => {
-            return Out::fail(format!(
-                "{}: invalid option -- '{}'\nUsage: bkill [-h] [-V] [-l] [-b] [-r] [-d] [-s signal_value | -s signal_name]\n             [-q queue_name] [-m host_name] [-u user_name | -u all] [-J job_name]\n             [jobId | \"jobId[index_list]\" ...]",
-                ctx.argv0,
-                o.chars().next().unwrap_or('?')
-            ));
-        }
+        Err(out) => return *out,
     };
     if p.has("l") {
         let mut o = Out::default();

@@ -1,10 +1,12 @@
 //! bqueues: the default queue table with live job counts, plus `-o`/`-json` for LSF 10.
 
-use crate::args::{self, ArgError, Spec};
+use crate::args::Spec;
 use crate::config::{Queue, Version};
 use crate::jsonout::{self, Record};
 use crate::state::{Stat, State};
 use crate::{Ctx, Out};
+
+const USAGE: &str = "Usage: bqueues [-h] [-V] [-w | -l] [-m host_name | -m cluster_name] [-u user_name]\n               [queue_name ...]";
 
 const HEADER: &str =
     "QUEUE_NAME      PRIO STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN  SUSP ";
@@ -56,15 +58,9 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         },
         stop_at_positional: false,
     };
-    let p = match args::parse(argv, &spec) {
+    let p = match super::parse_or_usage(ctx, argv, &spec, USAGE) {
         Ok(p) => p,
-        Err(ArgError::Unknown(o)) | Err(ArgError::MissingValue(o)) => {
-            return Out::fail(format!(
-                "{}: invalid option -- '{}'\nUsage: bqueues [-h] [-V] [-w | -l] [-m host_name | -m cluster_name] [-u user_name]\n               [queue_name ...]",
-                ctx.argv0,
-                o.chars().next().unwrap_or('?')
-            ));
-        }
+        Err(out) => return *out,
     };
     let mut out = Out::default();
     let mut queues: Vec<&Queue> = Vec::new();

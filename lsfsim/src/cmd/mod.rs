@@ -56,6 +56,24 @@ pub fn old_bjobs_usage(cmd: &str) -> String {
     )
 }
 
+/// Parses a command's options, or answers as an old LSF/glibc getopt does on an option it does
+/// not know: `CMD: invalid option -- 'X'` and the command's usage, exit 255.
+pub fn parse_or_usage(
+    ctx: &crate::Ctx,
+    argv: &[String],
+    spec: &crate::args::Spec,
+    usage: &str,
+) -> Result<crate::args::Parsed, Box<crate::Out>> {
+    crate::args::parse(argv, spec).map_err(|e| {
+        let (crate::args::ArgError::Unknown(o) | crate::args::ArgError::MissingValue(o)) = e;
+        Box::new(crate::Out::fail(format!(
+            "{}: invalid option -- '{}'\n{usage}",
+            ctx.argv0,
+            o.chars().next().unwrap_or('?')
+        )))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
