@@ -593,13 +593,13 @@ impl GenJob {
             }
         }
         Ok(JobRecord {
-            job_id,
+            job_id: job_id.into(),
             stat,
-            queue: dash(&self.queue),
-            job_name: name,
-            exec_hosts: hosts,
+            queue: dash(&self.queue).map(Into::into),
+            job_name: name.map(Into::into),
+            exec_hosts: hosts.into_iter().map(Into::into).collect(),
             exit_code,
-            submit_time: dash(&self.submit),
+            submit_time: dash(&self.submit).map(Into::into),
             start_time: None,
             finish_time: None,
             run_seconds: dash(&self.run_time)

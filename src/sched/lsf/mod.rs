@@ -443,7 +443,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 )));
             }
             for r in &reading.records {
-                infos.insert(r.job_id.clone(), info_of(r));
+                infos.insert(r.job_id.to_string(), info_of(r));
             }
             not_found.extend(reading.not_found);
         }
@@ -545,7 +545,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 if let Some(name) = r.job_name.as_deref()
                     && wanted.contains(name)
                 {
-                    found.insert(name.to_string(), r.job_id.clone());
+                    found.insert(name.to_string(), r.job_id.to_string());
                 }
             }
         }

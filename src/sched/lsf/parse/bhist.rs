@@ -142,7 +142,7 @@ fn event(rec: &mut HistRecord, time: &str, text: &str) {
         rec.started.get_or_insert_with(|| time.to_string());
         if let Some(c) = HOSTS_RE.captures(text) {
             for h in c[1].split(['<', '>']) {
-                for host in super::values::exec_hosts(h) {
+                for host in super::values::exec_hosts::<String>(h) {
                     add_host(&mut rec.exec_hosts, &host);
                 }
             }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use compact_str::CompactString;
 use regex::Regex;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -18,23 +19,24 @@ use super::values::{
 };
 
 /// One job (or array element) as bjobs reports it. Times are LSF's text (no year, ` L`/` E`/` X`
-/// markers stripped); numbers are seconds and MB.
+/// markers stripped); numbers are seconds and MB. Texts are `CompactString`s: a poll of a large
+/// sweep reads 100,000 of these, and short texts then cost no allocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRecord {
     /// `"123"`, or `"123[4]"` for an array element.
-    pub job_id: String,
+    pub job_id: CompactString,
     pub stat: Stat,
-    pub queue: Option<String>,
+    pub queue: Option<CompactString>,
     /// As printed: a table without -w left-truncates long names to `*` + the last 9 characters.
-    pub job_name: Option<String>,
+    pub job_name: Option<CompactString>,
     /// Each host once (`8*m006` and `m006:m006` both give `m006`); empty while pending.
-    pub exec_hosts: Vec<String>,
+    pub exec_hosts: Vec<CompactString>,
     /// `None` when LSF printed none (it prints none for DONE jobs).
     pub exit_code: Option<i32>,
-    pub submit_time: Option<String>,
-    pub start_time: Option<String>,
+    pub submit_time: Option<CompactString>,
+    pub start_time: Option<CompactString>,
     /// For a running job with a run limit, the projected finish time.
-    pub finish_time: Option<String>,
+    pub finish_time: Option<CompactString>,
     pub run_seconds: Option<f64>,
     pub cpu_seconds: Option<f64>,
     pub max_mem_mb: Option<f64>,
@@ -187,8 +189,9 @@ fn build_record(
     messages: &mut Vec<String>,
 ) -> Result<JobRecord, ParseError> {
     let raw = |k: usize| vals[k].as_deref().unwrap_or_default();
-    let id =
-        non_empty(raw(K_JOBID)).ok_or_else(|| ParseError::new(line, &found(), "a JOBID value"))?;
+    let id = Some(trim(raw(K_JOBID)))
+        .filter(|id| !is_empty_value(id))
+        .ok_or_else(|| ParseError::new(line, &found(), "a JOBID value"))?;
     let stat_text = raw(K_STAT);
     let stat: Stat = stat_text.parse().map_err(|_| {
         ParseError::new(
@@ -200,7 +203,7 @@ fn build_record(
             ),
         )
     })?;
-    let exit_code = match non_empty(raw(K_EXIT_CODE)) {
+    let exit_code = match non_empty::<&str>(raw(K_EXIT_CODE)) {
         None => None,
         Some(t) => Some(t.parse::<i32>().map_err(|_| {
             ParseError::new(
@@ -210,7 +213,7 @@ fn build_record(
             )
         })?),
     };
-    let job_name = non_empty(raw(K_JOB_NAME));
+    let job_name: Option<CompactString> = non_empty(raw(K_JOB_NAME));
     let job_id = element_id(id, job_name.as_deref(), vals[K_JOBINDEX].as_deref());
     // A metric LSF prints oddly must not hide the job's state: note it and go on.
     let mut metric = |k: usize, read: fn(&str) -> Result<Option<f64>, String>| match read(raw(k)) {
@@ -403,6 +406,7 @@ struct Key<const RECORD: bool>(Option<usize>);
 /// Keys of the envelope that matter.
 const DOC_COMMAND: usize = 0;
 const DOC_RECORDS: usize = 1;
+const DOC_JOBS: usize = 2;
 /// A record's `ERROR` key; other keys are their [`RECORD_KEYS`] position.
 const REC_ERROR: usize = RECORD_KEYS.len();
 
@@ -418,6 +422,7 @@ impl<'de, const RECORD: bool> Deserialize<'de> for Key<RECORD> {
                 Ok(Key(match (RECORD, v) {
                     (false, "COMMAND") => Some(DOC_COMMAND),
                     (false, "RECORDS") => Some(DOC_RECORDS),
+                    (false, "JOBS") => Some(DOC_JOBS),
                     (false, _) => None,
                     (true, "ERROR") => Some(REC_ERROR),
                     (true, _) => record_key(v),
@@ -450,6 +455,13 @@ impl<'de> Visitor<'de> for DocVisitor {
                     if map.next_value::<Text>()?.0 != "bjobs" {
                         return Err(de::Error::custom("COMMAND is not bjobs"));
                     }
+                }
+                Some(DOC_JOBS) => {
+                    // LSF prints the count before RECORDS: room for them all at once saves
+                    // copying 100,000 records while the vector grows. Capped: it is input. Any
+                    // other JSON there sends the document to the general reading.
+                    let n = map.next_value::<u64>()?;
+                    reading.records.reserve(n.min(1 << 20) as usize);
                 }
                 Some(_) if !seen_records => {
                     seen_records = true;
@@ -841,9 +853,8 @@ fn parse_row(
     } else {
         (Some(first.1), middle[1].0)
     };
-    let job_name = line[name_start..tok_end(last)].to_string();
-    let id = toks[0].1;
-    let job_id = element_id(id.to_string(), Some(&job_name), None);
+    let job_name = CompactString::from(&line[name_start..tok_end(last)]);
+    let job_id = element_id(toks[0].1, Some(&job_name), None);
     let mut rec = JobRecord {
         job_id,
         stat,
@@ -923,7 +934,7 @@ pub fn parse_bjobs_table(stdout: &str, stderr: &str) -> Result<BjobsReading, Par
             && HOST_RE.is_match(head.1)
         {
             if let Some(rec) = reading.records.get_mut(r) {
-                for host in exec_hosts(head.1) {
+                for host in exec_hosts::<CompactString>(head.1) {
                     add_host(&mut rec.exec_hosts, &host);
                 }
             }

@@ -2,6 +2,10 @@
 //!
 //! These run for every record of every bjobs call (100,000 records for a large sweep), so they
 //! match by hand rather than with regexes; the tests check them against the regexes they replace.
+//! Texts come out as any `From<&str>` type: bjobs keeps its short values in `CompactString`s,
+//! which hold up to 24 bytes without an allocation.
+
+use compact_str::CompactString;
 
 /// `str::trim`, with the common case (no space at either end) settled inline: the parsers trim
 /// every value several times.
@@ -20,8 +24,8 @@ pub(crate) fn is_empty_value(s: &str) -> bool {
 }
 
 /// `Some(trimmed)` unless the value is empty or `-`.
-pub(crate) fn non_empty(s: &str) -> Option<String> {
-    (!is_empty_value(s)).then(|| trim(s).to_string())
+pub(crate) fn non_empty<'a, S: From<&'a str>>(s: &'a str) -> Option<S> {
+    (!is_empty_value(s)).then(|| trim(s).into())
 }
 
 /// A memory amount in MB. LSF's units are 1024-based (`12 Kbytes`, `522 MBytes`, `40.8 Gbytes`,
@@ -120,7 +124,7 @@ pub(crate) fn parse_duration_secs(s: &str) -> Result<Option<f64>, String> {
 }
 
 /// A time as LSF printed it, minus the ` E`/` L`/` X` estimate/limit marker; `None` when empty.
-pub(crate) fn time_text(s: &str) -> Option<String> {
+pub(crate) fn time_text<'a, S: From<&'a str>>(s: &'a str) -> Option<S> {
     let t = trim(s);
     let t = [" E", " L", " X"]
         .iter()
@@ -131,8 +135,8 @@ pub(crate) fn time_text(s: &str) -> Option<String> {
 }
 
 /// Execution hosts, each once, in order: `8*m006`, `h1:h1:h2`, `16*a:16*b`, `9*node3`.
-pub(crate) fn exec_hosts(s: &str) -> Vec<String> {
-    let mut hosts: Vec<String> = Vec::new();
+pub(crate) fn exec_hosts<S: AsRef<str> + for<'a> From<&'a str>>(s: &str) -> Vec<S> {
+    let mut hosts: Vec<S> = Vec::new();
     for part in s.split(|c: char| c == ':' || c.is_whitespace()) {
         let host = match part.split_once('*') {
             Some((n, h)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -144,10 +148,10 @@ pub(crate) fn exec_hosts(s: &str) -> Vec<String> {
 }
 
 /// Appends `host` unless it is empty, `-`, or already listed.
-pub(crate) fn add_host(hosts: &mut Vec<String>, host: &str) {
+pub(crate) fn add_host<S: AsRef<str> + for<'a> From<&'a str>>(hosts: &mut Vec<S>, host: &str) {
     let host = trim(host);
-    if !is_empty_value(host) && !hosts.iter().any(|h| h == host) {
-        hosts.push(host.to_string());
+    if !is_empty_value(host) && !hosts.iter().any(|h| h.as_ref() == host) {
+        hosts.push(host.into());
     }
 }
 
@@ -166,10 +170,11 @@ pub(crate) fn not_found_id(line: &str) -> Option<String> {
 /// JOB_NAME (also when the name is left-truncated to `*oarray[7]`). A job name cannot carry
 /// brackets without making the job an array, so the suffix is safe to trust.
 pub(crate) fn element_id(
-    mut job_id: String,
+    job_id: &str,
     job_name: Option<&str>,
     index: Option<&str>,
-) -> String {
+) -> CompactString {
+    let mut job_id = CompactString::from(job_id);
     if job_id.contains('[') {
         return job_id;
     }
@@ -340,7 +345,7 @@ mod tests {
             }
             assert_eq!(not_found_id(s), reference::not_found(s), "{s:?}");
             let want = reference::element(s).map_or("9".to_string(), |i| format!("9[{i}]"));
-            assert_eq!(element_id("9".into(), Some(s), None), want, "{s:?}");
+            assert_eq!(element_id("9", Some(s), None), want, "{s:?}");
         }
     }
 
@@ -377,36 +382,35 @@ mod tests {
 
     #[test]
     fn time_suffixes_are_stripped() {
-        assert_eq!(time_text("Dec 28 19:56 L").as_deref(), Some("Dec 28 19:56"));
-        assert_eq!(time_text("Dec 28 19:56 E").as_deref(), Some("Dec 28 19:56"));
-        assert_eq!(time_text("00:09:59 X").as_deref(), Some("00:09:59"));
-        assert_eq!(time_text("Oct 22 09:22").as_deref(), Some("Oct 22 09:22"));
-        assert_eq!(time_text("-"), None);
-        assert_eq!(time_text(""), None);
+        let t = |s| time_text::<String>(s);
+        assert_eq!(t("Dec 28 19:56 L").as_deref(), Some("Dec 28 19:56"));
+        assert_eq!(t("Dec 28 19:56 E").as_deref(), Some("Dec 28 19:56"));
+        assert_eq!(t("00:09:59 X").as_deref(), Some("00:09:59"));
+        assert_eq!(t("Oct 22 09:22").as_deref(), Some("Oct 22 09:22"));
+        assert_eq!(t("-"), None);
+        assert_eq!(t(""), None);
     }
 
     #[test]
     fn host_lists() {
-        assert_eq!(exec_hosts("8*m006"), ["m006"]);
-        assert_eq!(exec_hosts("a:a:b"), ["a", "b"]);
+        let h = |s| exec_hosts::<String>(s);
+        assert_eq!(h("8*m006"), ["m006"]);
+        assert_eq!(h("a:a:b"), ["a", "b"]);
         assert_eq!(
-            exec_hosts("16*compute033:16*compute024"),
+            h("16*compute033:16*compute024"),
             ["compute033", "compute024"]
         );
-        assert_eq!(exec_hosts("-"), Vec::<String>::new());
-        assert_eq!(exec_hosts(""), Vec::<String>::new());
+        assert_eq!(h("-"), Vec::<String>::new());
+        assert_eq!(h(""), Vec::<String>::new());
     }
 
     #[test]
     fn element_ids() {
-        assert_eq!(
-            element_id("554997".into(), Some("*oarray[7]"), None),
-            "554997[7]"
-        );
-        assert_eq!(element_id("5".into(), Some("plain"), None), "5");
-        assert_eq!(element_id("5".into(), None, Some("3")), "5[3]");
-        assert_eq!(element_id("5".into(), Some("x"), Some("0")), "5");
-        assert_eq!(element_id("5[2]".into(), Some("x[9]"), None), "5[2]");
+        assert_eq!(element_id("554997", Some("*oarray[7]"), None), "554997[7]");
+        assert_eq!(element_id("5", Some("plain"), None), "5");
+        assert_eq!(element_id("5", None, Some("3")), "5[3]");
+        assert_eq!(element_id("5", Some("x"), Some("0")), "5");
+        assert_eq!(element_id("5[2]", Some("x[9]"), None), "5[2]");
     }
 
     #[test]
