@@ -217,8 +217,11 @@ pub enum CliError {
     Collect(#[from] collect::CollectError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Sched(#[from] crate::sched::SchedError),
+    /// The cluster answered, but not as bsweep needs (a login that failed, no home directory).
     #[error("{0}")]
-    Sched(String),
+    Cluster(String),
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
     #[error("{what}")]
@@ -246,6 +249,12 @@ impl CliError {
             )) => 3,
             CliError::Unfinished(_) => 4,
             CliError::Transport(_) => 5,
+            CliError::Sched(e)
+            | CliError::Engine(engine::EngineError::Recover(e) | engine::EngineError::Cancel(e))
+                if e.is_unreachable() =>
+            {
+                5
+            }
             CliError::Interrupted => 130,
             _ => 1,
         }
@@ -616,9 +625,7 @@ async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliE
             let mode = match known {
                 Some(m) => m,
                 None => {
-                    let (mode, _) = lsf::probe(&transport)
-                        .await
-                        .map_err(|e| CliError::Sched(e.to_string()))?;
+                    let (mode, _) = lsf::probe(&transport).await?;
                     store.put_setting(
                         "bjobs_mode",
                         &serde_json::to_string(&mode).unwrap_or_default(),
@@ -1016,7 +1023,7 @@ async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<(String, String), 
     let out = t.run("printf '%s' \"$HOME\"", b"").await?;
     let home_dir = out.stdout.trim().to_string();
     if out.code != Some(0) || !home_dir.starts_with('/') {
-        return Err(CliError::Sched(format!(
+        return Err(CliError::Cluster(format!(
             "cannot read the home directory on {}: {}",
             t.place(),
             out.stderr.trim()
@@ -1071,7 +1078,7 @@ fn login(home: &Home, host: &str, check: bool, close: bool) -> Result<(), CliErr
     eprintln!("opening a connection to {host} (type your password and one-time code if asked)");
     let status = cmd.status().map_err(io("cannot run ssh"))?;
     if !status.success() || !ssh::check_master(host, &dir) {
-        return Err(CliError::Sched(format!(
+        return Err(CliError::Cluster(format!(
             "ssh to {host} failed (exit {:?}); check the host name, your password and code, then try again",
             status.code()
         )));
@@ -1123,7 +1130,7 @@ async fn doctor(home: &Home, file: &Path, place: &Place) -> Result<(), CliError>
         }
         Err(e) => {
             problems += 1;
-            println!("LSF: FAILED: {e}");
+            println!("LSF: FAILED: {}", crate::error_chain(&e));
             println!(
                 "  fix: make bsub/bjobs reachable in a login shell there, or set [cluster] init (e.g. \"source /etc/profile.d/lsf.sh\")"
             );

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::report::{self, Progress};
-use crate::sched::{JobRef, Scheduler, State, Submission};
+use crate::sched::{JobRef, SchedError, Scheduler, State, Submission};
 use crate::script::{self, ScriptCtx};
 use crate::spec::{BackendKind, Point, Spec, Target};
 use crate::store::{AttemptRec, PointRec, Store, StoreError};
@@ -26,8 +26,11 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    #[error("recovery could not ask the scheduler about the sweep's jobs: {0}")]
-    Recover(String),
+    #[error("recovery could not ask the scheduler about the sweep's jobs")]
+    Recover(#[source] SchedError),
+    /// Points not yet submitted are cancelled and recorded; the jobs in flight are not.
+    #[error("the scheduler did not cancel the sweep's jobs; run `bsweep cancel` again")]
+    Cancel(#[source] SchedError),
     #[error("the sweep file recorded for `{name}` no longer parses with this bsweep")]
     Spec {
         name: String,
@@ -288,7 +291,8 @@ impl<S: Scheduler> Engine<S> {
                 // Without an answer we cannot tell submitted from not: leave the intents for
                 // a later cycle rather than risk a duplicate.
                 self.progress.note(&format!(
-                    "warning: could not look up unfinished submissions: {e}"
+                    "warning: could not look up unfinished submissions: {}",
+                    crate::error_chain(&e)
                 ));
                 return Ok(());
             }
@@ -671,7 +675,8 @@ impl<S: Scheduler> Engine<S> {
             Err(e) => {
                 // No answer is no evidence: states stay as they are.
                 self.progress.note(&format!(
-                    "disconnected or no answer from the scheduler, retrying: {e}"
+                    "disconnected or no answer from the scheduler, retrying: {}",
+                    crate::error_chain(&e)
                 ));
                 return Ok(false);
             }
@@ -729,10 +734,12 @@ impl<S: Scheduler> Engine<S> {
     }
 
     /// Cancels every point not yet final: unsubmitted ones are marked cancelled, in-flight jobs
-    /// are cancelled with the scheduler.
+    /// are cancelled with the scheduler. The unsubmitted ones are recorded before the scheduler
+    /// is asked, so a failing bkill ([`EngineError::Cancel`]) loses none of it.
     pub async fn cancel_all(&mut self) -> Result<usize, EngineError> {
         self.ready.clear();
-        let mut touched = Vec::new();
+        let mut unsubmitted = Vec::new();
+        let mut in_flight = Vec::new();
         let mut refs = Vec::new();
         let t = now();
         for i in 0..self.points.len() {
@@ -749,35 +756,37 @@ impl<S: Scheduler> Engine<S> {
                     a.ended = Some(t);
                     a.error = Some("cancelled before submission".into());
                     p.attempts.push(a);
-                    touched.push(i);
+                    unsubmitted.push(i);
                 }
+                // An intent without a job id is left to reconcile, which finds its job (or
+                // not) by name; a later cancel then reaches it.
                 Some(a) if a.state.in_flight() => {
                     if let Some(r) = self.job_ref(i) {
                         refs.push(r);
+                        in_flight.push(i);
                     }
-                    touched.push(i);
                 }
                 _ => {}
             }
         }
+        if !unsubmitted.is_empty() {
+            self.save(&unsubmitted)?;
+        }
         if !refs.is_empty() {
             if let Err(e) = self.sched.cancel(&refs).await {
-                self.progress
-                    .note(&format!("warning: cancelling failed: {e}"));
-                return Ok(0);
+                self.write_snapshot(true);
+                return Err(EngineError::Cancel(e));
             }
-            for &i in &touched {
-                if let Some(a) = self.points[i].last_mut()
-                    && a.state.in_flight()
-                {
+            for &i in &in_flight {
+                if let Some(a) = self.points[i].last_mut() {
                     a.state = State::Cancelled;
                     a.ended = Some(t);
                 }
             }
+            self.save(&in_flight)?;
         }
-        self.save(&touched)?;
         self.write_snapshot(true);
-        Ok(touched.len())
+        Ok(unsubmitted.len() + in_flight.len())
     }
 
     /// Queues failed points (and points whose submission was refused) for a new attempt.
@@ -802,9 +811,19 @@ impl<S: Scheduler> Engine<S> {
         let mut interval = self.poll.initial;
         let outcome = loop {
             if cancel_path.exists() {
-                let _ = fs::remove_file(&cancel_path);
                 self.progress.note("cancel requested: cancelling the sweep");
-                self.cancel_all().await?;
+                // The request stays until the scheduler has done it: a failing bkill is tried
+                // again next cycle, and a crash in between leaves it for the next follower.
+                match self.cancel_all().await {
+                    Ok(_) => {
+                        let _ = fs::remove_file(&cancel_path);
+                    }
+                    Err(EngineError::Cancel(e)) => self.progress.note(&format!(
+                        "warning: cancelling failed, will try again: {}",
+                        crate::error_chain(&e)
+                    )),
+                    Err(e) => return Err(e),
+                }
             }
             if self.open_intents() > 0 {
                 self.reconcile().await?;
@@ -924,7 +943,7 @@ impl<S: Scheduler> Engine<S> {
             self.sched
                 .find_by_name(&refs)
                 .await
-                .map_err(|e| EngineError::Recover(e.to_string()))?
+                .map_err(EngineError::Recover)?
         };
         let mut best: HashMap<usize, (u32, String, String, usize)> = HashMap::new();
         for (pos, a, name, text) in &candidates {

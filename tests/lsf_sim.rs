@@ -3,8 +3,9 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
-use common::{Sim, assert_ok, read_csv, text};
+use common::{Sim, assert_ok, read_csv, text, wait_for};
 
 const THREE_QUEUES: &str = r#"
 [[queue]]
@@ -425,4 +426,90 @@ settle = 0.5
         "first poll {} ms after the last bsub",
         polls[0] - last_bsub
     );
+}
+
+/// A sweep of six `sleep 60` jobs on the short queue, with `lsf_extra` in its [lsf] table.
+fn sleepers(sim: &Sim, name: &str, lsf_extra: &str) -> String {
+    let file = sim.env.sweep(
+        &format!("{name}.toml"),
+        &format!("name = \"{name}\"\nbackend = \"lsf\"\ncommand = \"sleep 60\"\n[grid]\ni = {{ start = 0, stop = 6 }}\n[lsf]\nqueue = \"short\"\npoll_min = 0.3\npoll_max = 0.5\nsettle = 1.0\n{lsf_extra}"),
+    );
+    file.to_str().unwrap().to_string()
+}
+
+fn in_flight(st: &serde_json::Value) -> u64 {
+    ["pending", "running"]
+        .iter()
+        .map(|s| st["counts"][s].as_u64().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn a_cancel_that_bkill_refuses_fails_and_can_be_run_again() {
+    let sim = Sim::new(&format!("{THREE_QUEUES}\n[faults]\nbkill_fail = 1.0\n"));
+    assert_ok(&sim.run(&["launch", &sleepers(&sim, "stuck", ""), "--detach"]));
+    let out = sim.run(&["cancel", "stuck"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        !text(&out.stdout).contains("cancelled"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(err.contains("run `bsweep cancel` again"), "{err}");
+    // The cause chain names the command and what the scheduler said.
+    assert!(err.contains("caused by: bkill failed"), "{err}");
+    assert!(
+        err.contains("exit 255: batch system daemon not responding"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("daemon not responding").count(),
+        1,
+        "said once: {err}"
+    );
+    let st = sim.status_json("stuck");
+    assert_eq!(in_flight(&st), 6, "nothing was cancelled: {st}");
+
+    // The daemon is back: the same command does it.
+    std::fs::write(sim.state.join("config.toml"), THREE_QUEUES).unwrap();
+    assert_ok(&sim.run(&["cancel", "stuck"]));
+    assert_eq!(sim.status_json("stuck")["counts"]["cancelled"], 6);
+}
+
+#[test]
+fn a_follower_keeps_a_cancel_request_until_bkill_does_it() {
+    // Two jobs go out (max_in_flight), four points wait for a slot with a background follower.
+    let sim = Sim::new(&format!("{THREE_QUEUES}\n[faults]\nbkill_fail = 1.0\n"));
+    let file = sleepers(&sim, "held", "max_in_flight = 2\n");
+    assert_ok(&sim.run(&["launch", &file, "--detach"]));
+    let out = sim.run(&["cancel", "held"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("to cancel it"),
+        "{}",
+        text(&out.stdout)
+    );
+    let dir = sim.env.home().join("sweeps/held");
+    let log = || std::fs::read_to_string(dir.join("follow.log")).unwrap_or_default();
+    wait_for("the follower to try bkill", Duration::from_secs(30), || {
+        log().contains("cancelling failed, will try again")
+    });
+    // What needed no scheduler is recorded; the refused jobs are still in flight and the
+    // request is still there.
+    let st = sim.status_json("held");
+    assert_eq!(st["counts"]["cancelled"], 4, "the unsubmitted points: {st}");
+    assert_eq!(in_flight(&st), 2, "{st}");
+    assert!(dir.join("cancel.request").exists());
+    assert!(log().contains("daemon not responding"), "{}", log());
+
+    std::fs::write(sim.state.join("config.toml"), THREE_QUEUES).unwrap();
+    wait_for(
+        "the follower to cancel the rest",
+        Duration::from_secs(30),
+        || sim.status_json("held")["counts"]["cancelled"] == 6,
+    );
+    wait_for("the request to be taken", Duration::from_secs(10), || {
+        !dir.join("cancel.request").exists()
+    });
 }

@@ -45,6 +45,7 @@ pub struct Faults {
     pub please_wait: f64,
     pub esub_chatter: Vec<String>,
     pub bjobs_fail: f64,
+    pub bkill_fail: f64,
     pub visibility_delay_ms: u64,
     pub seed: u64,
 }

@@ -137,14 +137,30 @@ pub struct SubmitError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedError {
-    #[error("could not run {what}")]
-    Io {
-        what: String,
+    /// The scheduler's commands could not be run where it lives (no connection, a timeout).
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// A scheduler command printed what its parser cannot read.
+    #[error("{command} printed something bsweep cannot read")]
+    Unreadable {
+        command: &'static str,
         #[source]
-        source: std::io::Error,
+        source: lsf::parse::ParseError,
     },
-    #[error("{0}")]
-    Other(String),
+    /// A scheduler command failed, or gave no answer about what it was asked.
+    #[error("{command} failed on {place}: {detail}")]
+    Failed {
+        command: &'static str,
+        place: String,
+        detail: String,
+    },
+}
+
+impl SchedError {
+    /// True when the cluster could not be reached, as opposed to the scheduler answering badly.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SchedError::Transport(_))
+    }
 }
 
 /// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.

@@ -64,6 +64,13 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         },
     };
     let mut out = Out::default();
+    if ctx.rng.chance(ctx.cfg.faults.bkill_fail) {
+        out.faults.push("bkill_fail");
+        out.err("batch system daemon not responding ... still trying");
+        out.err("batch system daemon not responding ... still trying");
+        out.exit = 255;
+        return out;
+    }
     let mut targets: Vec<(u64, Option<u32>, String)> = Vec::new();
     let mut by_filter = p.positional.is_empty() || p.positional.iter().any(|a| a == "0");
     for a in &p.positional {

@@ -44,6 +44,23 @@ pub fn state_of(stat: Stat) -> State {
     }
 }
 
+/// A failed command's exit status and what it printed on stderr, on one line: LSF repeats its
+/// "daemon not responding" line while it retries, and one of each is enough.
+fn said(code: Option<i32>, stderr: &str) -> String {
+    let status = code.map_or("no exit status".to_string(), |c| format!("exit {c}"));
+    let mut lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.dedup();
+    if lines.is_empty() {
+        status
+    } else {
+        format!("{status}: {}", lines.join(" / "))
+    }
+}
+
 fn info_of(r: &JobRecord) -> JobInfo {
     let state = state_of(r.stat);
     JobInfo {
@@ -164,19 +181,14 @@ impl<T: Transport> LsfScheduler<T> {
         script: &str,
         commands_len: usize,
     ) -> Result<Vec<Framed>, SchedError> {
-        let out = self
-            .transport
-            .run(script, b"")
-            .await
-            .map_err(|e| SchedError::Other(e.to_string()))?;
+        let out = self.transport.run(script, b"").await?;
         let framed = parse_batch(&out.stdout, commands_len);
         if framed.iter().any(|f| f.code.is_none()) {
-            return Err(SchedError::Other(format!(
-                "the command batch on {} stopped early (exit {:?}): {}",
-                self.transport.place(),
-                out.code,
-                out.stderr.trim()
-            )));
+            return Err(SchedError::Failed {
+                command: "the command batch",
+                place: self.transport.place(),
+                detail: format!("stopped early ({})", said(out.code, &out.stderr)),
+            });
         }
         Ok(framed)
     }
@@ -200,15 +212,17 @@ impl<T: Transport> LsfScheduler<T> {
             ),
             BjobsMode::Table => parse::parse_bjobs_table(&f.stdout, &f.stderr),
         };
-        let r =
-            r.map_err(|e| SchedError::Other(format!("bjobs printed something unreadable: {e}")))?;
+        let r = r.map_err(|source| SchedError::Unreadable {
+            command: "bjobs",
+            source,
+        })?;
         // bjobs failing with no rows at all (daemon down) is no answer, not "every job vanished".
         if r.records.is_empty() && r.not_found.is_empty() && f.code != Some(0) {
-            return Err(SchedError::Other(format!(
-                "bjobs failed (exit {:?}): {}",
-                f.code,
-                f.stderr.trim()
-            )));
+            return Err(SchedError::Failed {
+                command: "bjobs",
+                place: self.transport.place(),
+                detail: said(f.code, &f.stderr),
+            });
         }
         Ok(r)
     }
@@ -437,10 +451,14 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             let reading = self.read_bjobs(f)?;
             if reading.records.is_empty() && reading.not_found.is_empty() {
                 // Asked about jobs, told nothing of any: no answer, not "they all vanished".
-                return Err(SchedError::Other(format!(
-                    "bjobs answered nothing about the jobs asked for: {}",
-                    f.stderr.trim()
-                )));
+                return Err(SchedError::Failed {
+                    command: "bjobs",
+                    place: self.transport.place(),
+                    detail: format!(
+                        "it answered nothing about the jobs asked for: {}",
+                        f.stderr.trim()
+                    ),
+                });
             }
             for r in &reading.records {
                 infos.insert(r.job_id.to_string(), info_of(r));
@@ -508,10 +526,11 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         for f in framed {
             let r = parse::parse_bkill(&f.stdout, &f.stderr);
             if r.outcomes.is_empty() && f.code != Some(0) {
-                return Err(SchedError::Other(format!(
-                    "bkill failed: {}",
-                    f.stderr.trim()
-                )));
+                return Err(SchedError::Failed {
+                    command: "bkill",
+                    place: self.transport.place(),
+                    detail: said(f.code, &f.stderr),
+                });
             }
         }
         Ok(())
@@ -573,19 +592,19 @@ pub async fn probe<T: Transport>(
         command_line(&["bjobs", "-o", "jobid stat", "-json", "0"]),
         command_line(&["bjobs", "-noheader", "-o", "jobid stat delimiter='^'", "0"]),
     ];
-    let out = transport
-        .run(&batch_script(&cmds, None), b"")
-        .await
-        .map_err(|e| SchedError::Other(e.to_string()))?;
+    let out = transport.run(&batch_script(&cmds, None), b"").await?;
     let f = parse_batch(&out.stdout, cmds.len());
     let lsid = parse::parse_lsid(&f[0].stdout).ok();
     if f[0].code != Some(0) && lsid.is_none() {
-        return Err(SchedError::Other(format!(
-            "lsid failed on {}: {}{}; is LSF set up there (PATH, profile)?",
-            transport.place(),
-            f[0].stdout.trim(),
-            f[0].stderr.trim()
-        )));
+        return Err(SchedError::Failed {
+            command: "lsid",
+            place: transport.place(),
+            detail: format!(
+                "{}{}; is LSF set up there (PATH, profile)?",
+                f[0].stdout.trim(),
+                f[0].stderr.trim()
+            ),
+        });
     }
     let rejected = |f: &Framed| {
         let e = f.stderr.to_lowercase();
