@@ -415,3 +415,63 @@ async fn connects_racing_on_a_fresh_host_share_one_master() {
         .count();
     assert_eq!(masters, 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_strict_host_key_setting_in_the_users_config_is_kept() {
+    // The test host's block, but with `StrictHostKeyChecking yes` and a known_hosts file that
+    // does not know the host: ssh must refuse, and bsweep must not quietly add the key.
+    let env = SshEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known_hosts");
+    let base = std::fs::read_to_string(SSH_CONFIG).unwrap();
+    let block: String = base
+        .split("\nHost ")
+        .next()
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("StrictHostKeyChecking") && !l.contains("UserKnownHostsFile"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host strict-test\n{block}    StrictHostKeyChecking yes\n    UserKnownHostsFile {}\n",
+            known.display()
+        ),
+    )
+    .unwrap();
+    let opts = SshOpts {
+        config_file: Some(cfg.clone()),
+        ..SshOpts::default()
+    };
+    let e = SshTransport::connect("strict-test", &env.control_dir(), opts)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Host key verification failed"),
+        "{e}"
+    );
+    assert!(!known.exists() || std::fs::read_to_string(&known).unwrap().is_empty());
+
+    // The same block with accept-new, as a user may choose: the key is learned and it works.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "StrictHostKeyChecking yes",
+        "StrictHostKeyChecking accept-new",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let opts = SshOpts {
+        config_file: Some(cfg),
+        ..SshOpts::default()
+    };
+    let t = SshTransport::connect("strict-test", &env.control_dir(), opts)
+        .await
+        .unwrap();
+    assert_eq!(t.run("echo in", b"").await.unwrap().stdout, "in\n");
+    assert!(
+        std::fs::read_to_string(&known)
+            .unwrap()
+            .contains("ssh-ed25519")
+    );
+}

@@ -542,8 +542,7 @@ async fn start_master(dest: &str, socket: &Path, opts: &SshOpts) -> Result<(), S
         ))
         .connect_timeout(opts.connect_timeout)
         .server_alive_interval(Duration::from_secs(60))
-        // BatchMode cannot ask about an unknown host key; a changed key still fails.
-        .known_hosts_check(KnownHosts::Add);
+        .known_hosts_check(host_key_policy(dest, opts.config_file.as_deref()).await);
     if let Some(cfg) = &opts.config_file {
         b.config_file(cfg);
     }
@@ -565,6 +564,43 @@ async fn start_master(dest: &str, socket: &Path, opts: &SshOpts) -> Result<(), S
     let _ = fs::rename(tmp.path().join("log"), socket.with_extension("log"));
     drop(tmp);
     Ok(())
+}
+
+/// The host-key checking the user's ssh configuration sets for `dest` (`ssh -G`), for a master
+/// bsweep starts. openssh passes it on the command line, which would override the config file:
+/// reading it first keeps a stricter (or looser) choice the user made.
+async fn host_key_policy(dest: &str, config_file: Option<&Path>) -> KnownHosts {
+    let mut c = tokio::process::Command::new("ssh");
+    if let Some(cfg) = config_file {
+        c.arg("-F").arg(cfg);
+    }
+    let out = c
+        .args(["-G", "--", dest])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await;
+    let text = out
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    known_hosts_of(&text)
+}
+
+/// Reads `stricthostkeychecking` from `ssh -G` output. ssh's default, `ask`, cannot prompt in
+/// batch mode: a new host is added (what answering "yes" does), a changed key still fails.
+fn known_hosts_of(ssh_g: &str) -> KnownHosts {
+    let value = ssh_g.lines().find_map(|l| {
+        let (k, v) = l.trim().split_once(' ')?;
+        k.eq_ignore_ascii_case("stricthostkeychecking")
+            .then(|| v.trim().to_ascii_lowercase())
+    });
+    match value.as_deref() {
+        Some("true" | "yes") => KnownHosts::Strict,
+        Some("false" | "no" | "off") => KnownHosts::Accept,
+        _ => KnownHosts::Add,
+    }
 }
 
 fn classify(dest: &str, dir: &Path, e: openssh::Error) -> StartFailure {
@@ -920,6 +956,41 @@ fn show_code(code: Option<i32>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_key_checking_follows_the_users_ssh_config() {
+        let g =
+            |v: &str| known_hosts_of(&format!("user alice\nstricthostkeychecking {v}\nport 22\n"));
+        assert!(matches!(g("true"), KnownHosts::Strict));
+        assert!(matches!(g("false"), KnownHosts::Accept));
+        assert!(matches!(g("accept-new"), KnownHosts::Add));
+        // ssh's default cannot prompt in batch mode; nothing readable falls back the same way.
+        assert!(matches!(g("ask"), KnownHosts::Add));
+        assert!(matches!(known_hosts_of(""), KnownHosts::Add));
+    }
+
+    #[tokio::test]
+    async fn host_key_checking_is_read_with_ssh_g() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(
+            &cfg,
+            "Host strict\n  StrictHostKeyChecking yes\nHost loose\n  StrictHostKeyChecking no\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            host_key_policy("strict", Some(&cfg)).await,
+            KnownHosts::Strict
+        ));
+        assert!(matches!(
+            host_key_policy("loose", Some(&cfg)).await,
+            KnownHosts::Accept
+        ));
+        assert!(matches!(
+            host_key_policy("other", Some(&cfg)).await,
+            KnownHosts::Add
+        ));
+    }
 
     #[test]
     fn socket_names_are_stable_and_per_destination() {
