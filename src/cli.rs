@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
 use clap::{CommandFactory, Parser, Subcommand};
+use itertools::Itertools;
 
 use crate::collect;
 use crate::engine::{self, Engine, Outcome};
@@ -560,20 +561,30 @@ async fn launch(
     let count = spec.count();
     check_size(count, yes)?;
     let host = place.host(&spec);
-    let (remote_home, cluster_dir) = match &host {
-        None => (None, None),
-        Some(_) if spec.backend == BackendKind::Local => {
-            return Err(CliError::Usage(format!(
-                "{}: backend \"local\" runs points on this machine; a cluster host needs backend = \"lsf\" (or pass --here)",
-                file.display()
-            )));
-        }
-        Some(h) => {
-            let t = connect(home, h, &spec).await?;
+    if host.is_some() && spec.backend == BackendKind::Local {
+        return Err(CliError::Usage(format!(
+            "{}: backend \"local\" runs points on this machine; a cluster host needs backend = \"lsf\" (or pass --here)",
+            file.display()
+        )));
+    }
+    // What the cluster can refuse (no connection, no LSF, a queue it does not have) is found
+    // before the sweep is recorded: fixing it and running the same launch again is enough.
+    let (mut remote_home, mut cluster_dir, mut bjobs_mode) = (None, None, None);
+    if spec.backend == BackendKind::Lsf {
+        let t = match &host {
+            Some(h) => connect(home, h, &spec).await?,
+            None => AnyTransport::Local(LocalTransport::new()),
+        };
+        if host.is_some() {
             let (home_dir, dir) = remote_dirs(&t, &spec).await?;
-            (Some(home_dir), Some(dir))
+            (remote_home, cluster_dir) = (Some(home_dir), Some(dir));
         }
-    };
+        let probe = lsf::probe(&t, &queues_of(&spec)).await?;
+        if let Some((queue, said)) = probe.missing_queues.first() {
+            return Err(missing_queue(&spec, &t.place(), queue, said, &probe).into());
+        }
+        bjobs_mode = Some(probe.mode);
+    }
     let spec_text =
         fs::read_to_string(file).map_err(io(format!("cannot read {}", file.display())))?;
     let meta = SweepMeta {
@@ -596,6 +607,12 @@ async fn launch(
         attempts: Vec::new(),
     });
     let store = Store::create(home, meta, points, "launch")?;
+    if let Some(mode) = bjobs_mode {
+        store.put_setting(
+            "bjobs_mode",
+            &serde_json::to_string(&mode).unwrap_or_default(),
+        )?;
+    }
     if !quiet {
         eprintln!(
             "recorded sweep {} ({} points) in {}",
@@ -605,6 +622,41 @@ async fn launch(
         );
     }
     follow(home, store, detach, quiet, |_| 0).await
+}
+
+/// The queues a sweep file names, each once.
+fn queues_of(spec: &Spec) -> Vec<String> {
+    spec.lsf
+        .targets
+        .iter()
+        .filter_map(|t| t.queue.clone())
+        .unique()
+        .collect()
+}
+
+/// A queue LSF says it does not have, as an error in the sweep file where it names the queue.
+fn missing_queue(
+    spec: &Spec,
+    place: &str,
+    queue: &str,
+    said: &str,
+    probe: &lsf::Probe,
+) -> SpecError {
+    let mut msg = format!("LSF on {place} has no queue `{queue}` (bqueues: \"{said}\")");
+    let others: Vec<&str> = probe
+        .missing_queues
+        .iter()
+        .skip(1)
+        .map(|(q, _)| q.as_str())
+        .collect();
+    if !others.is_empty() {
+        msg.push_str(&format!(", nor {}", others.join(", ")));
+    }
+    if !probe.all_queues.is_empty() {
+        msg.push_str(&format!("; its queues: {}", probe.all_queues.join(", ")));
+    }
+    msg.push_str(". Fix the sweep file and launch again (nothing was recorded)");
+    spec.queue_error(queue, msg)
 }
 
 /// Builds the engine of an opened sweep with the scheduler its backend names. For LSF, the
@@ -625,7 +677,7 @@ async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliE
             let mode = match known {
                 Some(m) => m,
                 None => {
-                    let (mode, _) = lsf::probe(&transport).await?;
+                    let mode = lsf::probe(&transport, &[]).await?.mode;
                     store.put_setting(
                         "bjobs_mode",
                         &serde_json::to_string(&mode).unwrap_or_default(),
@@ -1116,17 +1168,37 @@ async fn doctor(home: &Home, file: &Path, place: &Place) -> Result<(), CliError>
         },
         None => AnyTransport::Local(LocalTransport::new()),
     };
-    match lsf::probe(&t).await {
-        Ok((mode, lsid)) => {
-            let version = lsid
-                .map(|l| format!("{} {}", l.product, l.version.unwrap_or_default()))
+    let queues = queues_of(&spec);
+    match lsf::probe(&t, &queues).await {
+        Ok(probe) => {
+            let version = probe
+                .lsid
+                .as_ref()
+                .map(|l| format!("{} {}", l.product, l.version.clone().unwrap_or_default()))
                 .unwrap_or_else(|| "unknown version".into());
-            let how = match mode {
+            let how = match probe.mode {
                 BjobsMode::Json => "-o ... -json",
                 BjobsMode::Delimited => "-o ... delimiter (no -json)",
                 BjobsMode::Table => "the plain -w table (no -o)",
             };
             println!("LSF: {version}; bjobs is read with {how}");
+            for q in &queues {
+                if let Some((_, said)) = probe.missing_queues.iter().find(|(m, _)| m == q) {
+                    problems += 1;
+                    println!("queue {q}: NOT FOUND ({said})");
+                    println!(
+                        "  fix: {}",
+                        match probe.all_queues.is_empty() {
+                            true => "`bqueues` on the cluster lists the queues you may use".into(),
+                            false => format!("use one of: {}", probe.all_queues.join(", ")),
+                        }
+                    );
+                } else if probe.all_queues.contains(q) {
+                    println!("queue {q}: ok");
+                } else {
+                    println!("queue {q}: not checked (bqueues gave no answer bsweep can read)");
+                }
+            }
         }
         Err(e) => {
             problems += 1;
@@ -1134,29 +1206,6 @@ async fn doctor(home: &Home, file: &Path, place: &Place) -> Result<(), CliError>
             println!(
                 "  fix: make bsub/bjobs reachable in a login shell there, or set [cluster] init (e.g. \"source /etc/profile.d/lsf.sh\")"
             );
-        }
-    }
-    let queues: Vec<String> = spec
-        .lsf
-        .targets
-        .iter()
-        .filter_map(|t| t.queue.clone())
-        .collect();
-    if !queues.is_empty() {
-        let mut argv = vec!["bqueues".to_string(), "-w".to_string()];
-        argv.extend(queues.iter().cloned());
-        let out = t.run(&crate::transport::command_line(&argv), b"").await?;
-        let known: Vec<String> = lsf::parse::parse_bqueues(&out.stdout)
-            .map(|q| q.into_iter().map(|q| q.name).collect())
-            .unwrap_or_default();
-        for q in &queues {
-            if known.contains(q) {
-                println!("queue {q}: ok");
-            } else {
-                problems += 1;
-                println!("queue {q}: NOT FOUND ({})", out.stderr.trim());
-                println!("  fix: `bqueues` on the cluster lists the queues you may use");
-            }
         }
     }
     for h in spec.lsf.targets.iter().filter_map(|t| t.hosts.clone()) {

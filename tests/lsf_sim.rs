@@ -240,14 +240,54 @@ fn old_lsf_without_o_or_json_works_through_the_table() {
 }
 
 #[test]
-fn a_queue_that_does_not_exist_stops_with_lsfs_message() {
+fn a_queue_that_does_not_exist_is_a_sweep_file_error_before_anything_is_recorded() {
     let sim = Sim::new(THREE_QUEUES);
     let file = sweep(&sim, "noq", 4, "queue = \"gpu\"");
     let out = sim.run(&["launch", &file]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // The file, line and column of the queue name, the field, LSF's words and the way out.
+    assert!(err.contains("noq.toml:11:9: lsf.queue: "), "{err}");
+    assert!(err.contains("gpu: No such queue"), "{err}");
+    assert!(err.contains("its queues: short, normal, long"), "{err}");
+    assert!(sim.calls_of("bsub").is_empty(), "nothing submitted");
+    assert_eq!(
+        sim.run(&["status", "noq"]).status.code(),
+        Some(3),
+        "nothing recorded"
+    );
+
+    // Fixed, the same command goes through.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"gpu\"", "\"short\""),
+    )
+    .unwrap();
+    assert_ok(&sim.run(&["launch", &file]));
+    assert_eq!(sim.status_json("noq")["counts"]["done"], 4);
+}
+
+#[test]
+fn a_target_the_cluster_refuses_stops_with_lsfs_message() {
+    // bsweep cannot check host groups beforehand everywhere (bmgroup); bsub's refusal stops
+    // that target after one job.
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sweep(
+        &sim,
+        "nohg",
+        4,
+        "queue = \"short\"\nhosts = \"nosuchgroup\"",
+    );
+    let out = sim.run(&["launch", &file]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("gpu: No such queue"), "{err}");
-    let st = sim.status_json("noq");
+    assert!(
+        err.contains("nosuchgroup: Bad host name, host group name or cluster name"),
+        "{err}"
+    );
+    let st = sim.status_json("nohg");
     assert_eq!(st["counts"]["failed"], 4);
     assert_eq!(
         sim.calls_of("bsub").len(),

@@ -113,10 +113,22 @@ pub enum Policy {
     LeastPending,
 }
 
+/// Where a value sits in the sweep file, for errors only the cluster can reveal (a queue it
+/// does not have).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Site {
+    pub field: String,
+    pub line: usize,
+    pub col: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LsfOpts {
     /// Never empty: with no queue/hosts given, one target with both `None` (site default queue).
     pub targets: Vec<Target>,
+    /// Each queue name the file gives, with where it is written.
+    #[serde(skip)]
+    pub queue_sites: Vec<(String, Site)>,
     pub policy: Policy,
     pub cores: Option<u32>,
     pub gpu: Option<String>,
@@ -192,6 +204,25 @@ pub struct Spec {
     pub collect: CollectOpts,
     pub max_attempts: u32,
     grid: grid::Grid,
+}
+
+impl Spec {
+    /// An error about queue `queue` of this sweep file, at the place the file names it.
+    pub fn queue_error(&self, queue: &str, message: String) -> SpecError {
+        let site = self
+            .lsf
+            .queue_sites
+            .iter()
+            .find(|(q, _)| q == queue)
+            .map(|(_, s)| s);
+        SpecError {
+            path: self.source.clone(),
+            line: site.map(|s| s.line),
+            col: site.map(|s| s.col),
+            field: Some(site.map_or_else(|| "lsf.queue".to_string(), |s| s.field.clone())),
+            message,
+        }
+    }
 }
 
 /// An error in a sweep file, located as precisely as we can.

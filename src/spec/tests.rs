@@ -753,7 +753,20 @@ stdout_regex = 'loss=(?P<loss>[0-9.]+)'
             poll_max: 180.0,
             settle: 10.0,
             lost_after: 600.0,
+            queue_sites: s.lsf.queue_sites.clone(),
         }
+    );
+    // Where the queue is written, for errors only the cluster can reveal.
+    assert_eq!(
+        s.lsf.queue_sites,
+        [(
+            "short".to_string(),
+            Site {
+                field: "lsf.queue".into(),
+                line: 8,
+                col: 9
+            }
+        )]
     );
     assert_eq!(s.local.concurrency, 3);
     assert_eq!(
@@ -970,4 +983,27 @@ fn values_read_back_as_the_untagged_derive_read_them() {
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
     }
+}
+
+#[test]
+fn queue_sites_point_at_each_queue_name() {
+    let s = spec("backend = \"lsf\"\n[lsf]\nqueues = [\"a\", \"b\"]\n");
+    let at: Vec<(&str, &str, usize, usize)> = s
+        .lsf
+        .queue_sites
+        .iter()
+        .map(|(q, site)| (q.as_str(), site.field.as_str(), site.line, site.col))
+        .collect();
+    assert_eq!(
+        at,
+        [("a", "lsf.queues[0]", 5, 11), ("b", "lsf.queues[1]", 5, 16)]
+    );
+    let s = spec(
+        "backend = \"lsf\"\n[[lsf.targets]]\nhosts = \"h\"\n[[lsf.targets]]\nqueue = \"gpu\"\n",
+    );
+    let e = s.queue_error("gpu", "no such queue".into());
+    assert_eq!(
+        e.to_string(),
+        format!("{PATH}:7:9: lsf.targets[1].queue: no such queue")
+    );
 }

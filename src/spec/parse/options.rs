@@ -5,7 +5,7 @@ use std::path::{Component, Path};
 use toml::de::DeValue;
 
 use super::{Cx, Res, Tbl, Val, array_of_tables};
-use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Target};
+use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Site, Target};
 
 const LSF_KEYS: &[&str] = &[
     "queue",
@@ -69,6 +69,7 @@ fn bad_collect_path(s: &str) -> Option<&'static str> {
 pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
     let mut lsf = LsfOpts {
         targets: Vec::new(),
+        queue_sites: Vec::new(),
         policy: Policy::RoundRobin,
         cores: None,
         gpu: None,
@@ -231,6 +232,7 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
     }
 
     lsf.targets = parse_targets(cx, tb, lsf.max_in_flight)?;
+    lsf.queue_sites = queue_sites(cx, tb);
     Ok(lsf)
 }
 
@@ -267,6 +269,41 @@ fn target_name(
         ));
     }
     Ok(s)
+}
+
+/// Where each queue name of a valid [lsf] table is written: `queue`, `queues[i]` or
+/// `targets[i].queue`.
+fn queue_sites(cx: &Cx<'_>, tb: Tbl<'_, '_>) -> Vec<(String, Site)> {
+    let mut found: Vec<(&Val<'_>, String)> = Vec::new();
+    if let Some(v) = tb.get("queue") {
+        found.push((v, "lsf.queue".into()));
+    }
+    if let Some(DeValue::Array(a)) = tb.get("queues").map(|v| v.get_ref()) {
+        found.extend(
+            a.iter()
+                .enumerate()
+                .map(|(i, e)| (e, format!("lsf.queues[{i}]"))),
+        );
+    }
+    if let Some(DeValue::Array(a)) = tb.get("targets").map(|v| v.get_ref()) {
+        for (i, e) in a.iter().enumerate() {
+            if let DeValue::Table(t) = e.get_ref()
+                && let Some(v) = t.get("queue")
+            {
+                found.push((v, format!("lsf.targets[{i}].queue")));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|(v, field)| {
+            let DeValue::String(q) = v.get_ref() else {
+                return None;
+            };
+            let (line, col) = cx.line_col(v.span().start);
+            Some((q.trim().to_string(), Site { field, line, col }))
+        })
+        .collect()
 }
 
 /// `queue`, `queues`, `hosts` or `[[lsf.targets]]`, turned into the list of targets.
