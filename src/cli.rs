@@ -115,6 +115,9 @@ pub enum Command {
         sweep: String,
         #[arg(long)]
         detach: bool,
+        /// Follow an edited sweep file from now on (see `retry --spec`).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
     },
     /// Cancel every point not yet ended (running jobs are killed).
     Cancel { sweep: String },
@@ -126,6 +129,11 @@ pub enum Command {
         failed: bool,
         #[arg(long)]
         detach: bool,
+        /// Follow an edited sweep file from now on: its command, setup, [lsf] options (memory,
+        /// walltime, ...) and [collect] apply to every job submitted after this. The name,
+        /// backend, cluster and grid must stay the same; targets may only be added at the end.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
     },
     /// Write one CSV row per point: parameters, job, state, exit code, times, metrics.
     Collect {
@@ -322,13 +330,28 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Doctor { file, place } => doctor(&home, &file, &place).await,
         Command::Status { sweep, json, watch } => status(&home, sweep, json, watch).await,
         Command::List { json } => list(&home, json),
-        Command::Resume { sweep, detach } => {
-            let store = Store::open(&home, &sweep, "resume")?;
+        Command::Resume {
+            sweep,
+            detach,
+            spec,
+        } => {
+            let mut store = Store::open(&home, &sweep, "resume")?;
+            if let Some(file) = spec {
+                swap_spec(&home, &mut store, &file, quiet).await?;
+            }
             follow(&home, store, detach, quiet, |_| 0).await
         }
         Command::Cancel { sweep } => cancel(&home, &sweep).await,
-        Command::Retry { sweep, detach, .. } => {
-            let store = Store::open(&home, &sweep, "retry")?;
+        Command::Retry {
+            sweep,
+            detach,
+            spec,
+            ..
+        } => {
+            let mut store = Store::open(&home, &sweep, "retry")?;
+            if let Some(file) = spec {
+                swap_spec(&home, &mut store, &file, quiet).await?;
+            }
             follow(&home, store, detach, quiet, |e| e.retry_failed()).await
         }
         Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output).await,
@@ -581,7 +604,8 @@ async fn launch(
         }
         let probe = lsf::probe(&t, &queues_of(&spec)).await?;
         if let Some((queue, said)) = probe.missing_queues.first() {
-            return Err(missing_queue(&spec, &t.place(), queue, said, &probe).into());
+            let next = "launch again (nothing was recorded)";
+            return Err(missing_queue(&spec, &t.place(), queue, said, &probe, next).into());
         }
         bjobs_mode = Some(probe.mode);
     }
@@ -624,6 +648,111 @@ async fn launch(
     follow(home, store, detach, quiet, |_| 0).await
 }
 
+/// Makes an opened sweep follow the edited sweep file `file` from now on, after checking that
+/// it describes the same sweep: name, backend, cluster and every point's parameters unchanged,
+/// targets only added at the end (attempts refer to targets by position). For LSF its queues
+/// are checked like at launch. Jobs already submitted keep what they were submitted with.
+async fn swap_spec(
+    home: &Home,
+    store: &mut Store,
+    file: &Path,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let new = Spec::load(file)?;
+    let meta = store.meta().clone();
+    let old = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    let refuse = |field: &str, message: String| -> CliError {
+        SpecError {
+            path: file.to_path_buf(),
+            line: None,
+            col: None,
+            field: Some(field.to_string()),
+            message: format!("{message}; that needs a new sweep (`bsweep launch`)"),
+        }
+        .into()
+    };
+    if new.name != old.name {
+        return Err(refuse(
+            "name",
+            format!("is `{}`, but this is sweep `{}`", new.name, old.name),
+        ));
+    }
+    if new.backend != old.backend {
+        return Err(refuse(
+            "backend",
+            format!("differs from the sweep's ({:?})", old.backend).to_lowercase(),
+        ));
+    }
+    let where_ = |s: &Spec| {
+        s.cluster
+            .as_ref()
+            .map(|c| (c.host.clone(), c.remote_dir.clone()))
+    };
+    if where_(&new) != where_(&old) {
+        return Err(refuse(
+            "cluster",
+            "names another host or remote_dir than the sweep's jobs use".into(),
+        ));
+    }
+    if new.count() != meta.count {
+        return Err(refuse(
+            "grid",
+            format!("gives {} points, the sweep has {}", new.count(), meta.count),
+        ));
+    }
+    if let Some((a, b)) = old
+        .points()
+        .zip(new.points())
+        .find(|(a, b)| a.params != b.params)
+    {
+        let show =
+            |p: &crate::spec::Point| p.params.iter().map(|(k, v)| format!("{k}={v}")).join(" ");
+        return Err(refuse(
+            "grid",
+            format!(
+                "point {} would change from `{}` to `{}`",
+                a.index,
+                show(&a),
+                show(&b)
+            ),
+        ));
+    }
+    let (had, now) = (target_labels(&old), target_labels(&new));
+    if !now.starts_with(&had) {
+        return Err(refuse(
+            "lsf",
+            format!(
+                "has the targets {}; the sweep's {} must stay first, in that order (new ones may follow)",
+                now.join(", "),
+                had.join(", ")
+            ),
+        ));
+    }
+    if new.backend == BackendKind::Lsf {
+        let t = match &meta.host {
+            Some(h) => connect(home, h, &new).await?,
+            None => AnyTransport::Local(LocalTransport::new()),
+        };
+        let probe = lsf::probe(&t, &queues_of(&new)).await?;
+        if let Some((queue, said)) = probe.missing_queues.first() {
+            let next = "try again (the sweep is unchanged)";
+            return Err(missing_queue(&new, &t.place(), queue, said, &probe, next).into());
+        }
+    }
+    let text = fs::read_to_string(file).map_err(io(format!("cannot read {}", file.display())))?;
+    let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    store.replace_spec(source, text, now)?;
+    if !quiet {
+        eprintln!(
+            "sweep {} follows {} from now on (jobs already submitted keep their settings; the file it replaces is in {})",
+            meta.name,
+            file.display(),
+            store.dir().join("spec-history").display()
+        );
+    }
+    Ok(())
+}
+
 /// The queues a sweep file names, each once.
 fn queues_of(spec: &Spec) -> Vec<String> {
     spec.lsf
@@ -634,13 +763,15 @@ fn queues_of(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
-/// A queue LSF says it does not have, as an error in the sweep file where it names the queue.
+/// A queue LSF says it does not have, as an error in the sweep file where it names the queue;
+/// `next` ends "Fix the sweep file and ...".
 fn missing_queue(
     spec: &Spec,
     place: &str,
     queue: &str,
     said: &str,
     probe: &lsf::Probe,
+    next: &str,
 ) -> SpecError {
     let mut msg = format!("LSF on {place} has no queue `{queue}` (bqueues: \"{said}\")");
     let others: Vec<&str> = probe
@@ -655,7 +786,7 @@ fn missing_queue(
     if !probe.all_queues.is_empty() {
         msg.push_str(&format!("; its queues: {}", probe.all_queues.join(", ")));
     }
-    msg.push_str(". Fix the sweep file and launch again (nothing was recorded)");
+    msg.push_str(&format!(". Fix the sweep file and {next}"));
     spec.queue_error(queue, msg)
 }
 

@@ -534,6 +534,38 @@ impl Store {
         self.flush()
     }
 
+    /// Replaces the sweep file the sweep follows (`--spec`): the database first, then the record
+    /// beside it. The text it replaces is kept in `spec-history/`, so what earlier jobs ran with
+    /// stays known.
+    pub fn replace_spec(
+        &mut self,
+        source: PathBuf,
+        spec_text: String,
+        targets: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let history = self.dir.join("spec-history");
+        fs::create_dir_all(&history).map_err(io_err(&history))?;
+        let kept = (1..)
+            .map(|n| history.join(format!("{n}.toml")))
+            .find(|p| !p.exists())
+            .expect("an unused name");
+        fs::write(&kept, &self.meta.spec_text).map_err(io_err(&kept))?;
+        let mut meta = self.meta.clone();
+        meta.source = source;
+        meta.spec_text = spec_text;
+        meta.targets = targets;
+        self.db
+            .insert(KEY_META, encode(&meta))
+            .map_err(self.sled_err())?;
+        self.flush()?;
+        let record = self.dir.join(META_FILE);
+        let tmp = self.dir.join("meta.json.tmp");
+        fs::write(&tmp, encode(&meta)).map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &record).map_err(io_err(&record))?;
+        self.meta = meta;
+        Ok(())
+    }
+
     /// Makes every write so far durable: after this returns, a `kill -9` loses none of them.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(self.sled_err())
