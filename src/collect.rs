@@ -135,9 +135,9 @@ fn from_trailer(report: &Path, job_name: &str) -> (Option<f64>, Option<f64>) {
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(65536)));
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
-    match crate::sched::lsf::parse::parse_trailer(&String::from_utf8_lossy(&buf)) {
-        Some(t) if t.job_name.as_deref() == Some(job_name) => (t.run_seconds, t.max_mem_mb),
-        _ => (None, None),
+    match crate::sched::lsf::parse::parse_trailer_of(&String::from_utf8_lossy(&buf), job_name) {
+        Some(t) => (t.run_seconds, t.max_mem_mb),
+        None => (None, None),
     }
 }
 

@@ -15,7 +15,8 @@ use std::sync::LazyLock;
 use bsweep::sched::lsf::parse::{
     BJOBS_DELIMITER, BJOBS_FIELDS, BjobsReading, JobRecord, ParseError, Stat, parse_bhist_long,
     parse_bjobs_delimited, parse_bjobs_json, parse_bjobs_table, parse_bkill, parse_bqueues,
-    parse_bqueues_json, parse_bsub, parse_lsid, parse_trailer, supports_o_and_json,
+    parse_bqueues_json, parse_bsub, parse_lsid, parse_trailer, parse_trailer_of,
+    supports_o_and_json,
 };
 use bsweep::spec::Spec;
 use bsweep::transport::ssh::unpack_into;
@@ -831,6 +832,8 @@ proptest! {
         let at = text.find(marker).expect("script echo") + marker.len();
         let report = format!("{}{script}{}", &text[..at], &text[at..]);
         let out = format!("{}\n{report}", before.concat());
+        let name = want.as_ref().and_then(|t| t.job_name.clone()).expect("a named report");
+        prop_assert_eq!(&parse_trailer_of(&out, &name), &want, "{}", out);
         prop_assert_eq!(parse_trailer(&out), want, "{}", out);
     }
 

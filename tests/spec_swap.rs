@@ -155,7 +155,8 @@ fn a_file_that_is_not_the_same_sweep_is_refused_and_changes_nothing() {
         "gives 5 points",
     );
     refused(
-        &body("true", r#"["short", "normal"]"#, 4).replace("start = 0, stop = 4", "start = 1, stop = 5"),
+        &body("true", r#"["short", "normal"]"#, 4)
+            .replace("start = 0, stop = 4", "start = 1, stop = 5"),
         "grid",
         "point 0 would change from `i=0` to `i=1`",
     );

@@ -247,10 +247,7 @@ impl<T: Transport> LsfScheduler<T> {
         Ok(jobs
             .iter()
             .zip(framed)
-            .map(|(j, f)| {
-                parse::parse_trailer(&f.stdout)
-                    .filter(|t| t.job_name.as_deref() == Some(j.job_name.as_str()))
-            })
+            .map(|(j, f)| parse::parse_trailer_of(&f.stdout, &j.job_name))
             .collect())
     }
 

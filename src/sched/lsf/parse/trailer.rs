@@ -62,14 +62,34 @@ fn script_echo(lines: &[&str]) -> Vec<bool> {
 /// later attempt runs: give each attempt its own file (or `-oo`).
 pub fn parse_trailer(text: &str) -> Option<Trailer> {
     let lines: Vec<&str> = text.lines().collect();
-    // The report's own lines, found outside the echoed job script: a script line like
-    // "Sender: LSF System" or "Resource usage summary:" passed for LSF's and hid the real
-    // report (found by fuzzing).
     let echo = script_echo(&lines);
-    let report = |at: usize, f: &dyn Fn(&str) -> bool| !echo[at] && f(lines[at]);
-    let start = (0..lines.len())
+    let start = report_starts(&lines, &echo).next()?;
+    report_at(&lines, &echo, start)
+}
+
+/// The last report in an `-o` file that job `job_name` wrote: earlier ones may be other
+/// attempts', and in the older layout (report first, the job's output after it) a job that
+/// prints another job's output file shows that job's report below its own.
+pub fn parse_trailer_of(text: &str, job_name: &str) -> Option<Trailer> {
+    let lines: Vec<&str> = text.lines().collect();
+    let echo = script_echo(&lines);
+    report_starts(&lines, &echo)
+        .filter_map(|start| report_at(&lines, &echo, start))
+        .find(|t| t.job_name.as_deref() == Some(job_name))
+}
+
+/// Where reports start ("Sender: LSF System"), last first. Lines of the echoed job script do not
+/// count: a script line like "Sender: LSF System" or "Resource usage summary:" passed for LSF's
+/// and hid the real report (found by fuzzing).
+fn report_starts<'a>(lines: &'a [&str], echo: &'a [bool]) -> impl Iterator<Item = usize> + 'a {
+    (0..lines.len())
         .rev()
-        .find(|&i| report(i, &|l| l.trim_start().starts_with("Sender: LSF System")))?;
+        .filter(|&i| !echo[i] && lines[i].trim_start().starts_with("Sender: LSF System"))
+}
+
+/// The report starting at line `start`.
+fn report_at(lines: &[&str], echo: &[bool], start: usize) -> Option<Trailer> {
+    let report = |at: usize, f: &dyn Fn(&str) -> bool| !echo[at] && f(lines[at]);
     // The first report line of a kind in lines[start..upto], relative to `start`.
     let find = |f: &dyn Fn(&str) -> bool, upto: usize| {
         (start..upto).find(|&i| report(i, f)).map(|i| i - start)
@@ -248,6 +268,35 @@ mod tests {
     fn script_text_is_not_an_outcome() {
         let text = report("Exited with signal termination: Killed.", "0.5");
         assert_eq!(parse_trailer(&text), None);
+    }
+
+    #[test]
+    fn a_jobs_own_report_is_found_below_another_jobs_in_the_older_layout() {
+        // Older LSF: the report first, then the job's output; this job printed another job's
+        // output file, report included.
+        let old_layout = |name: &str, outcome: &str| {
+            report(outcome, "1.00")
+                .replace("bsw-1-00001-1", name)
+                .replace(
+                    "The output (if any) is above this job summary.\n",
+                    "The output (if any) follows:\n\n",
+                )
+        };
+        let text = format!(
+            "{}step 2 read:\n{}done\n",
+            old_layout("bsw-1-00002-1", "Successfully completed."),
+            old_layout("bsw-1-00001-1", "Exited with exit code 3.")
+        );
+        let mine = parse_trailer_of(&text, "bsw-1-00002-1");
+        assert_eq!(mine.map(|t| t.outcome), Some(Outcome::Done));
+        let other = parse_trailer_of(&text, "bsw-1-00001-1");
+        assert_eq!(other.map(|t| t.outcome), Some(Outcome::Exited { code: 3 }));
+        assert_eq!(parse_trailer_of(&text, "bsw-1-00003-1"), None);
+        // Without the name, the last report is all there is to go on.
+        assert_eq!(
+            parse_trailer(&text).and_then(|t| t.job_name).as_deref(),
+            Some("bsw-1-00001-1")
+        );
     }
 
     #[test]
