@@ -335,10 +335,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             detach,
             spec,
         } => {
-            let mut store = Store::open(&home, &sweep, "resume")?;
-            if let Some(file) = spec {
-                swap_spec(&home, &mut store, &file, quiet).await?;
-            }
+            let store = open_to_follow(&home, &sweep, "resume", spec, quiet).await?;
             follow(&home, store, detach, quiet, |_| 0).await
         }
         Command::Cancel { sweep } => cancel(&home, &sweep).await,
@@ -348,10 +345,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             spec,
             ..
         } => {
-            let mut store = Store::open(&home, &sweep, "retry")?;
-            if let Some(file) = spec {
-                swap_spec(&home, &mut store, &file, quiet).await?;
-            }
+            let store = open_to_follow(&home, &sweep, "retry", spec, quiet).await?;
             follow(&home, store, detach, quiet, |e| e.retry_failed()).await
         }
         Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output).await,
@@ -646,6 +640,21 @@ async fn launch(
         );
     }
     follow(home, store, detach, quiet, |_| 0).await
+}
+
+/// Opens a sweep for `command` (resume, retry), switching it to the sweep file `spec` if given.
+async fn open_to_follow(
+    home: &Home,
+    sweep: &str,
+    command: &str,
+    spec: Option<PathBuf>,
+    quiet: bool,
+) -> Result<Store, CliError> {
+    let mut store = Store::open(home, sweep, command)?;
+    if let Some(file) = spec {
+        swap_spec(home, &mut store, &file, quiet).await?;
+    }
+    Ok(store)
 }
 
 /// Makes an opened sweep follow the edited sweep file `file` from now on, after checking that
