@@ -653,7 +653,14 @@ async fn launch(
 /// bjobs mode is probed once and remembered in the sweep's store.
 async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliError> {
     let sched = match store.meta().backend {
-        BackendKind::Local => AnySched::Local(LocalScheduler::new()),
+        BackendKind::Local => {
+            // Without its own path bsweep still runs jobs, just without their peak memory.
+            let sched = match std::env::current_exe() {
+                Ok(exe) => LocalScheduler::new().measured_by(exe),
+                Err(_) => LocalScheduler::new(),
+            };
+            AnySched::Local(sched)
+        }
         BackendKind::Lsf => {
             let meta = store.meta().clone();
             let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
