@@ -4,6 +4,7 @@
 //! in use, missing, or already exists; 4 the sweep ended with failed or cancelled points;
 //! 130 interrupted while following (jobs keep running).
 
+use std::ffi::OsString;
 use std::fs;
 use std::hash::BuildHasher;
 use std::io::Write;
@@ -157,6 +158,14 @@ pub enum Command {
     /// Tools for reporting problems.
     #[command(subcommand)]
     Debug(DebugCommand),
+    /// Runs PROGRAM, writes its peak memory (KB) to FILE, and exits as PROGRAM did: the local
+    /// backend runs each job through it.
+    #[command(hide = true)]
+    InternalMeasure {
+        file: PathBuf,
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        command: Vec<OsString>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -284,6 +293,10 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
 /// Parses arguments, runs the command, prints errors with their causes; returns the exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    if let Command::InternalMeasure { file, command } = &cli.command {
+        // Before the runtime: it runs around every local job, so it stays small and plain.
+        return measure_cmd(file, command);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -357,10 +370,39 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             stderr,
             exit,
         }) => debug_parse(kind, file, stderr, exit),
+        // `run` handles it before the runtime starts; this arm only keeps the match whole.
+        Command::InternalMeasure { file, command } => match measure_cmd(&file, &command) {
+            0 => Ok(()),
+            code => std::process::exit(code),
+        },
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "bsweep", &mut std::io::stdout());
+            let mut cmd = completion_command();
+            clap_complete::generate(shell, &mut cmd, "bsweep", &mut std::io::stdout());
             Ok(())
         }
+    }
+}
+
+/// The command line completions offer: clap_complete's generators also offer hidden
+/// subcommands (clap-rs/clap#1335), and clap cannot remove one, so the root is assembled again
+/// from its own arguments and visible subcommands.
+fn completion_command() -> clap::Command {
+    let full = Cli::command();
+    let mut cmd = clap::Command::new("bsweep")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
+}
+
+/// `internal-measure FILE -- PROGRAM ARGS...`; returns PROGRAM's exit code.
+fn measure_cmd(file: &Path, command: &[OsString]) -> i32 {
+    match command.split_first() {
+        Some((program, args)) => crate::sched::measure::measure(file, program, args),
+        None => 2, // clap requires a program; nothing to run
     }
 }
 
@@ -803,7 +845,14 @@ fn missing_queue(
 /// bjobs mode is probed once and remembered in the sweep's store.
 async fn open_engine(store: Store, quiet: bool) -> Result<Engine<AnySched>, CliError> {
     let sched = match store.meta().backend {
-        BackendKind::Local => AnySched::Local(LocalScheduler::new()),
+        BackendKind::Local => {
+            // Without its own path bsweep still runs jobs, just without their peak memory.
+            let sched = match std::env::current_exe() {
+                Ok(exe) => LocalScheduler::new().measured_by(exe),
+                Err(_) => LocalScheduler::new(),
+            };
+            AnySched::Local(sched)
+        }
         BackendKind::Lsf => {
             let meta = store.meta().clone();
             let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
@@ -1464,4 +1513,37 @@ async fn recover(home: &Home, name: &str, quiet: bool) -> Result<(), CliError> {
         report::summary_line(&counts)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_measuring_step_parses_but_no_shell_completion_offers_it() {
+        let cli = Cli::try_parse_from(["bsweep", "internal-measure", "m", "--", "bash", "-c", "x"])
+            .unwrap();
+        let Command::InternalMeasure { file, command } = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(file, PathBuf::from("m"));
+        assert_eq!(command, ["bash", "-c", "x"]);
+        use clap_complete::Shell;
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::Elvish,
+            Shell::PowerShell,
+        ] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut completion_command(), "bsweep", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("internal-measure"), "{shell}");
+            assert!(
+                text.contains("collect") && text.contains("ssh-config"),
+                "{shell}"
+            );
+        }
+    }
 }

@@ -379,3 +379,141 @@ succeeds_at = [1, 3, 5]
     // Each attempt has its own job name and script.
     assert!(env.home().join("sweeps/flaky/scripts/00001-3.sh").exists());
 }
+
+/// Whether process `pid` is gone or only a zombie waiting to be reaped (dead either way).
+fn dead(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `pid (comm) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
+}
+
+/// The parent pid of a live process, from `/proc/PID/stat`.
+fn parent_of(pid: i32) -> i32 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("process is alive");
+    let (_, rest) = stat.rsplit_once(')').expect("stat has a comm");
+    rest.split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("stat has a ppid")
+}
+
+#[test]
+fn local_runs_record_peak_memory_exit_codes_and_signals() {
+    let env = Env::new();
+    // `big` holds ~150 MB in the job's bash (a command substitution of 150 MB of `a`s; bash
+    // copies it, so its peak is about twice that); `tiny` holds nothing.
+    let file = env.sweep(
+        "mem.toml",
+        r#"
+name = "mem"
+command = '''
+case {kind} in
+  big) x=$(head -c 150000000 /dev/zero | tr '\0' a); sleep 0.2 ;;
+  tiny) true ;;
+  exit3) exit 3 ;;
+  killed) kill -9 $$ ;;
+esac
+'''
+[grid]
+kind = ["big", "tiny", "exit3", "killed"]
+[local]
+concurrency = 2
+"#,
+    );
+    let out = env.run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "two points fail, so launch exits 4: {}",
+        text(&out.stderr)
+    );
+    let csv_path = env.path().join("mem.csv");
+    assert_ok(&env.run(&["collect", "mem", "-o", csv_path.to_str().unwrap()]));
+    let (_, rows) = read_csv(&csv_path);
+    let row = |kind: &str| rows.iter().find(|r| r["kind"] == kind).expect("a row");
+    let mem = |kind: &str| -> f64 {
+        let cell = &row(kind)["max_mem_mb"];
+        cell.parse()
+            .unwrap_or_else(|_| panic!("{kind}: max_mem_mb {cell:?} is not a number"))
+    };
+    eprintln!(
+        "max_mem_mb: big {}, tiny {}, exit3 {}",
+        mem("big"),
+        mem("tiny"),
+        mem("exit3")
+    );
+    assert!((140.0..1000.0).contains(&mem("big")), "big: {}", mem("big"));
+    assert!(mem("tiny") < 50.0, "tiny: {}", mem("tiny"));
+    assert!(mem("exit3") < 50.0, "exit3: {}", mem("exit3"));
+    // The measuring step outlives a job killed by a signal, so it is measured too.
+    assert!(mem("killed") < 50.0, "killed: {}", mem("killed"));
+
+    assert_eq!(row("big")["state"], "done");
+    assert_eq!(row("tiny")["state"], "done");
+    assert_eq!(
+        (
+            row("exit3")["state"].as_str(),
+            row("exit3")["exit_code"].as_str()
+        ),
+        ("failed", "3")
+    );
+    // Killed by SIGKILL: failed, with the shell's 128 + 9.
+    assert_eq!(
+        (
+            row("killed")["state"].as_str(),
+            row("killed")["exit_code"].as_str()
+        ),
+        ("failed", "137")
+    );
+}
+
+#[test]
+fn cancel_kills_every_process_of_a_running_local_job() {
+    let env = Env::new();
+    let file = env.sweep(
+        "tree.toml",
+        r#"
+name = "tree"
+command = "sleep 300 & echo $! > {out_dir}/child.pid; echo $$ > {out_dir}/job.pid; wait"
+"#,
+    );
+    assert_ok(&env.run(&["launch", file.to_str().unwrap(), "--detach"]));
+    let out_dir = env.home().join("sweeps/tree/out/00000");
+    let read_pid = |name: &str| -> Option<i32> {
+        fs::read_to_string(out_dir.join(name))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    };
+    wait_for("the job to start", Duration::from_secs(30), || {
+        read_pid("job.pid").is_some() && read_pid("child.pid").is_some()
+    });
+    let job = read_pid("job.pid").unwrap();
+    let child = read_pid("child.pid").unwrap();
+    // The job's shell runs under the measuring step, which runs under the wrapper.
+    let measurer = parent_of(job);
+    let cmdline = fs::read(format!("/proc/{measurer}/cmdline")).unwrap();
+    assert!(
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == b"internal-measure"),
+        "the job's parent is not the measuring step: {}",
+        text(&cmdline)
+    );
+    let wrapper = parent_of(measurer);
+
+    assert_ok(&env.run(&["cancel", "tree"]));
+    wait_for(
+        "every process of the job to end",
+        Duration::from_secs(30),
+        || [wrapper, measurer, job, child].into_iter().all(dead),
+    );
+    wait_for(
+        "the point to read cancelled",
+        Duration::from_secs(30),
+        || env.status_json("tree")["counts"]["cancelled"] == 1,
+    );
+}

@@ -1,6 +1,6 @@
 //! The local backend: runs points as processes of this machine, each in its own process group,
-//! through a wrapper that records the exit status next to the outputs (so a point's end is known
-//! even if bsweep was killed meanwhile).
+//! through a wrapper that records the exit status and peak memory next to the outputs (so a
+//! point's end is known even if bsweep was killed meanwhile).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -16,12 +16,19 @@ use super::{
     JobId, JobInfo, JobRef, SchedError, Scheduler, State, Submission, SubmitError, Submitted,
 };
 
-/// `bash -c WRAPPER JOB_NAME SCRIPT OUT_DIR ATTEMPT`. The job name is `$0`, so it shows in the
-/// process's command line and a job can be found by name after a crash. The exit file is written
-/// to a temporary name and renamed, so a reader never sees half a number.
+/// `bash -c WRAPPER JOB_NAME SCRIPT OUT_DIR ATTEMPT MEASURER`. The job name is `$0`, so it shows
+/// in the process's command line and a job can be found by name after a crash. The job runs
+/// under `MEASURER internal-measure` (bsweep itself), which writes its peak memory to
+/// `<attempt>.mem` and exits as the job did; without a runnable MEASURER (none given, or the
+/// binary replaced since) the job runs unmeasured. The exit file is written to a temporary name
+/// and renamed, so a reader never sees half a number.
 const WRAPPER: &str = r#"ctl="$2/.bsweep"
 echo $$ > "$ctl/$3.pid"
-bash "$1" > "$2/stdout.txt" 2> "$2/stderr.txt" < /dev/null
+if [ -f "$4" ] && [ -x "$4" ]; then
+  "$4" internal-measure "$ctl/$3.mem" -- bash "$1" > "$2/stdout.txt" 2> "$2/stderr.txt" < /dev/null
+else
+  bash "$1" > "$2/stdout.txt" 2> "$2/stderr.txt" < /dev/null
+fi
 rc=$?
 printf '%s\n' "$rc" > "$ctl/$3.exit.tmp" && mv -f "$ctl/$3.exit.tmp" "$ctl/$3.exit""#;
 
@@ -31,11 +38,20 @@ printf '%s\n' "$rc" > "$ctl/$3.exit.tmp" && mv -f "$ctl/$3.exit.tmp" "$ctl/$3.ex
 pub struct LocalScheduler {
     children: HashMap<JobId, Child>,
     cancelled: HashSet<JobId>,
+    /// The bsweep binary whose `internal-measure` runs each job; `None` runs jobs unmeasured.
+    measurer: Option<PathBuf>,
 }
 
 impl LocalScheduler {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs each job under `exe internal-measure` to record its peak memory. Only the bsweep
+    /// binary has that command, so the caller passes its own path (a test harness must not).
+    pub fn measured_by(mut self, exe: PathBuf) -> Self {
+        self.measurer = Some(exe);
+        self
     }
 }
 
@@ -58,6 +74,13 @@ fn read_exit(job: &JobRef) -> Option<(i32, Option<f64>)> {
     let text = fs::read_to_string(&path).ok()?;
     let code = text.trim().parse().ok()?;
     Some((code, mtime_secs(&path)))
+}
+
+/// Reads the measuring step's peak memory (KB) of an ended job, in MB.
+fn read_mem_mb(job: &JobRef) -> Option<f64> {
+    let text = fs::read_to_string(ctl_file(job, "mem")).ok()?;
+    let kb: u64 = text.trim().parse().ok()?;
+    Some(kb as f64 / 1024.0)
 }
 
 /// True when `pid` is alive and is the wrapper of `job_name` (guards against pid reuse).
@@ -97,6 +120,7 @@ impl LocalScheduler {
             .arg(&sub.script_path)
             .arg(&sub.out_dir)
             .arg(sub.attempt.to_string())
+            .arg(self.measurer.as_deref().unwrap_or(Path::new("")))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -133,6 +157,7 @@ impl LocalScheduler {
                 started,
                 ended,
                 run_seconds: started.zip(ended).map(|(s, e)| (e - s).max(0.0)),
+                max_mem_mb: read_mem_mb(job),
                 ..JobInfo::default()
             };
         }
@@ -161,6 +186,8 @@ impl LocalScheduler {
                 State::Failed
             }),
             started,
+            // The job may have ended and been measured before its wrapper was killed.
+            max_mem_mb: read_mem_mb(job),
             ..JobInfo::default()
         }
     }
@@ -213,5 +240,87 @@ impl Scheduler for LocalScheduler {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `command` as attempt 1 of a job through the wrapper and polls it to its end.
+    fn run_job(sched: &mut LocalScheduler, dir: &Path, name: &str, command: &str) -> JobInfo {
+        let script = dir.join(format!("{name}.sh"));
+        fs::write(&script, command).unwrap();
+        let out_dir = dir.join(name);
+        let sub = Submission {
+            index: 0,
+            attempt: 1,
+            job_name: format!("bsw-test-{name}-1"),
+            script_path: script,
+            out_dir: out_dir.clone(),
+            target: 0,
+            files: Vec::new(),
+            dirs: Vec::new(),
+        };
+        let job_id = sched.spawn(&sub).unwrap().job_id;
+        let job = JobRef {
+            job_id,
+            job_name: sub.job_name.clone(),
+            attempt: 1,
+            out_dir,
+            report: dir.join("report"),
+            submitted: None,
+        };
+        let start = std::time::Instant::now();
+        loop {
+            let info = sched.poll_one(&job);
+            if info.state.is_some_and(State::is_final) {
+                return info;
+            }
+            assert!(start.elapsed().as_secs() < 30, "job {name} never ended");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn without_a_runnable_measurer_jobs_run_unmeasured_with_their_exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-bsweep");
+        for (mut sched, tag) in [
+            (LocalScheduler::new(), "none"),
+            (LocalScheduler::new().measured_by(missing), "missing"),
+            // A directory is "executable" to `-x` but cannot be run.
+            (LocalScheduler::new().measured_by(dir.path().into()), "dir"),
+        ] {
+            let info = run_job(&mut sched, dir.path(), &format!("{tag}-ok"), "echo hi");
+            assert_eq!((info.state, info.exit_code), (Some(State::Done), Some(0)));
+            assert_eq!(info.max_mem_mb, None, "{tag}");
+            let out = fs::read_to_string(dir.path().join(format!("{tag}-ok/stdout.txt")));
+            assert_eq!(out.unwrap(), "hi\n", "{tag}");
+            let info = run_job(&mut sched, dir.path(), &format!("{tag}-bad"), "exit 3");
+            assert_eq!((info.state, info.exit_code), (Some(State::Failed), Some(3)));
+        }
+    }
+
+    #[test]
+    fn an_ended_job_reads_its_measured_peak_in_mb() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = JobRef {
+            job_id: "1".into(),
+            job_name: "bsw-test-00000-2".into(),
+            attempt: 2,
+            out_dir: dir.path().into(),
+            report: dir.path().join("report"),
+            submitted: None,
+        };
+        fs::create_dir_all(ctl_dir(dir.path())).unwrap();
+        assert_eq!(read_mem_mb(&job), None);
+        fs::write(ctl_file(&job, "mem"), "153600\n").unwrap();
+        fs::write(ctl_file(&job, "exit"), "0\n").unwrap();
+        let info = LocalScheduler::new().poll_one(&job);
+        assert_eq!(info.state, Some(State::Done));
+        assert_eq!(info.max_mem_mb, Some(150.0));
+        fs::write(ctl_file(&job, "mem"), "garbage").unwrap();
+        assert_eq!(read_mem_mb(&job), None);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod local;
 pub mod lsf;
+pub mod measure;
 
 use std::collections::HashMap;
 use std::fmt;
