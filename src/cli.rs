@@ -136,6 +136,22 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
+    /// Show the end of a point's output (its stdout, where LSF also writes its report), from the
+    /// cluster if the sweep runs there. Works while another bsweep follows the sweep.
+    Logs {
+        sweep: String,
+        /// The point's index (`bsweep status` names the points that failed).
+        index: u64,
+        /// Its stderr instead.
+        #[arg(long)]
+        stderr: bool,
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 40)]
+        lines: usize,
+        /// The file as it is, LSF's reports included (otherwise each is shown as one line).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Write one CSV row per point: parameters, job, state, exit code, times, metrics.
     Collect {
         sweep: String,
@@ -361,6 +377,13 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             let store = open_to_follow(&home, &sweep, "retry", spec, quiet).await?;
             follow(&home, store, detach, quiet, |e| e.retry_failed()).await
         }
+        Command::Logs {
+            sweep,
+            index,
+            stderr,
+            lines,
+            raw,
+        } => logs(&home, &sweep, index, stderr, lines, raw).await,
         Command::Collect { sweep, output } => collect_cmd(&home, &sweep, output).await,
         Command::Delete { sweep, force } => delete(&home, &sweep, force),
         Command::Recover { sweep } => recover(&home, &sweep, quiet).await,
@@ -1130,6 +1153,132 @@ async fn cancel(home: &Home, name: &str) -> Result<(), CliError> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Bytes from the end of an output file that `bsweep logs` reads: enough for LSF's report (with
+/// the echoed job script) and a screenful of the job's own lines.
+const LOG_TAIL_BYTES: u64 = 256 * 1024;
+
+/// `bsweep logs`: the last `lines` lines of a point's stdout (or stderr), LSF's reports in it
+/// each shown as one line unless `raw`. Reads only the sweep's record, which needs no lock, so
+/// it works beside a following bsweep.
+async fn logs(
+    home: &Home,
+    name: &str,
+    index: u64,
+    stderr: bool,
+    lines: usize,
+    raw: bool,
+) -> Result<(), CliError> {
+    if !home.sweep_dir(name).join("db").is_dir() {
+        return Err(StoreError::NotFound(name.to_string()).into());
+    }
+    let meta = Store::read_record(home, name)?;
+    if index >= meta.count {
+        return Err(CliError::Usage(format!(
+            "sweep {name} has points 0 to {}; there is no point {index}",
+            meta.count.saturating_sub(1)
+        )));
+    }
+    let file = if stderr {
+        script::STDERR_FILE
+    } else {
+        script::STDOUT_FILE
+    };
+    let text = match (&meta.host, &meta.cluster_dir) {
+        (Some(host), Some(dir)) => {
+            let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+            let t = connect(home, host, &spec).await?;
+            let path = format!(
+                "{}/{file}",
+                engine::out_dir(Path::new(dir), index).display()
+            );
+            let out = t
+                .run(
+                    &format!(
+                        "tail -c {LOG_TAIL_BYTES} -- {p} 2>/dev/null || echo \"bsweep: no {file} yet on the cluster ({path})\" >&2",
+                        p = crate::shell::quote(&path)
+                    ),
+                    b"",
+                )
+                .await?;
+            // Only our own note: the login shell's banner also comes on stderr.
+            for l in out.stderr.lines().filter(|l| l.starts_with("bsweep:")) {
+                eprintln!("{l}");
+            }
+            out.stdout
+        }
+        _ => {
+            let sweep_dir = meta
+                .cluster_dir
+                .clone()
+                .map_or_else(|| home.sweep_dir(name), PathBuf::from);
+            let path = engine::out_dir(&sweep_dir, index).join(file);
+            match tail_bytes(&path, LOG_TAIL_BYTES) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    eprintln!("bsweep: no {file} yet ({})", path.display());
+                    String::new()
+                }
+                Err(e) => return Err(io(format!("cannot read {}", path.display()))(e)),
+            }
+        }
+    };
+    let (output, reports) = if raw {
+        (text, Vec::new())
+    } else {
+        lsf::parse::split_reports(&text)
+    };
+    let all: Vec<&str> = output.lines().collect();
+    for l in &all[all.len().saturating_sub(lines)..] {
+        println!("{l}");
+    }
+    if let Some(last) = reports.last() {
+        println!("{}", report_line(last.as_ref()));
+    }
+    Ok(())
+}
+
+/// LSF's report on one line: how the job ended and what it used.
+fn report_line(t: Option<&lsf::parse::Trailer>) -> String {
+    let Some(t) = t else {
+        return "[LSF report: unreadable; --raw shows it]".into();
+    };
+    let outcome = match &t.outcome {
+        lsf::parse::Outcome::Done => "successfully completed".to_string(),
+        lsf::parse::Outcome::Exited { code } => format!("exited with code {code}"),
+        lsf::parse::Outcome::Term { reason, code } => match code {
+            Some(c) => format!("{reason} (exit code {c})"),
+            None => reason.clone(),
+        },
+    };
+    let mut s = format!("[LSF report: {outcome}");
+    if let Some(r) = t.run_seconds {
+        s.push_str(&format!("; run time {r} s"));
+    }
+    if let Some(m) = t.max_mem_mb {
+        s.push_str(&format!("; max memory {m} MB"));
+    }
+    if let Some(id) = &t.job_id {
+        s.push_str(&format!("; job {id}"));
+    }
+    s.push_str("; --raw shows it whole]");
+    s
+}
+
+/// The last `n` bytes of a file (a job's output can be gigabytes), without a partial first line.
+fn tail_bytes(path: &Path, n: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    Ok(match (len > n, text.find('\n')) {
+        (true, Some(i)) => text[i + 1..].to_string(),
+        _ => text,
+    })
 }
 
 async fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result<(), CliError> {

@@ -21,6 +21,10 @@ pub struct PointView {
     pub queue: Option<String>,
     pub exit_code: Option<i32>,
     pub attempts: usize,
+    /// Why the last attempt failed, when bsweep knows more than the exit code (LSF's TERM_
+    /// reason, a refused submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The whole status of a sweep: `status --json` prints exactly this.
@@ -100,6 +104,7 @@ pub fn status_view(meta: &SweepMeta, points: &[PointRec]) -> StatusView {
                     queue: where_label(meta, p),
                     exit_code: last.and_then(|a| a.exit_code),
                     attempts: p.attempts.iter().filter(|a| a.job_id.is_some()).count(),
+                    error: last.and_then(|a| a.error.clone()),
                 }
             })
             .collect(),
@@ -122,7 +127,31 @@ pub fn summary_line(counts: &BTreeMap<String, u64>) -> String {
     }
 }
 
-/// The text `status` prints: totals, then one line per target.
+/// How many failed points `status` lists by name.
+const PROBLEMS_SHOWN: usize = 10;
+
+/// One line about a point that did not end well: `point 3 (lr=0.1 layers=2): failed, exit 1,
+/// job 1234 on short: TERM_MEMLIMIT: ...`.
+fn problem_line(p: &PointView) -> String {
+    let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut s = format!("point {} ({}): {}", p.index, params.join(" "), p.state);
+    if let Some(c) = p.exit_code {
+        s.push_str(&format!(", exit {c}"));
+    }
+    if let Some(id) = &p.job_id {
+        s.push_str(&format!(", job {id}"));
+    }
+    if let Some(q) = &p.queue {
+        s.push_str(&format!(" on {q}"));
+    }
+    if let Some(e) = &p.error {
+        s.push_str(&format!(": {}", e.lines().next().unwrap_or_default()));
+    }
+    s
+}
+
+/// The text `status` prints: totals, one line per target, then the points that failed or were
+/// lost (the first few), with how to see their output.
 pub fn status_text(view: &StatusView) -> String {
     let backend = match view.backend {
         crate::spec::BackendKind::Local => "local",
@@ -137,6 +166,28 @@ pub fn status_text(view: &StatusView) -> String {
     );
     for (label, c) in &view.targets {
         s.push_str(&format!("  {label}: {}\n", summary_line(c)));
+    }
+    let problems: Vec<&PointView> = view
+        .points
+        .iter()
+        .filter(|p| matches!(p.state, State::Failed | State::Unknown))
+        .collect();
+    if let Some(first) = problems.first() {
+        s.push_str("  not done:\n");
+        for p in problems.iter().take(PROBLEMS_SHOWN) {
+            s.push_str(&format!("    {}\n", problem_line(p)));
+        }
+        if problems.len() > PROBLEMS_SHOWN {
+            s.push_str(&format!(
+                "    ... and {} more (`bsweep status {} --json` lists every point)\n",
+                problems.len() - PROBLEMS_SHOWN,
+                view.sweep
+            ));
+        }
+        s.push_str(&format!(
+            "  a point's output: bsweep logs {} {} [--stderr]\n",
+            view.sweep, first.index
+        ));
     }
     s
 }

@@ -517,3 +517,40 @@ command = "sleep 300 & echo $! > {out_dir}/child.pid; echo $$ > {out_dir}/job.pi
         || env.status_json("tree")["counts"]["cancelled"] == 1,
     );
 }
+
+#[test]
+fn status_names_the_failed_points_and_logs_shows_their_output() {
+    let env = Env::new();
+    let file = env.sweep(
+        "why.toml",
+        r#"
+name = "why"
+command = "for k in $(seq 1 100); do echo line $k of {i}; done; echo 'bad {i}' >&2; exit {i}"
+[grid]
+i = [0, 1, 2]
+"#,
+    );
+    assert_eq!(
+        env.run(&["launch", file.to_str().unwrap()]).status.code(),
+        Some(4)
+    );
+    let out = env.run(&["status", "why"]);
+    assert_ok(&out);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("point 1 (i=1): failed, exit 1"), "{shown}");
+    assert!(shown.contains("point 2 (i=2): failed, exit 2"), "{shown}");
+    assert!(!shown.contains("point 0 "), "point 0 is done: {shown}");
+    assert!(shown.contains("bsweep logs why 1"), "{shown}");
+
+    let out = env.run(&["logs", "why", "2", "-n", "3"]);
+    assert_ok(&out);
+    assert_eq!(
+        text(&out.stdout),
+        "line 98 of 2\nline 99 of 2\nline 100 of 2\n"
+    );
+    let out = env.run(&["logs", "why", "1", "--stderr"]);
+    assert_eq!(text(&out.stdout), "bad 1\n");
+    // A point that does not exist, a sweep that does not exist.
+    assert_eq!(env.run(&["logs", "why", "3"]).status.code(), Some(2));
+    assert_eq!(env.run(&["logs", "nope", "0"]).status.code(), Some(3));
+}

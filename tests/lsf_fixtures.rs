@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use bsweep::sched::lsf::parse::{
     BJOBS_DELIMITER, BJOBS_FIELDS, LsidInfo, parse_bhist_long, parse_bjobs_delimited,
     parse_bjobs_json, parse_bjobs_table, parse_bkill, parse_bqueues, parse_bqueues_json,
-    parse_bsub, parse_lsid, parse_trailer, supports_o_and_json,
+    parse_bsub, parse_lsid, parse_trailer, split_reports, supports_o_and_json,
 };
 use serde_json::Value;
 
@@ -318,10 +318,26 @@ fn all_parsers(input: &str) {
             let _ = supports_o_and_json(&info);
         }
         let _ = parse_trailer(input);
+        let _ = split_reports(input);
         let _ = parse_bhist_long(input);
     }));
     if r.is_err() {
         panic!("a parser panicked on {input:?}");
+    }
+}
+
+/// `bsweep logs` shows a job's output without LSF's report: on the real reports, the job's own
+/// lines stay, the report goes whole, and it reads as `parse_trailer` reads it.
+#[test]
+fn real_reports_split_from_the_jobs_output() {
+    for name in ["joboutput-trailer-done.txt", "joboutput-trailer-exited.txt"] {
+        let text = fs::read_to_string(fixture_dir().join(name)).expect("capture");
+        let report = body(&text);
+        let job = "epoch 1 loss=0.5\nepoch 2 loss=0.25\n";
+        let (output, reports) = split_reports(&format!("{job}{report}"));
+        assert_eq!(output, job, "{name}");
+        assert_eq!(reports, [parse_trailer(report)], "{name}");
+        assert!(reports[0].is_some(), "{name}");
     }
 }
 

@@ -553,3 +553,36 @@ fn a_follower_keeps_a_cancel_request_until_bkill_does_it() {
         !dir.join("cancel.request").exists()
     });
 }
+
+#[test]
+fn logs_show_a_jobs_output_and_lsfs_report_in_one_line() {
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sim.env.sweep(
+        "rep.toml",
+        "name = \"rep\"\nbackend = \"lsf\"\ncommand = \"echo hello {i}; echo warn >&2; exit {i}\"\n[grid]\ni = [0, 3]\n[lsf]\nqueue = \"short\"\npoll_min = 0.3\nsettle = 1.0\n",
+    );
+    assert_eq!(
+        sim.run(&["launch", file.to_str().unwrap()]).status.code(),
+        Some(4)
+    );
+    let shown = text(&sim.run(&["status", "rep"]).stdout);
+    assert!(
+        shown.contains("point 1 (i=3): failed, exit 3, job "),
+        "{shown}"
+    );
+    assert!(shown.contains(" on short"), "{shown}");
+
+    let out = sim.run(&["logs", "rep", "1"]);
+    assert_ok(&out);
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], "hello 3", "{lines:?}");
+    assert!(
+        lines[1].starts_with("[LSF report: exited with code 3; run time "),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 2, "the report is one line: {lines:?}");
+    // --raw is the file as LSF wrote it.
+    let raw = text(&sim.run(&["logs", "rep", "1", "--raw", "-n", "1000"]).stdout);
+    assert!(raw.contains("Sender: LSF System"), "{raw}");
+    assert!(raw.contains("Exited with exit code 3."), "{raw}");
+}

@@ -131,6 +131,16 @@ fn a_sweep_over_ssh_gives_the_csv_a_local_run_gives() {
     let out = remote.run(&["launch", &file]);
     assert_ok(&out);
     assert_eq!(remote.status_json("over-ssh")["counts"]["done"], 100);
+    // A point's output, read on the cluster: the job's line, then LSF's report as one line.
+    let out = remote.run(&["logs", "over-ssh", "7"]);
+    assert_ok(&out);
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("score=14\n"), "{shown}");
+    assert!(
+        shown.contains("[LSF report: successfully completed"),
+        "{shown}"
+    );
+    assert_eq!(shown.lines().count(), 2, "{shown}");
     let csv_remote = remote.home().join("remote.csv");
     let out = remote.run(&["collect", "over-ssh", "-o", csv_remote.to_str().unwrap()]);
     assert_ok(&out);

@@ -34,7 +34,7 @@ pub use bqueues::{QueueLoad, parse_bqueues, parse_bqueues_json};
 pub use bsub::{BsubError, BsubErrorKind, Submitted, parse_bsub};
 pub use lsid::{LsidInfo, parse_lsid, supports_o_and_json};
 pub use stat::{Stat, UnknownStat};
-pub use trailer::{Trailer, parse_trailer, parse_trailer_of};
+pub use trailer::{Trailer, parse_trailer, parse_trailer_of, split_reports};
 
 /// How a finished job ended, as the job output trailer or bhist/bjobs -l/bacct -l tell it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -78,6 +78,62 @@ pub fn parse_trailer_of(text: &str, job_name: &str) -> Option<Trailer> {
         .find(|t| t.job_name.as_deref() == Some(job_name))
 }
 
+/// An `-o` file split into what the job printed and LSF's reports in it (each read with
+/// [`parse_trailer`]; `None` for one it cannot read). A report runs from its "Sender: LSF System"
+/// line (and the dashes above it) to "The output (if any) is above this job summary." and the
+/// "PS: Read file <...> for stderr" note after it, or, in the older layout, to "The output (if
+/// any) follows:".
+pub fn split_reports(text: &str) -> (String, Vec<Option<Trailer>>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let echo = script_echo(&lines);
+    let mut output = String::new();
+    let mut reports = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let starts = !echo[i] && lines[i].trim_start().starts_with("Sender: LSF System");
+        if !starts {
+            output.push_str(lines[i]);
+            output.push('\n');
+            i += 1;
+            continue;
+        }
+        // The dashes LSF prints above "Sender" belong to the report.
+        if output.ends_with('\n') && output.lines().last().is_some_and(is_dashes) {
+            let keep = output
+                .trim_end_matches('\n')
+                .rfind('\n')
+                .map_or(0, |p| p + 1);
+            output.truncate(keep);
+        }
+        let mut end = i;
+        while end < lines.len() {
+            let l = lines[end].trim();
+            let last = !echo[end]
+                && (l.starts_with("The output (if any) is above this job summary")
+                    || l.starts_with("The output (if any) follows"));
+            end += 1;
+            if last {
+                break;
+            }
+        }
+        // "PS:", blank lines and "Read file <...> for stderr output of this job." follow it.
+        while end < lines.len() {
+            let l = lines[end].trim();
+            if l.is_empty()
+                || l == "PS:"
+                || (l.starts_with("Read file <") && l.contains("for stderr"))
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        reports.push(parse_trailer(&lines[i..end].join("\n")));
+        i = end;
+    }
+    (output, reports)
+}
+
 /// Where reports start ("Sender: LSF System"), last first. Lines of the echoed job script do not
 /// count: a script line like "Sender: LSF System" or "Resource usage summary:" passed for LSF's
 /// and hid the real report (found by fuzzing).
@@ -297,6 +353,33 @@ mod tests {
             parse_trailer(&text).and_then(|t| t.job_name).as_deref(),
             Some("bsw-1-00001-1")
         );
+    }
+
+    #[test]
+    fn reports_are_split_from_the_jobs_output() {
+        let text = format!(
+            "out 1\n{}\nPS:\n\nRead file </x/stderr.txt> for stderr output of this job.\n\nout 2\n{}",
+            report("Exited with exit code 3.", "1.00"),
+            report("Successfully completed.", "2.50")
+        );
+        let (output, reports) = split_reports(&text);
+        assert_eq!(output, "out 1\nout 2\n");
+        let outcomes: Vec<Option<Outcome>> =
+            reports.into_iter().map(|r| r.map(|t| t.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [Some(Outcome::Exited { code: 3 }), Some(Outcome::Done)]
+        );
+        // The older layout: report first, output after.
+        let old = report("Successfully completed.", "1.00").replace(
+            "The output (if any) is above this job summary.\n",
+            "The output (if any) follows:\n\nhello\n",
+        );
+        let (output, reports) = split_reports(&old);
+        assert_eq!(output, "hello\n");
+        assert_eq!(reports.len(), 1);
+        // No report: the text as it is.
+        assert_eq!(split_reports("a\nb\n"), ("a\nb\n".to_string(), vec![]));
     }
 
     #[test]
