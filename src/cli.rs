@@ -132,7 +132,8 @@ pub enum Command {
         detach: bool,
         /// Follow an edited sweep file from now on: its command, setup, [lsf] options (memory,
         /// walltime, ...) and [collect] apply to every job submitted after this. The name,
-        /// backend, cluster and grid must stay the same; targets may only be added at the end.
+        /// backend, cluster and grid must stay the same; a target that has had jobs keeps its
+        /// place (one LSF refused may be replaced), and new targets may follow.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
@@ -724,7 +725,7 @@ async fn open_to_follow(
 
 /// Makes an opened sweep follow the edited sweep file `file` from now on, after checking that
 /// it describes the same sweep: name, backend, cluster and every point's parameters unchanged,
-/// targets only added at the end (attempts refer to targets by position). For LSF its queues
+/// targets that have had jobs in their places (attempts refer to targets by position). For LSF its queues
 /// are checked like at launch. Jobs already submitted keep what they were submitted with.
 async fn swap_spec(
     home: &Home,
@@ -791,14 +792,39 @@ async fn swap_spec(
             ),
         ));
     }
+    // Attempts refer to targets by position: a target that has had a job keeps its place. One
+    // that never got one (LSF refused it) may be replaced, and new ones may follow.
     let (had, now) = (target_labels(&old), target_labels(&new));
-    if !now.starts_with(&had) {
+    let mut used = vec![false; had.len()];
+    for p in store.load_points()? {
+        for a in &p.attempts {
+            // An open intent may have a job LSF has not named yet.
+            if (a.job_id.is_some() || a.state == State::Unsubmitted)
+                && let Some(u) = used.get_mut(a.target)
+            {
+                *u = true;
+            }
+        }
+    }
+    let moved = (0..had.len()).find(|&i| used[i] && now.get(i) != Some(&had[i]));
+    if let Some(i) = moved {
         return Err(refuse(
             "lsf",
             format!(
-                "has the targets {}; the sweep's {} must stay first, in that order (new ones may follow)",
+                "has the targets {}, but target {} of the sweep, `{}`, has had jobs and must stay at that place (targets that never got a job may be replaced; new ones may follow)",
                 now.join(", "),
-                had.join(", ")
+                i + 1,
+                had[i]
+            ),
+        ));
+    }
+    if now.len() < had.len() {
+        return Err(refuse(
+            "lsf",
+            format!(
+                "has {} targets, the sweep {}; targets may be replaced or added, not removed",
+                now.len(),
+                had.len()
             ),
         ));
     }

@@ -477,8 +477,12 @@ impl<S: Scheduler> Engine<S> {
                     }
                     Err(e) => {
                         let label = self.targets[unit.target].label();
+                        let name = &self.store.meta().name;
+                        let reason = e.message.trim().trim_end_matches('.');
                         self.progress.note(&format!(
-                            "point {first} was refused by {label}: {e}; no more jobs go there"
+                            "point {first} was refused by target {label} (LSF: \"{reason}\"); no more \
+                             jobs go there. Fix that target in the sweep file's [lsf] table, then \
+                             `bsweep retry {name} --failed --spec FILE`"
                         ));
                         self.disabled[unit.target] = Some(e.message.clone());
                         for &i in &unit.points {

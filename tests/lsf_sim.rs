@@ -287,6 +287,10 @@ fn a_target_the_cluster_refuses_stops_with_lsfs_message() {
         err.contains("nosuchgroup: Bad host name, host group name or cluster name"),
         "{err}"
     );
+    assert!(
+        err.contains("bsweep retry nohg --failed --spec FILE"),
+        "{err}"
+    );
     let st = sim.status_json("nohg");
     assert_eq!(st["counts"]["failed"], 4);
     assert_eq!(
@@ -294,6 +298,22 @@ fn a_target_the_cluster_refuses_stops_with_lsfs_message() {
         1,
         "no more bsub after a permanent refusal"
     );
+    // The target never got a job, so a fixed file may replace it.
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("hosts = \"nosuchgroup\"", "");
+    let fixed_file = sim.env.sweep("nohg-fixed.toml", &fixed);
+    let out = sim.run(&[
+        "retry",
+        "nohg",
+        "--failed",
+        "--spec",
+        fixed_file.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    let st = sim.status_json("nohg");
+    assert_eq!(st["counts"]["done"], 4, "{st}");
+    assert_eq!(st["targets"]["short"]["done"], 4, "{st}");
 }
 
 #[test]

@@ -170,7 +170,7 @@ fn a_file_that_is_not_the_same_sweep_is_refused_and_changes_nothing() {
     refused(
         &body("true", r#"["normal", "short"]"#, 4),
         "lsf",
-        "must stay first",
+        "target 1 of the sweep, `short`, has had jobs and must stay at that place",
     );
     // A queue the cluster does not have, at its line.
     refused(
