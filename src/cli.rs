@@ -1316,7 +1316,17 @@ async fn collect_cmd(home: &Home, name: &str, output: Option<PathBuf>) -> Result
         fetch_outputs(home, host, dir, &spec, &store, &points).await?;
     }
     let output = output.unwrap_or_else(|| PathBuf::from(format!("{name}.csv")));
-    let r = collect::write_csv(&meta, &spec.collect, store.dir(), &points, &output)?;
+    let reports = collect::read_reports(&meta, store.dir(), &points);
+    let times = report_epochs(home, &meta, &spec, &collect::report_times(&reports)).await;
+    let r = collect::write_csv(
+        &meta,
+        &spec.collect,
+        store.dir(),
+        &points,
+        &reports,
+        &times,
+        &output,
+    )?;
     for (index, why) in r.problems.iter().take(10) {
         eprintln!("point {index}: no metrics: {why}");
     }
@@ -1609,6 +1619,60 @@ async fn doctor(home: &Home, file: &Path, place: &Place) -> Result<(), CliError>
     }
     println!("all checks passed");
     Ok(())
+}
+
+/// LSF's report times (the cluster's local time, no zone) as seconds since the epoch, read by
+/// the cluster's own `date` in one round trip: it knows its time zone and summer time. Empty,
+/// with a note, when that fails; the CSV then has the times bsweep observed.
+async fn report_epochs(
+    home: &Home,
+    meta: &SweepMeta,
+    spec: &Spec,
+    texts: &[String],
+) -> std::collections::HashMap<String, f64> {
+    if texts.is_empty() {
+        return Default::default();
+    }
+    let transport = match &meta.host {
+        Some(h) => match connect(home, h, spec).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("note: start and end times are as bsweep saw them ({e})");
+                return Default::default();
+            }
+        },
+        None => AnyTransport::Local(LocalTransport::new()),
+    };
+    let stdin = texts.iter().map(|t| format!("{t}\n")).collect::<String>();
+    let read = match transport.run("date -f - +%s", stdin.as_bytes()).await {
+        Ok(out) if out.code == Some(0) => {
+            let secs: Vec<f64> = out
+                .stdout
+                .lines()
+                .filter_map(|l| l.trim().parse::<i64>().ok())
+                .map(|s| s as f64)
+                .collect();
+            // One answer per line, or none can be matched to its question.
+            if secs.len() == texts.len() {
+                Ok(secs)
+            } else {
+                Err(format!(
+                    "`date` answered {} of {} times",
+                    secs.len(),
+                    texts.len()
+                ))
+            }
+        }
+        Ok(out) => Err(format!("`date -f -` failed: {}", out.stderr.trim())),
+        Err(e) => Err(e.to_string()),
+    };
+    match read {
+        Ok(secs) => texts.iter().cloned().zip(secs).collect(),
+        Err(why) => {
+            eprintln!("note: start and end times are as bsweep saw them ({why})");
+            Default::default()
+        }
+    }
 }
 
 /// Brings each point's requested files (and what the CSV reads: metrics file, stdout, LSF

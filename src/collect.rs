@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use regex::Regex;
 
 use crate::engine::out_dir;
 use crate::report::where_label;
+use crate::sched::lsf::parse::{Trailer, parse_trailer_of};
 use crate::script::STDOUT_FILE;
 use crate::spec::CollectOpts;
 use crate::store::{PointRec, SweepMeta};
@@ -123,22 +125,65 @@ fn metrics_of(
     out
 }
 
-/// Run time and peak memory from the LSF report at the end of a job's output file, when the
-/// report is that attempt's (several attempts append to one file).
-fn from_trailer(report: &Path, job_name: &str) -> (Option<f64>, Option<f64>) {
+/// The LSF report of an attempt, from the end of its output file (several attempts append to
+/// one file; the report names its job).
+fn read_report(report: &Path, job_name: &str) -> Option<Trailer> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = fs::File::open(report) else {
-        return (None, None);
-    };
+    let mut f = fs::File::open(report).ok()?;
     // The report is at the end: read the last 64 KiB only, whatever the job printed.
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(65536)));
+    f.seek(SeekFrom::Start(len.saturating_sub(65536))).ok()?;
     let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    match crate::sched::lsf::parse::parse_trailer_of(&String::from_utf8_lossy(&buf), job_name) {
-        Some(t) => (t.run_seconds, t.max_mem_mb),
-        None => (None, None),
-    }
+    f.read_to_end(&mut buf).ok()?;
+    parse_trailer_of(&String::from_utf8_lossy(&buf), job_name)
+}
+
+/// The LSF report of each point's last attempt, where it ended and left one (`None` for the
+/// rest, and for every point of a local sweep).
+pub fn read_reports(
+    meta: &SweepMeta,
+    sweep_dir: &Path,
+    points: &[PointRec],
+) -> Vec<Option<Trailer>> {
+    points
+        .iter()
+        .map(|p| {
+            let a = p.last().filter(|a| a.state.is_final())?;
+            if meta.backend != crate::spec::BackendKind::Lsf {
+                return None;
+            }
+            read_report(
+                &crate::engine::report_file(sweep_dir, p.index, &a.job_name),
+                &a.job_name,
+            )
+        })
+        .collect()
+}
+
+/// A report time as LSF writes it (`Sun Apr  5 13:39:23 2020`, the cluster's local time):
+/// only these go to the cluster's `date` to be read.
+fn is_report_time(t: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}$",
+        )
+        .expect("static regex")
+    });
+    RE.is_match(t)
+}
+
+/// The distinct start and end times of the reports, each once, for the cluster's `date` to turn
+/// into seconds since the epoch (it knows its own time zone and summer time).
+pub fn report_times(reports: &[Option<Trailer>]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    reports
+        .iter()
+        .flatten()
+        .flat_map(|t| [t.started.as_deref(), t.finished.as_deref()])
+        .flatten()
+        .filter(|t| is_report_time(t) && seen.insert(*t))
+        .map(str::to_string)
+        .collect()
 }
 
 fn fmt_time(t: Option<f64>) -> String {
@@ -172,12 +217,16 @@ const BASE_COLUMNS: &[&str] = &[
     "max_mem_mb",
 ];
 
-/// Writes the CSV summary of a sweep. Every point gets a row, whatever its state.
+/// Writes the CSV summary of a sweep. Every point gets a row, whatever its state. `reports` are
+/// the LSF reports of [`read_reports`] (run time, memory and, through `times`, the exact start
+/// and end LSF recorded); without one a row has what bsweep saw while following.
 pub fn write_csv(
     meta: &SweepMeta,
     opts: &CollectOpts,
     sweep_dir: &Path,
     points: &[PointRec],
+    reports: &[Option<Trailer>],
+    times: &HashMap<String, f64>,
     output: &Path,
 ) -> Result<CollectReport, CollectError> {
     let re = opts.stdout_regex.as_deref().map(Regex::new).transpose()?;
@@ -231,8 +280,14 @@ pub fn write_csv(
         .chain(metric_cols.iter().map(String::as_str))
         .collect();
     w.write_record(&header).map_err(werr)?;
-    for (p, metrics) in points.iter().zip(&rows_metrics) {
+    for ((p, metrics), report) in points
+        .iter()
+        .zip(&rows_metrics)
+        .zip(reports.iter().chain(std::iter::repeat(&None)))
+    {
         let last = p.last();
+        let report = report.as_ref();
+        let lsf_time = |t: Option<&String>| t.and_then(|t| times.get(t)).copied();
         let mut rec: Vec<String> = vec![meta.name.clone(), p.index.to_string()];
         rec.extend(p.params.iter().map(|(_, v)| v.to_string()));
         rec.push(last.and_then(|a| a.job_id.clone()).unwrap_or_default());
@@ -250,23 +305,18 @@ pub fn write_csv(
                 .count()
                 .to_string(),
         );
-        rec.push(fmt_time(last.and_then(|a| a.started)));
-        rec.push(fmt_time(last.and_then(|a| a.ended)));
-        let (mut run, mut mem) = (
-            last.and_then(|a| a.run_seconds),
-            last.and_then(|a| a.max_mem_mb),
-        );
-        if meta.backend == crate::spec::BackendKind::Lsf
-            && (run.is_none() || mem.is_none())
-            && let Some(a) = last.filter(|a| a.state.is_final())
-        {
-            let (r, m) = from_trailer(
-                &crate::engine::report_file(sweep_dir, p.index, &a.job_name),
-                &a.job_name,
-            );
-            run = run.or(r);
-            mem = mem.or(m);
-        }
+        rec.push(fmt_time(
+            lsf_time(report.and_then(|t| t.started.as_ref())).or(last.and_then(|a| a.started)),
+        ));
+        rec.push(fmt_time(
+            lsf_time(report.and_then(|t| t.finished.as_ref())).or(last.and_then(|a| a.ended)),
+        ));
+        let run = last
+            .and_then(|a| a.run_seconds)
+            .or(report.and_then(|t| t.run_seconds));
+        let mem = last
+            .and_then(|a| a.max_mem_mb)
+            .or(report.and_then(|t| t.max_mem_mb));
         rec.push(fmt_num(run));
         rec.push(fmt_num(mem));
         rec.extend(
@@ -285,6 +335,34 @@ pub fn write_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_lsf_report_times_go_to_date_each_once() {
+        assert!(is_report_time("Sun Apr  5 13:39:23 2020"));
+        assert!(is_report_time("Mon Apr 16 02:07:20 2020"));
+        assert!(!is_report_time("Apr  5 13:39"));
+        assert!(!is_report_time("Sun Apr  5 13:39:23 2020; rm -rf ~"));
+        let t = |started: &str, finished: &str| Trailer {
+            job_id: None,
+            job_name: None,
+            outcome: crate::sched::lsf::parse::Outcome::Done,
+            cpu_seconds: None,
+            max_mem_mb: None,
+            avg_mem_mb: None,
+            run_seconds: None,
+            started: Some(started.into()),
+            finished: Some(finished.into()),
+        };
+        let reports = [
+            Some(t("Sun Apr  5 13:39:23 2020", "Mon Apr  6 02:07:20 2020")),
+            None,
+            Some(t("Sun Apr  5 13:39:23 2020", "garbage")),
+        ];
+        assert_eq!(
+            report_times(&reports),
+            ["Sun Apr  5 13:39:23 2020", "Mon Apr  6 02:07:20 2020"]
+        );
+    }
 
     #[test]
     fn flattens_nested_json_with_dots() {

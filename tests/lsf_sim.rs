@@ -606,3 +606,49 @@ fn logs_show_a_jobs_output_and_lsfs_report_in_one_line() {
     assert!(raw.contains("Sender: LSF System"), "{raw}");
     assert!(raw.contains("Exited with exit code 3."), "{raw}");
 }
+
+/// The cluster's `date`, as a test oracle: `text` read in the zone `tz`, printed as UTC.
+fn utc_of(text: &str, tz: &str) -> String {
+    let out = std::process::Command::new("date")
+        .env("TZ", tz)
+        .args(["-d", text, "+%s"])
+        .output()
+        .unwrap();
+    let secs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_csv_has_the_start_and_end_lsf_recorded_in_the_clusters_time_zone() {
+    // The cluster (here: the simulator and bsweep's local transport) lives at UTC+8, like NJU.
+    let tz = "CST-8";
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sweep(&sim, "when", 2, "queue = \"short\"");
+    let run = |args: &[&str]| sim.cmd(args).env("TZ", tz).output().unwrap();
+    assert_ok(&run(&["launch", &file]));
+    let csv = sim.env.path().join("when.csv");
+    assert_ok(&run(&["collect", "when", "-o", csv.to_str().unwrap()]));
+    let (_, rows) = read_csv(&csv);
+    for (i, row) in rows.iter().enumerate() {
+        let report = std::fs::read_to_string(
+            sim.env
+                .home()
+                .join(format!("sweeps/when/out/{i:05}/stdout.txt")),
+        )
+        .unwrap();
+        let at = |prefix: &str| {
+            report
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .expect("the report line")
+                .trim()
+                .to_string()
+        };
+        assert_eq!(row["started"], utc_of(&at("Started at "), tz), "{report}");
+        assert_eq!(row["ended"], utc_of(&at("Terminated at "), tz), "{report}");
+    }
+}

@@ -149,6 +149,12 @@ fn a_sweep_over_ssh_gives_the_csv_a_local_run_gives() {
         "{}",
         text(&out.stderr)
     );
+    // LSF's start and end times were read by the cluster's `date`.
+    assert!(
+        !text(&out.stderr).contains("as bsweep saw them"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The same sweep file, run where LSF is local (`--here`), with its own simulator.
     let sim = Sim::new(TWO_QUEUES);
