@@ -477,12 +477,18 @@ impl<S: Scheduler> Engine<S> {
                     }
                     Err(e) => {
                         let label = self.targets[unit.target].label();
-                        let name = &self.store.meta().name;
                         let reason = e.message.trim().trim_end_matches('.');
+                        let fix = match self.spec.backend {
+                            BackendKind::Lsf => format!(
+                                ". Fix that target in the sweep file's [lsf] table, then \
+                                 `bsweep retry {} --failed --spec FILE`",
+                                self.store.meta().name
+                            ),
+                            BackendKind::Local => String::new(),
+                        };
                         self.progress.note(&format!(
-                            "point {first} was refused by target {label} (LSF: \"{reason}\"); no more \
-                             jobs go there. Fix that target in the sweep file's [lsf] table, then \
-                             `bsweep retry {name} --failed --spec FILE`"
+                            "point {first} was refused by target {label} (\"{reason}\"); no more \
+                             jobs go there{fix}"
                         ));
                         self.disabled[unit.target] = Some(e.message.clone());
                         for &i in &unit.points {
