@@ -650,6 +650,10 @@ async fn launch(
             file.display()
         )));
     }
+    // Said before the cluster is asked anything (Store::create checks again under the lock).
+    if home.sweep_dir(&spec.name).join("db").exists() {
+        return Err(StoreError::Exists(spec.name.clone()).into());
+    }
     // What the cluster can refuse (no connection, no LSF, a queue it does not have) is found
     // before the sweep is recorded: fixing it and running the same launch again is enough.
     let (mut remote_home, mut cluster_dir, mut bjobs_mode) = (None, None, None);

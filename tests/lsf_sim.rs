@@ -267,6 +267,10 @@ fn a_queue_that_does_not_exist_is_a_sweep_file_error_before_anything_is_recorded
     .unwrap();
     assert_ok(&sim.run(&["launch", &file]));
     assert_eq!(sim.status_json("noq")["counts"]["done"], 4);
+    // Launched twice: refused at once, before the cluster is asked anything.
+    let asked = sim.calls().len();
+    assert_eq!(sim.run(&["launch", &file]).status.code(), Some(3));
+    assert_eq!(sim.calls().len(), asked);
 }
 
 #[test]
