@@ -1190,8 +1190,8 @@ async fn cancel(home: &Home, name: &str) -> Result<(), CliError> {
 const LOG_TAIL_BYTES: u64 = 256 * 1024;
 
 /// `bsweep logs`: the last `lines` lines of a point's stdout (or stderr), LSF's reports in it
-/// each shown as one line unless `raw`. Reads only the sweep's record, which needs no lock, so
-/// it works beside a following bsweep.
+/// (or in its array's report file) shown as one line unless `raw`. Works beside a following
+/// bsweep: the job name comes from the status snapshot then.
 async fn logs(
     home: &Home,
     name: &str,
@@ -1215,50 +1215,62 @@ async fn logs(
     } else {
         script::STDOUT_FILE
     };
-    let text = match (&meta.host, &meta.cluster_dir) {
-        (Some(host), Some(dir)) => {
+    // An array element's LSF report is in a file of the array's, named by its job name.
+    let job_name = last_job_name(home, name, index)?;
+    let sweep_dir = meta
+        .cluster_dir
+        .clone()
+        .map_or_else(|| home.sweep_dir(name), PathBuf::from);
+    let out_path = engine::out_dir(&sweep_dir, index).join(file);
+    let report_path = job_name
+        .as_deref()
+        .filter(|n| n.ends_with(']') && !stderr)
+        .map(|n| engine::report_file(&sweep_dir, index, n));
+    let paths: Vec<&Path> = std::iter::once(out_path.as_path())
+        .chain(report_path.as_deref())
+        .collect();
+    let texts: Vec<Option<String>> = match &meta.host {
+        Some(host) if meta.cluster_dir.is_some() => {
             let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
             let t = connect(home, host, &spec).await?;
-            let path = format!(
-                "{}/{file}",
-                engine::out_dir(Path::new(dir), index).display()
-            );
+            let cmds: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    format!(
+                        "tail -c {LOG_TAIL_BYTES} -- {}",
+                        crate::shell::quote(&p.to_string_lossy())
+                    )
+                })
+                .collect();
             let out = t
-                .run(
-                    &format!(
-                        "tail -c {LOG_TAIL_BYTES} -- {p} 2>/dev/null || echo \"bsweep: no {file} yet on the cluster ({path})\" >&2",
-                        p = crate::shell::quote(&path)
-                    ),
-                    b"",
-                )
+                .run(&crate::transport::batch_script(&cmds, None), b"")
                 .await?;
-            // Only our own note: the login shell's banner also comes on stderr.
-            for l in out.stderr.lines().filter(|l| l.starts_with("bsweep:")) {
-                eprintln!("{l}");
-            }
-            out.stdout
+            crate::transport::parse_batch(&out.stdout, cmds.len())
+                .into_iter()
+                .map(|f| (f.code == Some(0)).then_some(f.stdout))
+                .collect()
         }
-        _ => {
-            let sweep_dir = meta
-                .cluster_dir
-                .clone()
-                .map_or_else(|| home.sweep_dir(name), PathBuf::from);
-            let path = engine::out_dir(&sweep_dir, index).join(file);
-            match tail_bytes(&path, LOG_TAIL_BYTES) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    eprintln!("bsweep: no {file} yet ({})", path.display());
-                    String::new()
-                }
-                Err(e) => return Err(io(format!("cannot read {}", path.display()))(e)),
-            }
-        }
+        _ => paths
+            .iter()
+            .map(|p| match tail_bytes(p, LOG_TAIL_BYTES) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io(format!("cannot read {}", p.display()))(e)),
+            })
+            .collect::<Result<_, _>>()?,
     };
-    let (output, reports) = if raw {
+    let Some(text) = texts[0].clone() else {
+        eprintln!("bsweep: no {file} yet ({})", out_path.display());
+        return Ok(());
+    };
+    let (output, mut reports) = if raw {
         (text, Vec::new())
     } else {
         lsf::parse::split_reports(&text)
     };
+    if let (Some(Some(report)), Some(name), false) = (texts.get(1), &job_name, raw) {
+        reports.push(lsf::parse::parse_trailer_of(report, name));
+    }
     let all: Vec<&str> = output.lines().collect();
     for l in &all[all.len().saturating_sub(lines)..] {
         println!("{l}");
@@ -1266,7 +1278,36 @@ async fn logs(
     if let Some(last) = reports.last() {
         println!("{}", report_line(last.as_ref()));
     }
+    if let (Some(p), true) = (&report_path, raw) {
+        eprintln!(
+            "bsweep: LSF's report of this array element is in {}",
+            p.display()
+        );
+    }
     Ok(())
+}
+
+/// The job name of a point's last submitted attempt: from the store, or from the status
+/// snapshot while another bsweep follows the sweep.
+fn last_job_name(home: &Home, name: &str, index: u64) -> Result<Option<String>, CliError> {
+    Ok(match look(home, name)? {
+        Look::Owned(store) => store
+            .load_points()?
+            .into_iter()
+            .find(|p| p.index == index)
+            .and_then(|p| {
+                p.attempts
+                    .into_iter()
+                    .rev()
+                    .find(|a| a.job_id.is_some())
+                    .map(|a| a.job_name)
+            }),
+        Look::Snapshot(view, _) => view
+            .points
+            .into_iter()
+            .find(|p| p.index == index)
+            .and_then(|p| p.job_name),
+    })
 }
 
 /// LSF's report on one line: how the job ended and what it used.

@@ -18,6 +18,9 @@ pub struct PointView {
     pub params: serde_json::Map<String, serde_json::Value>,
     pub state: State,
     pub job_id: Option<String>,
+    /// The last attempt's job name (`bsw-…-00042-2`, or `bsw-…-a00000-1[43]` in an array).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
     pub queue: Option<String>,
     pub exit_code: Option<i32>,
     pub attempts: usize,
@@ -101,6 +104,9 @@ pub fn status_view(meta: &SweepMeta, points: &[PointRec]) -> StatusView {
                         .collect(),
                     state: p.state(),
                     job_id: last.and_then(|a| a.job_id.clone()),
+                    job_name: last
+                        .filter(|a| a.job_id.is_some())
+                        .map(|a| a.job_name.clone()),
                     queue: where_label(meta, p),
                     exit_code: last.and_then(|a| a.exit_code),
                     attempts: p.attempts.iter().filter(|a| a.job_id.is_some()).count(),

@@ -656,3 +656,27 @@ fn the_csv_has_the_start_and_end_lsf_recorded_in_the_clusters_time_zone() {
         assert_eq!(row["ended"], utc_of(&at("Terminated at "), tz), "{report}");
     }
 }
+
+#[test]
+fn logs_of_an_array_element_show_its_report_from_the_arrays_file() {
+    let sim = Sim::new(THREE_QUEUES);
+    let file = sim.env.sweep(
+        "arr.toml",
+        "name = \"arr\"\nbackend = \"lsf\"\ncommand = \"echo element {i}; exit {i}\"\n[grid]\ni = [0, 2]\n[lsf]\nqueue = \"short\"\narray = true\npoll_min = 0.3\nsettle = 1.0\n",
+    );
+    assert_eq!(
+        sim.run(&["launch", file.to_str().unwrap()]).status.code(),
+        Some(4)
+    );
+    assert_eq!(sim.calls_of("bsub").len(), 1, "one array");
+    let out = sim.run(&["logs", "arr", "1"]);
+    assert_ok(&out);
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], "element 2", "{lines:?}");
+    assert!(
+        lines[1].starts_with("[LSF report: exited with code 2;"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("; job "), "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+}
