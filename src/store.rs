@@ -345,12 +345,7 @@ impl Store {
         if dir.join("db").exists() {
             return Err(StoreError::Exists(meta.name.clone()));
         }
-        // A plain copy of the sweep's record beside the database: what `recover` starts from
-        // when the database is damaged.
-        let record = dir.join(META_FILE);
-        let tmp = dir.join("meta.json.tmp");
-        fs::write(&tmp, encode(&meta)).map_err(io_err(&tmp))?;
-        fs::rename(&tmp, &record).map_err(io_err(&record))?;
+        write_record(&dir, &meta)?;
         Self::fill(home, dir, meta, points, lock)
     }
 
@@ -558,10 +553,7 @@ impl Store {
             .insert(KEY_META, encode(&meta))
             .map_err(self.sled_err())?;
         self.flush()?;
-        let record = self.dir.join(META_FILE);
-        let tmp = self.dir.join("meta.json.tmp");
-        fs::write(&tmp, encode(&meta)).map_err(io_err(&tmp))?;
-        fs::rename(&tmp, &record).map_err(io_err(&record))?;
+        write_record(&self.dir, &meta)?;
         self.meta = meta;
         Ok(())
     }
@@ -570,6 +562,15 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(self.sled_err())
     }
+}
+
+/// Writes the plain copy of the sweep's record beside the database (what `recover` starts from
+/// when the database is damaged), whole or not at all.
+fn write_record(dir: &Path, meta: &SweepMeta) -> Result<(), StoreError> {
+    let record = dir.join(META_FILE);
+    let tmp = dir.join("meta.json.tmp");
+    fs::write(&tmp, encode(meta)).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, &record).map_err(io_err(&record))
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
