@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Environment variables every bsweep run gets (the simulator's PATH, for [`Sim`]).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Env {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            vars: Vec::new(),
         }
     }
 
@@ -31,6 +34,7 @@ impl Env {
             .args(args)
             .current_dir(self.path());
         c.env_remove("BSWEEP_HOME");
+        c.envs(self.vars.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -96,7 +100,7 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(config: &str) -> Self {
-        let env = Env::new();
+        let mut env = Env::new();
         let bin = env.path().join("bin");
         let state = env.path().join("lsf");
         std::fs::create_dir_all(&bin).unwrap();
@@ -108,40 +112,31 @@ impl Sim {
             .status()
             .unwrap();
         assert!(st.success());
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        env.vars.push(("PATH".into(), path));
+        env.vars
+            .push(("LSFSIM_DIR".into(), state.display().to_string()));
         Self { env, bin, state }
     }
 
-    fn path_var(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
-    }
-
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.env.cmd(args);
-        c.env("PATH", self.path_var())
-            .env("LSFSIM_DIR", &self.state);
-        c
+        self.env.cmd(args)
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run bsweep")
+        self.env.run(args)
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn bsweep")
+        self.env.spawn(args)
     }
 
     pub fn status_json(&self, sweep: &str) -> serde_json::Value {
-        let out = self.run(&["status", sweep, "--json"]);
-        assert!(out.status.success(), "status failed: {}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+        self.env.status_json(sweep)
     }
 
     /// The simulator's call log, one JSON object per call.
