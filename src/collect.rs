@@ -145,13 +145,11 @@ pub fn read_reports(
     sweep_dir: &Path,
     points: &[PointRec],
 ) -> Vec<Option<Trailer>> {
+    let lsf = meta.backend == crate::spec::BackendKind::Lsf;
     points
         .iter()
         .map(|p| {
-            let a = p.last().filter(|a| a.state.is_final())?;
-            if meta.backend != crate::spec::BackendKind::Lsf {
-                return None;
-            }
+            let a = p.last().filter(|a| lsf && a.state.is_final())?;
             read_report(
                 &crate::engine::report_file(sweep_dir, p.index, &a.job_name),
                 &a.job_name,
