@@ -394,11 +394,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             stderr,
             exit,
         }) => debug_parse(kind, file, stderr, exit),
-        // `run` handles it before the runtime starts; this arm only keeps the match whole.
-        Command::InternalMeasure { file, command } => match measure_cmd(&file, &command) {
-            0 => Ok(()),
-            code => std::process::exit(code),
-        },
+        // `run` handles it before the runtime starts; nothing else dispatches commands.
+        Command::InternalMeasure { .. } => Err(CliError::Usage(
+            "internal-measure runs before the async runtime, not through dispatch".into(),
+        )),
         Command::Completions { shell } => {
             let mut cmd = completion_command();
             clap_complete::generate(shell, &mut cmd, "bsweep", &mut std::io::stdout());
