@@ -391,31 +391,16 @@ fn table(rows: &[Row], p: &args::Parsed, out: &mut Out) {
             } else {
                 e.exec_hosts.join(":")
             };
-            let mut line = if wide_w {
-                format!(
-                    "{:<7} {:<7} {:<5} {:<10} {:<11} {:<11} {:<10} {:<14}",
-                    j.id,
-                    user,
-                    stat,
-                    j.queue,
-                    j.from_host,
-                    exec,
-                    name,
-                    timefmt::wide(j.submit_ms)
-                )
+            // -W prints the long time in a padded column, followed by more columns.
+            let submit = if wide_w {
+                format!("{:<14}", timefmt::wide(j.submit_ms))
             } else {
-                format!(
-                    "{:<7} {:<7} {:<5} {:<10} {:<11} {:<11} {:<10} {}",
-                    j.id,
-                    user,
-                    stat,
-                    j.queue,
-                    j.from_host,
-                    exec,
-                    name,
-                    timefmt::short(j.submit_ms)
-                )
+                timefmt::short(j.submit_ms)
             };
+            let mut line = format!(
+                "{:<7} {:<7} {:<5} {:<10} {:<11} {:<11} {:<10} {submit}",
+                j.id, user, stat, j.queue, j.from_host, exec, name,
+            );
             if wide_w {
                 let cpu = match (&r.live, e.stat) {
                     (Some(l), Stat::Run) => l.cpu_secs,
