@@ -10,7 +10,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 #[path = "common/clock.rs"]
 mod clock;
 
-use bsweep::script::{self, ScriptCtx};
+use bsweep::model::names;
+use bsweep::sched::{Dialect, script};
 use bsweep::spec::Spec;
 
 const GRID_1M: &str = r#"
@@ -56,17 +57,18 @@ fn rendering(c: &mut Criterion<clock::Clock>) {
             spec.points()
                 .take(10_000)
                 .map(|p| {
-                    let name = script::job_name("abc123", p.index, 1);
-                    let ctx = ScriptCtx {
+                    let name = names::job("abc123", p.index, 1);
+                    let job = script::Job {
                         sweep_name: "bench",
                         sweep_id: "abc123",
                         job_name: &name,
                         attempt: 1,
+                        point: &p,
                         out_dir: out,
                         target: &target,
                         workdir_base: None,
                     };
-                    black_box(script::render(&spec, &p, &ctx).len())
+                    black_box(Dialect::Lsf.job_script(&spec, &job).len())
                 })
                 .sum::<usize>()
         })

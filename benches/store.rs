@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
-use bsweep::store::{Home, Store};
+use bsweep::layout::Home;
+use bsweep::store::Store;
 use sweepgen::Shape;
 
 const POINTS: u64 = 100_000;

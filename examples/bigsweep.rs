@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         eprintln!("{usage}");
         return ExitCode::from(2);
     };
-    let home = bsweep::store::Home::new(PathBuf::from(home));
+    let home = bsweep::layout::Home::new(PathBuf::from(home));
     let t = Instant::now();
     match sweepgen::create(&home, name, n, shape) {
         Ok(store) => {

@@ -9,12 +9,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use regex::Regex;
 
-use crate::engine::out_dir;
-use crate::report::where_label;
-use crate::sched::lsf::parse::{Trailer, parse_trailer_of};
-use crate::script::STDOUT_FILE;
+use crate::layout::{JobPaths, STDOUT_FILE};
+use crate::model::PointRec;
+use crate::sched::{Dialect, JobReport};
 use crate::spec::CollectOpts;
-use crate::store::{PointRec, SweepMeta};
+use crate::store::SweepMeta;
+use crate::view::where_label;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -125,9 +125,9 @@ fn metrics_of(
     out
 }
 
-/// The LSF report of an attempt, from the end of its output file (several attempts append to
-/// one file; the report names its job).
-fn read_report(report: &Path, job_name: &str) -> Option<Trailer> {
+/// The scheduler's report of an attempt, from the end of its output file (several attempts
+/// append to one file; the report names its job).
+fn read_report(dialect: Dialect, report: &Path, job_name: &str) -> Option<JobReport> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = fs::File::open(report).ok()?;
     // The report is at the end: read the last 64 KiB only, whatever the job printed.
@@ -135,23 +135,23 @@ fn read_report(report: &Path, job_name: &str) -> Option<Trailer> {
     f.seek(SeekFrom::Start(len.saturating_sub(65536))).ok()?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf).ok()?;
-    parse_trailer_of(&String::from_utf8_lossy(&buf), job_name)
+    dialect.report_of(&String::from_utf8_lossy(&buf), job_name)
 }
 
-/// The LSF report of each point's last attempt, where it ended and left one (`None` for the
-/// rest, and for every point of a local sweep).
+/// The scheduler's report of each point's last attempt, where it ended and left one (`None`
+/// for the rest, and for every point of a backend that writes no reports).
 pub fn read_reports(
-    meta: &SweepMeta,
-    sweep_dir: &Path,
+    dialect: Dialect,
+    jobs: &JobPaths,
     points: &[PointRec],
-) -> Vec<Option<Trailer>> {
-    let lsf = meta.backend == crate::spec::BackendKind::Lsf;
+) -> Vec<Option<JobReport>> {
     points
         .iter()
         .map(|p| {
-            let a = p.last().filter(|a| lsf && a.state.is_final())?;
+            let a = p.last().filter(|a| a.state.is_final())?;
             read_report(
-                &crate::engine::report_file(sweep_dir, p.index, &a.job_name),
+                dialect,
+                &jobs.report_file(p.index, &a.job_name),
                 &a.job_name,
             )
         })
@@ -172,12 +172,12 @@ fn is_report_time(t: &str) -> bool {
 
 /// The distinct start and end times of the reports, each once, for the cluster's `date` to turn
 /// into seconds since the epoch (it knows its own time zone and summer time).
-pub fn report_times(reports: &[Option<Trailer>]) -> Vec<String> {
+pub fn report_times(reports: &[Option<JobReport>]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     reports
         .iter()
         .flatten()
-        .flat_map(|t| [t.started.as_deref(), t.finished.as_deref()])
+        .flat_map(|t| [t.started.as_deref(), t.ended.as_deref()])
         .flatten()
         .filter(|t| is_report_time(t) && seen.insert(*t))
         .map(str::to_string)
@@ -216,14 +216,15 @@ const BASE_COLUMNS: &[&str] = &[
 ];
 
 /// Writes the CSV summary of a sweep. Every point gets a row, whatever its state. `reports` are
-/// the LSF reports of [`read_reports`] (run time, memory and, through `times`, the exact start
-/// and end LSF recorded); without one a row has what bsweep saw while following.
+/// the scheduler's reports of [`read_reports`] (run time, memory and, through `times`, the exact
+/// start and end it recorded); without one a row has what bsweep saw while following. `jobs` is
+/// where the points' outputs are on this machine.
 pub fn write_csv(
     meta: &SweepMeta,
     opts: &CollectOpts,
-    sweep_dir: &Path,
+    jobs: &JobPaths,
     points: &[PointRec],
-    reports: &[Option<Trailer>],
+    reports: &[Option<JobReport>],
     times: &HashMap<String, f64>,
     output: &Path,
 ) -> Result<CollectReport, CollectError> {
@@ -239,12 +240,7 @@ pub fn write_csv(
     let mut col_of: HashMap<String, String> = HashMap::new();
     for p in points {
         let mut problems = Vec::new();
-        let m = metrics_of(
-            opts,
-            re.as_ref(),
-            &out_dir(sweep_dir, p.index),
-            &mut problems,
-        );
+        let m = metrics_of(opts, re.as_ref(), &jobs.out_dir(p.index), &mut problems);
         if m.is_empty() && !problems.is_empty() {
             report.problems.push((p.index, problems.join("; ")));
         }
@@ -288,7 +284,11 @@ pub fn write_csv(
         let lsf_time = |t: Option<&String>| t.and_then(|t| times.get(t)).copied();
         let mut rec: Vec<String> = vec![meta.name.clone(), p.index.to_string()];
         rec.extend(p.params.iter().map(|(_, v)| v.to_string()));
-        rec.push(last.and_then(|a| a.job_id.clone()).unwrap_or_default());
+        rec.push(
+            last.and_then(|a| a.job_id.as_ref())
+                .map(|j| j.to_string())
+                .unwrap_or_default(),
+        );
         rec.push(where_label(meta, p).unwrap_or_default());
         rec.push(p.state().to_string());
         rec.push(
@@ -296,18 +296,12 @@ pub fn write_csv(
                 .map(|c| c.to_string())
                 .unwrap_or_default(),
         );
-        rec.push(
-            p.attempts
-                .iter()
-                .filter(|a| a.job_id.is_some())
-                .count()
-                .to_string(),
-        );
+        rec.push(p.jobs().to_string());
         rec.push(fmt_time(
             lsf_time(report.and_then(|t| t.started.as_ref())).or(last.and_then(|a| a.started)),
         ));
         rec.push(fmt_time(
-            lsf_time(report.and_then(|t| t.finished.as_ref())).or(last.and_then(|a| a.ended)),
+            lsf_time(report.and_then(|t| t.ended.as_ref())).or(last.and_then(|a| a.ended)),
         ));
         let run = last
             .and_then(|a| a.run_seconds)
@@ -340,16 +334,13 @@ mod tests {
         assert!(is_report_time("Mon Apr 16 02:07:20 2020"));
         assert!(!is_report_time("Apr  5 13:39"));
         assert!(!is_report_time("Sun Apr  5 13:39:23 2020; rm -rf ~"));
-        let t = |started: &str, finished: &str| Trailer {
+        let t = |started: &str, finished: &str| JobReport {
             job_id: None,
-            job_name: None,
-            outcome: crate::sched::lsf::parse::Outcome::Done,
-            cpu_seconds: None,
+            outcome: crate::sched::ReportOutcome::Done,
             max_mem_mb: None,
-            avg_mem_mb: None,
             run_seconds: None,
             started: Some(started.into()),
-            finished: Some(finished.into()),
+            ended: Some(finished.into()),
         };
         let reports = [
             Some(t("Sun Apr  5 13:39:23 2020", "Mon Apr  6 02:07:20 2020")),

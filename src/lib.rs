@@ -1,16 +1,20 @@
 //! bsweep: parameter sweeps on IBM Spectrum LSF clusters (and the local machine) that survive
-//! disconnects and crashes.
+//! disconnects and crashes. ARCHITECTURE.md describes the layers; imports point down:
+//! `cli` → `app` → `engine` → `sched` → `transport`, all over `model`, `layout`, `spec`,
+//! `store`, `view` and `collect`.
 
+pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod engine;
-pub mod report;
+pub mod layout;
+pub mod model;
 pub mod sched;
-pub mod script;
 pub mod shell;
 pub mod spec;
 pub mod store;
 pub mod transport;
+pub mod view;
 
 /// An error and its causes on one line (`what: why: why`), for notes printed while a sweep is
 /// followed; the CLI prints a final error's causes on lines of their own.

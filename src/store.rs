@@ -1,9 +1,9 @@
 //! The sled store: one database per sweep (so sweeps run side by side), guarded by a lock file
-//! that names its holder, with typed keys and a schema version.
+//! that names its holder, with typed keys and a schema version. All sled access is here.
 //!
-//! Layout of a sweep directory `HOME/sweeps/NAME/`: `lock` (holder's pid and command), `db/`
-//! (sled), `status.json` (the holder's last snapshot, read by `status`/`list` while it is held),
-//! `scripts/` (job scripts), `out/` (local out_dirs).
+//! A sweep is recorded into `db.partial` and renamed to `db` once every point is in, so a sweep
+//! is either absent or complete, whatever kills bsweep meanwhile. Points are read and written
+//! one batch at a time: memory is bounded by the batch, not by the sweep.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -11,19 +11,25 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sched::{JobId, State};
-use crate::spec::{BackendKind, Value};
+use crate::layout::{Home, NameError, SweepPaths};
+use crate::model::PointRec;
+use crate::spec::BackendKind;
 
-/// Bumped whenever the encoding of a key or record changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever the encoding of a key or record changes. Version 2 stores each attempt's
+/// phase and its lost-job clock; version 1 records are read and understood.
+pub const SCHEMA_VERSION: u32 = 2;
+const READABLE_SCHEMAS: &[&str] = &["1", "2"];
 
 const KEY_SCHEMA: &[u8] = b"schema";
-/// The sweep's record, as a plain file beside the database.
-const META_FILE: &str = "meta.json";
 const KEY_META: &[u8] = b"meta";
 const POINT_PREFIX: u8 = b'p';
 /// Settings learned about the sweep's cluster (e.g. which bjobs mode works): `s<name>`.
 const SETTING_PREFIX: u8 = b's';
+/// Points per sled batch while recording a sweep.
+const RECORD_BATCH: usize = 20_000;
+/// sled's page cache: bsweep reads each record a few times at most, so a big cache buys
+/// nothing and costs memory on a million-point sweep.
+const CACHE_BYTES: u64 = 32 << 20;
 
 fn setting_key(name: &str) -> Vec<u8> {
     let mut k = vec![SETTING_PREFIX];
@@ -40,6 +46,8 @@ fn point_key(index: u64) -> [u8; 9] {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error(transparent)]
+    Name(#[from] NameError),
     #[error(
         "sweep `{name}` is in use by pid {pid} ({command}); wait for it to finish or stop it first"
     )]
@@ -48,6 +56,10 @@ pub enum StoreError {
         pid: String,
         command: String,
     },
+    #[error(
+        "sweep `{name}` is still being recorded by pid {pid}; `bsweep status {name}` works once it is"
+    )]
+    Recording { name: String, pid: String },
     #[error("no sweep named `{0}` (see `bsweep list`)")]
     NotFound(String),
     #[error(
@@ -55,16 +67,22 @@ pub enum StoreError {
     )]
     Exists(String),
     #[error(
-        "the store of sweep `{name}` has schema version {found}, this bsweep reads version {SCHEMA_VERSION}"
+        "the store of sweep `{name}` has schema version {found}, this bsweep reads versions up to {SCHEMA_VERSION}: use the bsweep that recorded it"
     )]
     Schema { name: String, found: String },
     #[error(
         "the store of sweep `{name}` is damaged ({what}); `bsweep recover {name}` rebuilds it from the scheduler and the jobs' outputs"
     )]
     Damaged { name: String, what: String },
-    #[error("sweep `{name}` cannot be recovered: {what}")]
-    Unrecoverable { name: String, what: String },
-    #[error("store I/O on {path}")]
+    #[error("sweep `{name}` cannot be recovered: its record {} {why}", path.display())]
+    Unrecoverable {
+        name: String,
+        path: PathBuf,
+        why: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("store I/O on {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -78,59 +96,16 @@ pub enum StoreError {
     },
 }
 
-/// Where bsweep keeps its state: `--home`, `$BSWEEP_HOME`, or the XDG data dir.
-#[derive(Debug, Clone)]
-pub struct Home {
-    root: PathBuf,
-    /// An ssh config file to use instead of `~/.ssh/config` (tests, unusual setups).
-    ssh_config: Option<PathBuf>,
-}
-
-impl Home {
-    pub fn new(root: PathBuf) -> Self {
-        Self {
-            root,
-            ssh_config: None,
-        }
-    }
-
-    pub fn with_ssh_config(mut self, file: Option<PathBuf>) -> Self {
-        self.ssh_config = file;
-        self
-    }
-
-    pub fn ssh_config(&self) -> Option<&Path> {
-        self.ssh_config.as_deref()
-    }
-
-    /// `~/.local/share/bsweep` (or the platform's data dir).
-    pub fn default_root() -> PathBuf {
-        dirs::data_dir()
-            .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("bsweep")
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn sweep_dir(&self, name: &str) -> PathBuf {
-        self.root.join("sweeps").join(name)
-    }
-
-    /// Names of all recorded sweeps, sorted.
-    pub fn sweep_names(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(self.root.join("sweeps")) else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter(|e| e.path().join("db").is_dir())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        names.sort();
-        names
+impl StoreError {
+    /// The sweep is held, missing or taken: another bsweep or the user's next step decides.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            StoreError::InUse { .. }
+                | StoreError::Recording { .. }
+                | StoreError::NotFound(_)
+                | StoreError::Exists(_)
+        )
     }
 }
 
@@ -149,7 +124,8 @@ pub struct SweepMeta {
     pub param_names: Vec<String>,
     /// Target labels, in the spec's order (attempts refer to them by index).
     pub targets: Vec<String>,
-    /// The cluster's login host when LSF is reached over SSH (`[cluster] host` or `--host`).
+    /// The cluster's login host when the scheduler is reached over SSH (`[cluster] host` or
+    /// `--host`).
     #[serde(default)]
     pub host: Option<String>,
     /// The remote home directory and the sweep's directory there (absolute), found at launch.
@@ -157,77 +133,6 @@ pub struct SweepMeta {
     pub remote_home: Option<String>,
     #[serde(default)]
     pub cluster_dir: Option<String>,
-}
-
-/// One attempt to run a point. `job_id == None` with `state == Unsubmitted` is a recorded intent
-/// whose submission outcome is unknown until reconciled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttemptRec {
-    pub attempt: u32,
-    pub job_name: String,
-    pub target: usize,
-    pub job_id: Option<JobId>,
-    pub queue: Option<String>,
-    pub state: State,
-    pub exit_code: Option<i32>,
-    pub submitted: Option<f64>,
-    pub started: Option<f64>,
-    pub ended: Option<f64>,
-    pub host: Option<String>,
-    pub max_mem_mb: Option<f64>,
-    pub run_seconds: Option<f64>,
-    /// Why the submission was refused, when it was.
-    pub error: Option<String>,
-}
-
-impl AttemptRec {
-    /// A new attempt in `state`, with nothing known yet beyond its name and target.
-    pub fn new(attempt: u32, job_name: String, target: usize, state: State) -> Self {
-        Self {
-            attempt,
-            job_name,
-            target,
-            job_id: None,
-            queue: None,
-            state,
-            exit_code: None,
-            submitted: None,
-            started: None,
-            ended: None,
-            host: None,
-            max_mem_mb: None,
-            run_seconds: None,
-            error: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PointRec {
-    pub index: u64,
-    pub params: Vec<(String, Value)>,
-    pub attempts: Vec<AttemptRec>,
-}
-
-impl PointRec {
-    pub fn last(&self) -> Option<&AttemptRec> {
-        self.attempts.last()
-    }
-
-    pub fn last_mut(&mut self) -> Option<&mut AttemptRec> {
-        self.attempts.last_mut()
-    }
-
-    /// The number the next attempt gets: one more than the last (a recovered store may not
-    /// hold every earlier attempt, so this is not the count).
-    pub fn next_attempt(&self) -> u32 {
-        self.last().map_or(0, |a| a.attempt) + 1
-    }
-
-    /// The point's state is its last attempt's.
-    pub fn state(&self) -> State {
-        self.last().map_or(State::Unsubmitted, |a| a.state)
-    }
 }
 
 /// The writer lock of one sweep, held for the life of the process that opened it.
@@ -243,8 +148,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 /// Who holds a sweep's lock, as written in the lock file: `(pid, command)`.
-pub fn lock_holder(dir: &Path) -> (String, String) {
-    let text = fs::read_to_string(dir.join("lock")).unwrap_or_default();
+pub fn lock_holder(paths: &SweepPaths) -> (String, String) {
+    let text = fs::read_to_string(paths.lock()).unwrap_or_default();
     let mut parts = text.trim().splitn(2, ' ');
     let pid = parts
         .next()
@@ -256,8 +161,8 @@ pub fn lock_holder(dir: &Path) -> (String, String) {
 }
 
 impl Lock {
-    fn acquire(dir: &Path, name: &str, command: &str) -> Result<Lock, StoreError> {
-        let path = dir.join("lock");
+    fn acquire(paths: &SweepPaths, name: &str, command: &str) -> Result<Lock, StoreError> {
+        let path = paths.lock();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -268,7 +173,7 @@ impl Lock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let (pid, command) = lock_holder(dir);
+                let (pid, command) = lock_holder(paths);
                 return Err(StoreError::InUse {
                     name: name.to_string(),
                     pid,
@@ -291,10 +196,38 @@ impl Lock {
 pub struct Store {
     home: Home,
     name: String,
-    dir: PathBuf,
+    paths: SweepPaths,
     db: sled::Db,
     meta: SweepMeta,
     _lock: Lock,
+}
+
+fn open_db(path: &Path, name: &str) -> Result<sled::Db, StoreError> {
+    // sled may panic on some damaged files rather than return an error: contain it, so a
+    // broken store is an error with a way out, never a crash.
+    let opened = quietly(|| {
+        sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+    });
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(sled::Error::Io(source))) if source.kind() != std::io::ErrorKind::InvalidData => {
+            Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Ok(Err(e)) => Err(StoreError::Damaged {
+            name: name.to_string(),
+            what: e.to_string(),
+        }),
+        Err(panic) => Err(StoreError::Damaged {
+            name: name.to_string(),
+            what: format!("the database failed to open: {panic}"),
+        }),
+    }
 }
 
 impl Store {
@@ -305,124 +238,140 @@ impl Store {
         }
     }
 
-    fn open_db(dir: &Path, name: &str) -> Result<sled::Db, StoreError> {
-        let path = dir.join("db");
-        // sled may panic on some damaged files rather than return an error: contain it, so a
-        // broken store is an error with a way out, never a crash.
-        let opened = quietly(|| sled::Config::new().path(&path).open());
-        match opened {
-            Ok(Ok(db)) => Ok(db),
-            Ok(Err(sled::Error::Io(source)))
-                if source.kind() != std::io::ErrorKind::InvalidData =>
-            {
-                Err(StoreError::Io { path, source })
-            }
-            Ok(Err(e)) => Err(StoreError::Damaged {
-                name: name.to_string(),
-                what: e.to_string(),
-            }),
-            Err(panic) => Err(StoreError::Damaged {
-                name: name.to_string(),
-                what: format!("the database failed to open: {panic}"),
-            }),
-        }
-    }
-
-    /// Records a new sweep and all its points atomically. Refuses an existing name.
+    /// Records a new sweep and all its points; refuses an existing name. `progress` hears the
+    /// number of points recorded so far. The sweep appears only once it is complete.
     pub fn create(
         home: &Home,
         meta: SweepMeta,
         points: impl IntoIterator<Item = PointRec>,
         command: &str,
+        progress: &mut dyn FnMut(u64),
     ) -> Result<Store, StoreError> {
-        let dir = home.sweep_dir(&meta.name);
-        if dir.join("db").exists() {
+        let paths = home.sweep(&meta.name)?;
+        if paths.db().exists() {
             return Err(StoreError::Exists(meta.name.clone()));
         }
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock = Lock::acquire(&dir, &meta.name, command)?;
+        fs::create_dir_all(paths.dir()).map_err(io_err(paths.dir()))?;
+        let lock = Lock::acquire(&paths, &meta.name, command)?;
         // Checked again under the lock: two launches of one name race to here.
-        if dir.join("db").exists() {
+        if paths.db().exists() {
             return Err(StoreError::Exists(meta.name.clone()));
         }
-        write_record(&dir, &meta)?;
-        Self::fill(home, dir, meta, points, lock)
+        Self::build(home, paths, meta, points, lock, progress, None)
     }
 
-    /// Replaces a damaged database with a fresh one holding `meta` and `points` (no attempts);
-    /// the damaged one is kept aside as `db.damaged-<time>`.
-    pub fn rebuild(
+    /// Takes a sweep's lock to rebuild its database (`recover`), without touching it yet: what
+    /// the rebuild needs from the scheduler is asked for first, and [`Rebuild::finish`] swaps
+    /// the new database in only once it is complete.
+    pub fn begin_rebuild(home: &Home, name: &str, command: &str) -> Result<Rebuild, StoreError> {
+        let paths = home.sweep(name)?;
+        if !paths.dir().is_dir() {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        let lock = Lock::acquire(&paths, name, command)?;
+        Ok(Rebuild {
+            home: home.clone(),
+            paths,
+            lock,
+        })
+    }
+
+    /// Writes a database in `db.partial`, then renames it to `db` (moving an existing `db` to
+    /// `aside` first when given).
+    fn build(
         home: &Home,
+        paths: SweepPaths,
         meta: SweepMeta,
         points: impl IntoIterator<Item = PointRec>,
-        command: &str,
+        lock: Lock,
+        progress: &mut dyn FnMut(u64),
+        aside: Option<PathBuf>,
     ) -> Result<Store, StoreError> {
-        let dir = home.sweep_dir(&meta.name);
-        let lock = Lock::acquire(&dir, &meta.name, command)?;
-        let db = dir.join("db");
-        if db.exists() {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let aside = (0..)
-                .map(|n| dir.join(format!("db.damaged-{secs}-{n}")))
-                .find(|p| !p.exists())
-                .expect("an unused name");
-            fs::rename(&db, &aside).map_err(io_err(&aside))?;
+        let partial = paths.db_partial();
+        // What a killed launch or recover left: this process holds the lock, nobody uses it.
+        if partial.exists() {
+            fs::remove_dir_all(&partial).map_err(io_err(&partial))?;
         }
-        Self::fill(home, dir, meta, points, lock)
+        let name = meta.name.clone();
+        let sled_err = |source| StoreError::Sled {
+            name: name.clone(),
+            source,
+        };
+        {
+            let db = open_db(&partial, &meta.name)?;
+            db.insert(KEY_META, encode(&meta)).map_err(sled_err)?;
+            let mut n = 0u64;
+            let mut batch = sled::Batch::default();
+            let mut in_batch = 0;
+            for p in points {
+                batch.insert(&point_key(p.index), encode(&p));
+                in_batch += 1;
+                n += 1;
+                if in_batch == RECORD_BATCH {
+                    db.apply_batch(std::mem::take(&mut batch))
+                        .map_err(sled_err)?;
+                    in_batch = 0;
+                    progress(n);
+                }
+            }
+            db.apply_batch(batch).map_err(sled_err)?;
+            // The schema key last: a database without it was never finished.
+            db.insert(KEY_SCHEMA, SCHEMA_VERSION.to_string().as_bytes())
+                .map_err(sled_err)?;
+            db.flush().map_err(sled_err)?;
+            progress(n);
+        }
+        write_record(&paths, &meta)?;
+        let db_path = paths.db();
+        if let Some(aside) = aside
+            && db_path.exists()
+        {
+            fs::rename(&db_path, &aside).map_err(io_err(&aside))?;
+        }
+        fs::rename(&partial, &db_path).map_err(io_err(&db_path))?;
+        sync_dir(paths.dir());
+        let db = open_db(&db_path, &meta.name)?;
+        Ok(Store {
+            home: home.clone(),
+            name: meta.name.clone(),
+            paths,
+            db,
+            meta,
+            _lock: lock,
+        })
     }
 
     /// The sweep record kept beside the database (see `create`).
     pub fn read_record(home: &Home, name: &str) -> Result<SweepMeta, StoreError> {
-        let path = home.sweep_dir(name).join(META_FILE);
-        let text = fs::read(&path).map_err(|e| StoreError::Unrecoverable {
-            name: name.to_string(),
-            what: format!("its record {} cannot be read ({e})", path.display()),
-        })?;
-        serde_json::from_slice(&text).map_err(|e| StoreError::Unrecoverable {
-            name: name.to_string(),
-            what: format!("its record {} is damaged too ({e})", path.display()),
-        })
-    }
-
-    fn fill(
-        home: &Home,
-        dir: PathBuf,
-        meta: SweepMeta,
-        points: impl IntoIterator<Item = PointRec>,
-        lock: Lock,
-    ) -> Result<Store, StoreError> {
-        let db = Self::open_db(&dir, &meta.name)?;
-        let store = Store {
-            home: home.clone(),
-            name: meta.name.clone(),
-            dir,
-            db,
-            meta,
-            _lock: lock,
-        };
-        // One batch: the sweep is recorded whole or not at all.
-        let mut batch = sled::Batch::default();
-        batch.insert(KEY_SCHEMA, SCHEMA_VERSION.to_string().as_bytes());
-        batch.insert(KEY_META, encode(&store.meta));
-        for p in points {
-            batch.insert(&point_key(p.index), encode(&p));
-        }
-        store.db.apply_batch(batch).map_err(store.sled_err())?;
-        store.flush()?;
-        Ok(store)
+        let path = home.sweep(name)?.meta();
+        let unrecoverable =
+            |why, source: Box<dyn std::error::Error + Send + Sync>| StoreError::Unrecoverable {
+                name: name.to_string(),
+                path: path.clone(),
+                why,
+                source,
+            };
+        let text = fs::read(&path).map_err(|e| unrecoverable("cannot be read", Box::new(e)))?;
+        serde_json::from_slice(&text).map_err(|e| unrecoverable("is damaged too", Box::new(e)))
     }
 
     /// Opens an existing sweep for writing (every command that may change it).
     pub fn open(home: &Home, name: &str, command: &str) -> Result<Store, StoreError> {
-        let dir = home.sweep_dir(name);
-        if !dir.join("db").is_dir() {
+        let paths = home.sweep(name)?;
+        if !paths.db().is_dir() {
+            if paths.db_partial().is_dir() && paths.lock().exists() {
+                // Being recorded right now, or left by a killed launch (then the lock is free).
+                if let Err(StoreError::InUse { pid, .. }) = Lock::acquire(&paths, name, command) {
+                    return Err(StoreError::Recording {
+                        name: name.to_string(),
+                        pid,
+                    });
+                }
+            }
             return Err(StoreError::NotFound(name.to_string()));
         }
-        let lock = Lock::acquire(&dir, name, command)?;
-        let db = Self::open_db(&dir, name)?;
+        let lock = Lock::acquire(&paths, name, command)?;
+        let db = open_db(&paths.db(), name)?;
         let damaged = |what: &str| StoreError::Damaged {
             name: name.to_string(),
             what: what.to_string(),
@@ -436,7 +385,7 @@ impl Store {
             .map_err(sled_err)?
             .ok_or_else(|| damaged("no schema version"))?;
         let schema = String::from_utf8_lossy(&schema).to_string();
-        if schema != SCHEMA_VERSION.to_string() {
+        if !READABLE_SCHEMAS.contains(&schema.as_str()) {
             return Err(StoreError::Schema {
                 name: name.to_string(),
                 found: schema,
@@ -451,7 +400,7 @@ impl Store {
         Ok(Store {
             home: home.clone(),
             name: name.to_string(),
-            dir,
+            paths,
             db,
             meta,
             _lock: lock,
@@ -467,29 +416,69 @@ impl Store {
         &self.meta
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    pub fn paths(&self) -> &SweepPaths {
+        &self.paths
     }
 
-    /// All points in index order.
-    pub fn load_points(&self) -> Result<Vec<PointRec>, StoreError> {
-        quietly(|| self.load_points_inner()).unwrap_or_else(|panic| {
-            Err(StoreError::Damaged {
+    pub fn dir(&self) -> &Path {
+        self.paths.dir()
+    }
+
+    fn decode_point(&self, key: &[u8], value: &[u8]) -> Result<PointRec, StoreError> {
+        serde_json::from_slice(value).map_err(|e| StoreError::Damaged {
+            name: self.name.clone(),
+            what: format!("point record {key:?}: {e}"),
+        })
+    }
+
+    /// One point.
+    pub fn point(&self, index: u64) -> Result<PointRec, StoreError> {
+        let got = quietly(|| self.db.get(point_key(index))).unwrap_or_else(|panic| {
+            Err(sled::Error::ReportableBug(format!(
+                "reading point {index}: {panic}"
+            )))
+        });
+        match got.map_err(self.sled_err())? {
+            Some(v) => self.decode_point(&point_key(index), &v),
+            None => Err(StoreError::Damaged {
                 name: self.name.clone(),
-                what: format!("reading the points failed: {panic}"),
+                what: format!("point {index} is missing"),
+            }),
+        }
+    }
+
+    /// The points from `index` on, in index order, read as they are consumed.
+    pub fn points_from(
+        &self,
+        index: u64,
+    ) -> impl Iterator<Item = Result<PointRec, StoreError>> + '_ {
+        let mut it = self
+            .db
+            .range(point_key(index).to_vec()..point_key(u64::MAX).to_vec());
+        std::iter::from_fn(move || {
+            let item = quietly(|| it.next()).unwrap_or_else(|panic| {
+                Some(Err(sled::Error::ReportableBug(format!(
+                    "reading the points: {panic}"
+                ))))
+            })?;
+            Some(match item {
+                Ok((k, v)) => self.decode_point(&k, &v),
+                Err(e) => Err(self.sled_err()(e)),
             })
         })
     }
 
-    fn load_points_inner(&self) -> Result<Vec<PointRec>, StoreError> {
-        let mut out = Vec::with_capacity(self.meta.count as usize);
-        for item in self.db.scan_prefix([POINT_PREFIX]) {
-            let (key, value) = item.map_err(self.sled_err())?;
-            let p: PointRec = serde_json::from_slice(&value).map_err(|e| StoreError::Damaged {
-                name: self.name.clone(),
-                what: format!("point record {key:?}: {e}"),
-            })?;
-            out.push(p);
+    /// Every point, in index order, read as they are consumed.
+    pub fn points(&self) -> impl Iterator<Item = Result<PointRec, StoreError>> + '_ {
+        self.points_from(0)
+    }
+
+    /// All points in index order, checked against the sweep's count. For small sweeps and
+    /// commands that need them all at once; the engine streams instead.
+    pub fn load_points(&self) -> Result<Vec<PointRec>, StoreError> {
+        let mut out = Vec::with_capacity(self.meta.count.min(1 << 20) as usize);
+        for p in self.points() {
+            out.push(p?);
         }
         if out.len() as u64 != self.meta.count {
             return Err(StoreError::Damaged {
@@ -538,7 +527,7 @@ impl Store {
         spec_text: String,
         targets: Vec<String>,
     ) -> Result<(), StoreError> {
-        let history = self.dir.join("spec-history");
+        let history = self.paths.spec_history();
         fs::create_dir_all(&history).map_err(io_err(&history))?;
         let kept = (1..)
             .map(|n| history.join(format!("{n}.toml")))
@@ -553,7 +542,7 @@ impl Store {
             .insert(KEY_META, encode(&meta))
             .map_err(self.sled_err())?;
         self.flush()?;
-        write_record(&self.dir, &meta)?;
+        write_record(&self.paths, &meta)?;
         self.meta = meta;
         Ok(())
     }
@@ -564,13 +553,59 @@ impl Store {
     }
 }
 
+/// A sweep locked for `recover`: nothing is changed until [`Rebuild::finish`].
+pub struct Rebuild {
+    home: Home,
+    paths: SweepPaths,
+    lock: Lock,
+}
+
+impl Rebuild {
+    pub fn paths(&self) -> &SweepPaths {
+        &self.paths
+    }
+
+    /// Builds the new database aside and swaps it in; the old one is kept as
+    /// `db.damaged-<time>`.
+    pub fn finish(
+        self,
+        meta: SweepMeta,
+        points: impl IntoIterator<Item = PointRec>,
+    ) -> Result<Store, StoreError> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let aside = (0..)
+            .map(|n| self.paths.db_damaged(secs, n))
+            .find(|p| !p.exists())
+            .expect("an unused name");
+        Store::build(
+            &self.home,
+            self.paths,
+            meta,
+            points,
+            self.lock,
+            &mut |_| {},
+            Some(aside),
+        )
+    }
+}
+
 /// Writes the plain copy of the sweep's record beside the database (what `recover` starts from
 /// when the database is damaged), whole or not at all.
-fn write_record(dir: &Path, meta: &SweepMeta) -> Result<(), StoreError> {
-    let record = dir.join(META_FILE);
-    let tmp = dir.join("meta.json.tmp");
+fn write_record(paths: &SweepPaths, meta: &SweepMeta) -> Result<(), StoreError> {
+    let record = paths.meta();
+    let tmp = record.with_extension("json.tmp");
     fs::write(&tmp, encode(meta)).map_err(io_err(&tmp))?;
     fs::rename(&tmp, &record).map_err(io_err(&record))
+}
+
+/// Makes a rename in `dir` durable (best effort: some file systems cannot sync directories).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -595,6 +630,8 @@ fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{AttemptRec, JobId, State};
+    use crate::spec::Value;
 
     fn meta(name: &str, count: u64) -> SweepMeta {
         SweepMeta {
@@ -614,37 +651,31 @@ mod tests {
     }
 
     fn point(i: u64) -> PointRec {
-        PointRec {
-            index: i,
-            params: vec![("a".into(), Value::Int(i as i64))],
-            attempts: vec![],
-        }
+        PointRec::new(i, vec![("a".into(), Value::Int(i as i64))])
+    }
+
+    fn create(home: &Home, name: &str, n: u64) -> Result<Store, StoreError> {
+        Store::create(
+            home,
+            meta(name, n),
+            (0..n).map(point),
+            "launch",
+            &mut |_| {},
+        )
     }
 
     #[test]
     fn create_reopen_and_refuse_second_writer() {
         let tmp = tempfile::tempdir().unwrap();
         let home = Home::new(tmp.path().to_path_buf());
-        let store = Store::create(&home, meta("s1", 3), (0..3).map(point), "launch").unwrap();
+        let store = create(&home, "s1", 3).unwrap();
         let mut pts = store.load_points().unwrap();
         assert_eq!(pts.len(), 3);
         assert_eq!(pts[2].params[0].1, Value::Int(2));
-        pts[1].attempts.push(AttemptRec {
-            attempt: 1,
-            job_name: "j".into(),
-            target: 0,
-            job_id: Some("77".into()),
-            queue: None,
-            state: State::Running,
-            exit_code: None,
-            submitted: Some(1.0),
-            started: None,
-            ended: None,
-            host: None,
-            max_mem_mb: None,
-            run_seconds: None,
-            error: None,
-        });
+        let mut a = AttemptRec::intent(1, "j".into(), 0, 1.0);
+        a.accept(JobId::new("77"), None, 1.0);
+        a.set_state(State::Running);
+        pts[1].attempts.push(a);
         store.put_points([&pts[1]]).unwrap();
         store.flush().unwrap();
 
@@ -656,25 +687,67 @@ mod tests {
             }
             other => panic!("expected InUse, got {:?}", other.err()),
         }
-        assert!(matches!(
-            Store::create(&home, meta("s1", 1), [point(0)], "launch"),
-            Err(StoreError::Exists(_))
-        ));
+        assert!(matches!(create(&home, "s1", 1), Err(StoreError::Exists(_))));
         drop(store);
         let store = Store::open(&home, "s1", "status").unwrap();
-        let pts = store.load_points().unwrap();
-        assert_eq!(pts[1].state(), State::Running);
-        assert_eq!(pts[0].state(), State::Unsubmitted);
+        assert_eq!(store.point(1).unwrap().state(), State::Running);
+        assert_eq!(store.point(0).unwrap().state(), State::Unsubmitted);
+        let from_1: Vec<u64> = store.points_from(1).map(|p| p.unwrap().index).collect();
+        assert_eq!(from_1, [1, 2]);
         assert_eq!(home.sweep_names(), vec!["s1".to_string()]);
     }
 
     #[test]
-    fn missing_sweep_is_not_found() {
+    fn missing_sweep_is_not_found_and_a_path_is_not_a_name() {
         let tmp = tempfile::tempdir().unwrap();
         let home = Home::new(tmp.path().to_path_buf());
         assert!(matches!(
             Store::open(&home, "nope", "status"),
             Err(StoreError::NotFound(_))
         ));
+        assert!(matches!(
+            Store::open(&home, "../x", "status"),
+            Err(StoreError::Name(_))
+        ));
+        assert!(!tmp.path().join("x").exists());
+    }
+
+    #[test]
+    fn a_recording_left_unfinished_is_no_sweep_and_is_replaced_by_the_next_launch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::new(tmp.path().to_path_buf());
+        let paths = home.sweep("s").unwrap();
+        // What `kill -9` during recording leaves: a lock nobody holds and a partial database.
+        fs::create_dir_all(paths.db_partial()).unwrap();
+        fs::write(paths.db_partial().join("junk"), b"x").unwrap();
+        fs::write(paths.lock(), b"12345 launch").unwrap();
+        assert!(matches!(
+            Store::open(&home, "s", "status"),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(home.sweep_names().is_empty());
+        let store = create(&home, "s", 5).unwrap();
+        assert_eq!(store.load_points().unwrap().len(), 5);
+        assert!(!paths.db_partial().exists());
+    }
+
+    #[test]
+    fn replace_keeps_the_old_database_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::new(tmp.path().to_path_buf());
+        drop(create(&home, "s", 2).unwrap());
+        let rebuild = Store::begin_rebuild(&home, "s", "recover").unwrap();
+        assert!(matches!(
+            Store::open(&home, "s", "status"),
+            Err(StoreError::InUse { .. })
+        ));
+        let store = rebuild.finish(meta("s", 2), (0..2).map(point)).unwrap();
+        assert_eq!(store.load_points().unwrap().len(), 2);
+        let aside: Vec<_> = fs::read_dir(store.dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("db.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
     }
 }

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use bsweep::sched::State;
-use bsweep::script;
+use bsweep::layout::Home;
+use bsweep::model::{AttemptRec, JobId, PointRec, State, names};
 use bsweep::spec::{BackendKind, Spec};
-use bsweep::store::{AttemptRec, Home, PointRec, Store, StoreError, SweepMeta};
+use bsweep::store::{Store, StoreError, SweepMeta};
 
 pub const SWEEP_ID: &str = "3fa9c1";
 
@@ -50,34 +50,21 @@ impl Shape {
 /// The record of a finished first attempt of point `index`, as the engine leaves it.
 pub fn finished(index: u64, state: State) -> AttemptRec {
     let t = 1_760_000_000.0 + index as f64;
-    AttemptRec {
-        attempt: 1,
-        job_name: script::job_name(SWEEP_ID, index, 1),
-        target: 0,
-        job_id: Some((200_000 + index).to_string()),
-        queue: None,
-        state,
-        exit_code: Some(if state == State::Done { 0 } else { 1 }),
-        submitted: Some(t),
-        started: Some(t + 1.5),
-        ended: Some(t + 61.25),
-        host: None,
-        max_mem_mb: None,
-        run_seconds: Some(59.75),
-        error: None,
-    }
+    let mut a = submitted(index);
+    a.exit_code = Some(if state == State::Done { 0 } else { 1 });
+    a.started = Some(t + 1.5);
+    a.run_seconds = Some(59.75);
+    a.ended = Some(t + 61.25);
+    a.end(state, t + 61.25);
+    a
 }
 
 /// A submitted attempt, as recorded right after bsub answered.
 pub fn submitted(index: u64) -> AttemptRec {
-    AttemptRec {
-        state: State::Pending,
-        exit_code: None,
-        started: None,
-        ended: None,
-        run_seconds: None,
-        ..finished(index, State::Pending)
-    }
+    let t = 1_760_000_000.0 + index as f64;
+    let mut a = AttemptRec::intent(1, names::job(SWEEP_ID, index, 1), 0, t);
+    a.accept(JobId::new((200_000 + index).to_string()), None, t);
+    a
 }
 
 /// Records sweep `name` with `n` points of the given shape in `home`, and returns it open.
@@ -112,5 +99,5 @@ pub fn create(home: &Home, name: &str, n: u64, shape: Shape) -> Result<Store, St
             attempts,
         }
     });
-    Store::create(home, meta, points, "bench")
+    Store::create(home, meta, points, "bench", &mut |_| {})
 }

@@ -1,89 +1,177 @@
-//! Schedulers: the backends that run points (local processes, LSF), behind one batched trait.
+//! Schedulers: the backends that run points (local processes, LSF) behind one batched trait, each
+//! with its own job-script dialect and its own reading of the sweep file's options.
+//!
+//! The engine sees a backend only through this module: a [`Profile`] (targets, policy, arrays,
+//! pacing) and a [`Dialect`] decided from the sweep file, and a [`Scheduler`] that submits,
+//! polls, cancels and finds jobs by name, many at a time.
 
 pub mod local;
 pub mod lsf;
-pub mod measure;
+pub mod script;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::model::{JobId, State};
+use crate::spec::{BackendKind, Policy, Spec, Target};
 
-/// A scheduler's id for one job (an LSF job id such as `123` or `123[4]`, a local pid).
-pub type JobId = String;
-
-/// The state of a point (and of one attempt), the closed set users see in `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Unsubmitted,
-    Pending,
-    Running,
-    Suspended,
-    Done,
-    Failed,
-    Cancelled,
-    Unknown,
+/// How often to poll: starts at `initial`, backs off by `factor` while nothing changes, up to
+/// `max`; any change resets it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollOpts {
+    pub initial: Duration,
+    pub max: Duration,
+    pub factor: f64,
 }
 
-impl State {
-    pub const ALL: [State; 8] = [
-        State::Unsubmitted,
-        State::Pending,
-        State::Running,
-        State::Suspended,
-        State::Done,
-        State::Failed,
-        State::Cancelled,
-        State::Unknown,
-    ];
+/// What a backend decides about a sweep from its file, before anything runs: where its jobs go
+/// and how the engine paces them. `plan` and the engine share it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub backend: BackendKind,
+    /// Where jobs may go, in the file's order (attempts refer to them by position). Never empty.
+    pub targets: Vec<Target>,
+    pub policy: Policy,
+    /// First attempts go as job arrays of at most this many elements.
+    pub arrays: Option<u32>,
+    pub poll: PollOpts,
+    /// Seconds the scheduler may take to list a job it accepted: an unanswered submission is
+    /// looked up by name, and a missing job counted as missing, only after this.
+    pub settle: f64,
+    /// Seconds a job may be unknown to the scheduler and its files before it counts as lost.
+    pub lost_after: f64,
+}
 
-    /// A final state never changes again for that attempt.
-    pub fn is_final(self) -> bool {
-        matches!(self, State::Done | State::Failed | State::Cancelled)
+impl Profile {
+    /// The profile a sweep file gives its backend.
+    pub fn of(spec: &Spec) -> Self {
+        match spec.backend {
+            BackendKind::Local => local::profile(spec),
+            BackendKind::Lsf => lsf::profile(spec),
+        }
     }
 
-    /// Submitted and not yet final: it holds a slot of its target.
-    pub fn in_flight(self) -> bool {
-        matches!(
-            self,
-            State::Pending | State::Running | State::Suspended | State::Unknown
-        )
+    /// How target `t` is named to users: `short`, `@hostgroup`, `gpu@hostgroup`, `local`.
+    pub fn label(&self, t: usize) -> String {
+        match self.backend {
+            BackendKind::Local => "local".to_string(),
+            _ => self.targets.get(t).map(Target::label).unwrap_or_default(),
+        }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub fn labels(&self) -> Vec<String> {
+        (0..self.targets.len()).map(|t| self.label(t)).collect()
+    }
+}
+
+/// How a backend writes job scripts and reads what its scheduler leaves in a job's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Plain bash scripts run by this machine.
+    Local,
+    /// `#BSUB` scripts for `bsub < script`; LSF writes a report into the `-o` file.
+    Lsf,
+}
+
+impl Dialect {
+    pub fn of(backend: BackendKind) -> Self {
+        match backend {
+            BackendKind::Local => Dialect::Local,
+            BackendKind::Lsf => Dialect::Lsf,
+        }
+    }
+
+    /// The job script of one attempt of one point.
+    pub fn job_script(self, spec: &Spec, job: &script::Job<'_>) -> String {
         match self {
-            State::Unsubmitted => "unsubmitted",
-            State::Pending => "pending",
-            State::Running => "running",
-            State::Suspended => "suspended",
-            State::Done => "done",
-            State::Failed => "failed",
-            State::Cancelled => "cancelled",
-            State::Unknown => "unknown",
+            Dialect::Local => local::job_script(spec, job),
+            Dialect::Lsf => lsf::script::job_script(spec, job),
+        }
+    }
+
+    /// The driver script of a job array (`None`: this backend has no arrays).
+    pub fn array_script(self, spec: &Spec, array: &script::Array<'_>) -> Option<String> {
+        match self {
+            Dialect::Local => None,
+            Dialect::Lsf => Some(lsf::script::array_script(spec, array)),
+        }
+    }
+
+    /// The name a job script gives its job, read back from the script (what `recover` matches
+    /// against the scheduler).
+    pub fn job_name_in(self, script: &str) -> Option<String> {
+        match self {
+            Dialect::Local => None,
+            Dialect::Lsf => lsf::script::job_name_in(script),
+        }
+    }
+
+    /// Which of `targets` a job script was written for.
+    pub fn target_in(self, script: &str, targets: &[Target]) -> Option<usize> {
+        match self {
+            Dialect::Local => Some(0),
+            Dialect::Lsf => lsf::script::target_in(script, targets),
+        }
+    }
+
+    /// The scheduler's report on job `job_name` in an output file, if it writes one there.
+    pub fn report_of(self, text: &str, job_name: &str) -> Option<JobReport> {
+        match self {
+            Dialect::Local => None,
+            Dialect::Lsf => lsf::report_of(text, job_name),
+        }
+    }
+
+    /// An output file split into the job's own output and the scheduler's reports in it
+    /// (`None` for a report that cannot be read).
+    pub fn split_output(self, text: &str) -> (String, Vec<Option<JobReport>>) {
+        match self {
+            Dialect::Local => (text.to_string(), Vec::new()),
+            Dialect::Lsf => lsf::split_output(text),
         }
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// How a finished job ended, as its scheduler's report tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportOutcome {
+    Done,
+    Exited {
+        code: i32,
+    },
+    /// The scheduler ended it (a limit, a kill): `reason` is its words.
+    Killed {
+        reason: String,
+        code: Option<i32>,
+    },
 }
 
-/// One job to submit: a rendered script for one attempt of one point.
+/// What a scheduler's report on a finished job says. Times are as the cluster wrote them (its
+/// local time, no zone); the cluster's own `date` reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobReport {
+    pub job_id: Option<String>,
+    pub outcome: ReportOutcome,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    pub run_seconds: Option<f64>,
+    pub max_mem_mb: Option<f64>,
+}
+
+/// One job to submit: a rendered script for one attempt of one point (or a job array).
 #[derive(Debug, Clone)]
 pub struct Submission {
     pub index: u64,
     pub attempt: u32,
     pub job_name: String,
+    /// The job script where the scheduler reads it.
     pub script_path: PathBuf,
     pub out_dir: PathBuf,
-    /// Index into the sweep's targets.
+    /// Index into the profile's targets.
     pub target: usize,
     /// Files the job needs on the cluster, relative to the sweep's directory there (its job
-    /// scripts), and directories to create there (its out_dir). A remote backend sends them
+    /// scripts), and directories to create there (its out_dirs). A remote backend sends them
     /// in the same round trip as the submission; locally they are already in place.
     pub files: Vec<(String, Vec<u8>)>,
     pub dirs: Vec<String>,
@@ -91,9 +179,26 @@ pub struct Submission {
 
 /// What the scheduler said when it accepted a job.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Submitted {
+pub struct Accepted {
+    /// The job's id (a job array's own id for an array).
     pub job_id: JobId,
     pub queue: Option<String>,
+}
+
+/// Why a submission failed, and what that means for the job.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SubmitError {
+    /// Refused for good (a queue that does not exist, a bad option): nothing was submitted and
+    /// this target takes no more jobs.
+    #[error("{said}")]
+    Refused { said: String },
+    /// Nothing was submitted; trying again later may work.
+    #[error("{said}")]
+    Retry { said: String },
+    /// The answer was lost (a cut connection, a timeout): the job may exist, so it is looked up
+    /// by name before anything is submitted again.
+    #[error("{said}")]
+    Unanswered { said: String },
 }
 
 /// A job the scheduler knows about, as the engine refers to it when polling or cancelling.
@@ -111,9 +216,9 @@ pub struct JobRef {
 }
 
 /// What a poll learned about one job. Times are unix seconds.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobInfo {
-    pub state: Option<State>,
+    pub state: State,
     pub exit_code: Option<i32>,
     pub started: Option<f64>,
     pub ended: Option<f64>,
@@ -121,19 +226,31 @@ pub struct JobInfo {
     pub max_mem_mb: Option<f64>,
     pub run_seconds: Option<f64>,
     /// Why the job ended the way it did, when the scheduler says more than a state.
-    pub error: Option<String>,
+    pub reason: Option<String>,
 }
 
-/// Why a submission failed, and whether trying again later may help.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct SubmitError {
-    /// Trying again later may work.
-    pub transient: bool,
-    /// The job may exist although no id came back (the answer was lost): look it up by name
-    /// before submitting again.
-    pub maybe_submitted: bool,
-    pub message: String,
+impl JobInfo {
+    pub fn new(state: State) -> Self {
+        Self {
+            state,
+            exit_code: None,
+            started: None,
+            ended: None,
+            host: None,
+            max_mem_mb: None,
+            run_seconds: None,
+            reason: None,
+        }
+    }
+}
+
+/// A poll's answer about one job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen {
+    Known(JobInfo),
+    /// Neither the scheduler nor the job's files know the job (any more): the engine decides,
+    /// with its `lost_after` clock, when that makes it lost.
+    Missing,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,14 +263,15 @@ pub enum SchedError {
     Unreadable {
         command: &'static str,
         #[source]
-        source: lsf::parse::ParseError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A scheduler command failed, or gave no answer about what it was asked.
-    #[error("{command} failed on {place}: {detail}")]
+    /// A scheduler command failed, or gave no answer about what it was asked; `said` is its
+    /// exit status and words.
+    #[error("{command} failed on {place}: {said}")]
     Failed {
         command: &'static str,
         place: String,
-        detail: String,
+        said: String,
     },
 }
 
@@ -167,63 +285,69 @@ impl SchedError {
 /// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.
 #[allow(async_fn_in_trait)] // used only inside this crate, on a single-threaded runtime
 pub trait Scheduler {
-    /// Seconds to wait after an unanswered submission before looking it up by name: a
-    /// scheduler may not list a job it has just accepted.
-    fn settle_seconds(&self) -> f64 {
-        0.0
-    }
+    /// What this backend decided about the sweep.
+    fn profile(&self) -> &Profile;
 
-    /// Pending jobs per target (same order as `targets`), for the least-pending policy; `None`
+    fn dialect(&self) -> Dialect;
+
+    /// Pending jobs per target (the profile's order), for the least-pending policy; `None`
     /// when the scheduler cannot tell.
-    async fn pending_per_target(&mut self, targets: &[crate::spec::Target]) -> Option<Vec<u32>> {
-        let _ = targets;
+    async fn pending_per_target(&mut self) -> Option<Vec<u32>> {
         None
     }
 
     /// Submits a batch; one result per submission, in the same order.
-    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>>;
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>>;
 
-    /// Polls jobs. A job missing from the answer has no news (not a change of state).
-    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError>;
+    /// Polls jobs. A job absent from the answer has no news (not a change of state).
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError>;
 
     /// Cancels jobs; jobs already finished or unknown are not an error.
     async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError>;
 
     /// Finds jobs by name, for submissions whose outcome was never recorded (a crash between
     /// recording the intent and recording the job id). Names not found are absent from the map.
+    /// An error means "could not ask", never "none exists".
     async fn find_by_name(&mut self, jobs: &[JobRef])
     -> Result<HashMap<String, JobId>, SchedError>;
 }
 
 /// The scheduler a sweep's backend names, chosen at run time.
 pub enum AnySched {
-    Local(local::LocalScheduler),
+    Local(Box<local::LocalScheduler>),
     Lsf(Box<lsf::LsfScheduler<crate::transport::AnyTransport>>),
 }
 
 impl Scheduler for AnySched {
-    fn settle_seconds(&self) -> f64 {
+    fn profile(&self) -> &Profile {
         match self {
-            AnySched::Local(s) => s.settle_seconds(),
-            AnySched::Lsf(s) => s.settle_seconds(),
+            AnySched::Local(s) => s.profile(),
+            AnySched::Lsf(s) => s.profile(),
         }
     }
 
-    async fn pending_per_target(&mut self, targets: &[crate::spec::Target]) -> Option<Vec<u32>> {
+    fn dialect(&self) -> Dialect {
         match self {
-            AnySched::Local(s) => s.pending_per_target(targets).await,
-            AnySched::Lsf(s) => s.pending_per_target(targets).await,
+            AnySched::Local(s) => s.dialect(),
+            AnySched::Lsf(s) => s.dialect(),
         }
     }
 
-    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>> {
+    async fn pending_per_target(&mut self) -> Option<Vec<u32>> {
+        match self {
+            AnySched::Local(s) => s.pending_per_target().await,
+            AnySched::Lsf(s) => s.pending_per_target().await,
+        }
+    }
+
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
         match self {
             AnySched::Local(s) => s.submit(batch).await,
             AnySched::Lsf(s) => s.submit(batch).await,
         }
     }
 
-    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError> {
         match self {
             AnySched::Local(s) => s.status(jobs).await,
             AnySched::Lsf(s) => s.status(jobs).await,

@@ -1,6 +1,7 @@
 //! Transports: where scheduler commands run. One call runs one bash script (one round trip),
 //! so a backend batches many commands into a script and reads their framed outputs back.
 
+pub mod archive;
 pub mod local;
 pub mod ssh;
 
@@ -46,6 +47,13 @@ pub enum TransportError {
     /// A file transfer failed on the remote side (tar, a bad path, an unreadable archive).
     #[error("file transfer with {place} failed: {message}")]
     Transfer { place: String, message: String },
+    /// Files to send could not be packed, or a download could not be unpacked here.
+    #[error("file transfer with {place} failed")]
+    Archive {
+        place: String,
+        #[source]
+        source: archive::ArchiveError,
+    },
     /// A local file or directory bsweep needed could not be used (control sockets, downloads).
     #[error("cannot use {}", .path.display())]
     LocalFile {

@@ -1,21 +1,30 @@
-//! IBM Spectrum LSF: pure command builders and output parsers (`parse`), and the scheduler that
-//! runs them through a transport, many jobs per round trip.
+//! IBM Spectrum LSF (and OpenLava): the sweep file's `[lsf]` options as a profile, `#BSUB`
+//! scripts (`script`), pure parsers of what LSF prints (`parse`), the cluster probe (`probe`),
+//! and the scheduler that runs LSF's commands through a transport, many jobs per round trip.
 
 pub mod parse;
+pub mod probe;
+pub mod script;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use self::parse::{BjobsReading, BsubErrorKind, JobRecord, Outcome, Stat};
 use super::{
-    JobId, JobInfo, JobRef, SchedError, Scheduler, State, Submission, SubmitError, Submitted,
+    Accepted, Dialect, JobInfo, JobRef, JobReport, PollOpts, Profile, ReportOutcome, SchedError,
+    Scheduler, Seen, Submission, SubmitError,
 };
+use crate::layout::JobPaths;
+use crate::model::{Clock, JobId, State};
 use crate::shell;
-use crate::spec::Target;
+use crate::spec::{BackendKind, Spec};
 use crate::transport::{
-    Framed, Transport, batch_script, command_line, parallel_script, parse_batch,
+    Framed, Transport, archive, batch_script, command_line, parallel_script, parse_batch,
 };
+
+pub use probe::{Probe, probe};
 
 /// How this cluster's bjobs is read, found by probing once and remembered in the sweep's store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,8 +38,30 @@ pub enum BjobsMode {
     Table,
 }
 
+/// The setting of the sweep's store that remembers the bjobs mode.
+pub const BJOBS_MODE_SETTING: &str = "bjobs_mode";
+
 /// Ids per bjobs/bkill call: keeps the command line far below ARG_MAX on any site.
 const IDS_PER_CALL: usize = 2000;
+
+/// The profile of an LSF sweep: its `[lsf]` targets, policy, arrays and pacing.
+pub fn profile(spec: &Spec) -> Profile {
+    let lsf = &spec.lsf;
+    Profile {
+        backend: BackendKind::Lsf,
+        targets: lsf.targets.clone(),
+        policy: lsf.policy,
+        arrays: lsf.array.then_some(lsf.max_array_size.max(1)),
+        // Sites dislike tight bjobs loops.
+        poll: PollOpts {
+            initial: Duration::from_secs_f64(lsf.poll_min),
+            max: Duration::from_secs_f64(lsf.poll_max),
+            factor: 1.5,
+        },
+        settle: lsf.settle,
+        lost_after: lsf.lost_after,
+    }
+}
 
 /// Maps an LSF state to bsweep's. EXIT becomes `Failed`; a cancel is recorded by the engine.
 pub fn state_of(stat: Stat) -> State {
@@ -46,7 +77,7 @@ pub fn state_of(stat: Stat) -> State {
 
 /// A failed command's exit status and what it printed on stderr, on one line: LSF repeats its
 /// "daemon not responding" line while it retries, and one of each is enough.
-fn said(code: Option<i32>, stderr: &str) -> String {
+pub(crate) fn said(code: Option<i32>, stderr: &str) -> String {
     let status = code.map_or("no exit status".to_string(), |c| format!("exit {c}"));
     let mut lines: Vec<&str> = stderr
         .lines()
@@ -62,57 +93,81 @@ fn said(code: Option<i32>, stderr: &str) -> String {
 }
 
 fn info_of(r: &JobRecord) -> JobInfo {
-    let state = state_of(r.stat);
     JobInfo {
-        state: Some(state),
         exit_code: match r.stat {
             Stat::Done => Some(r.exit_code.unwrap_or(0)),
             _ => r.exit_code,
         },
-        started: None,
-        ended: None,
         host: (!r.exec_hosts.is_empty()).then(|| r.exec_hosts.join(" ")),
         max_mem_mb: r.max_mem_mb,
         run_seconds: r.run_seconds,
-        error: None,
+        ..JobInfo::new(state_of(r.stat))
     }
 }
 
 fn info_of_outcome(o: &Outcome) -> JobInfo {
-    let (state, exit_code, error) = match o {
+    let (state, exit_code, reason) = match o {
         Outcome::Done => (State::Done, Some(0), None),
         Outcome::Exited { code } => (State::Failed, Some(*code), None),
         Outcome::Term { reason, code } => (State::Failed, *code, Some(reason.clone())),
     };
     JobInfo {
-        state: Some(state),
         exit_code,
-        error,
-        ..JobInfo::default()
+        reason,
+        ..JobInfo::new(state)
     }
+}
+
+fn report_from(t: parse::Trailer) -> JobReport {
+    JobReport {
+        job_id: t.job_id,
+        outcome: match t.outcome {
+            Outcome::Done => ReportOutcome::Done,
+            Outcome::Exited { code } => ReportOutcome::Exited { code },
+            Outcome::Term { reason, code } => ReportOutcome::Killed { reason, code },
+        },
+        started: t.started,
+        ended: t.finished,
+        run_seconds: t.run_seconds,
+        max_mem_mb: t.max_mem_mb,
+    }
+}
+
+/// LSF's report on job `job_name` in an `-o` file (several attempts append to one file).
+pub fn report_of(text: &str, job_name: &str) -> Option<JobReport> {
+    parse::parse_trailer_of(text, job_name).map(report_from)
+}
+
+/// An `-o` file split into the job's own output and LSF's reports in it.
+pub fn split_output(text: &str) -> (String, Vec<Option<JobReport>>) {
+    let (output, reports) = parse::split_reports(text);
+    (
+        output,
+        reports.into_iter().map(|r| r.map(report_from)).collect(),
+    )
+}
+
+/// The plain job id bjobs and bkill take for a job: an element's array is asked for once.
+fn array_part(id: &JobId) -> &str {
+    id.job()
 }
 
 /// Drives LSF through a transport.
 pub struct LsfScheduler<T: Transport> {
     transport: T,
+    profile: Profile,
     mode: BjobsMode,
+    clock: Clock,
     /// Every job of a sweep is named `bsw-<id>-…`: one `bjobs -J` pattern finds them all.
     name_pattern: String,
     /// Seconds between two bsub calls, from the sweep's `submit_rate`.
     pause: Option<f64>,
-    /// When each job was first missing from bjobs with no trailer or history to explain it.
-    missing_since: HashMap<JobId, f64>,
-    /// A job LSF does not show this soon after bsub accepted it is not news yet, and an
-    /// unanswered submission is looked up by name only after this.
-    pub settle_seconds: f64,
-    /// A job missing from bjobs, its output file and bhist for this long is declared lost.
-    pub lost_after_seconds: f64,
     /// A file on the cluster side that every submission batch holds locked while it runs.
     /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
     /// submitting after bsweep died) has finished before bsweep decides what is missing.
     submit_lock: String,
     /// Set when the cluster is remote: job scripts are sent along with each submission batch
-    /// (a tar stream on its stdin, unpacked here) instead of being written locally.
+    /// (a tar stream on its stdin, unpacked there) instead of being written locally.
     upload_to: Option<String>,
 }
 
@@ -126,31 +181,28 @@ fn locked(lock: &str, script: &str) -> String {
 }
 
 impl<T: Transport> LsfScheduler<T> {
-    /// `sweep_dir` is the sweep's directory as the cluster side sees it (scripts, outputs).
+    /// `jobs` is the sweep's directory as the cluster side sees it (scripts, outputs);
+    /// `remote` says it is on another machine, reached through `transport`.
     pub fn new(
         transport: T,
+        spec: &Spec,
         mode: BjobsMode,
         sweep_id: &str,
-        sweep_dir: &str,
-        submit_rate: Option<f64>,
+        jobs: &JobPaths,
+        remote: bool,
+        clock: Clock,
     ) -> Self {
+        let base = jobs.base().to_string_lossy().into_owned();
         Self {
-            submit_lock: format!("{}/submit.lock", sweep_dir.trim_end_matches('/')),
-            upload_to: None,
+            submit_lock: jobs.submit_lock().to_string_lossy().into_owned(),
+            upload_to: remote.then_some(base),
             transport,
+            profile: profile(spec),
             mode,
-            name_pattern: format!("bsw-{sweep_id}-*"),
-            pause: submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
-            missing_since: HashMap::new(),
-            settle_seconds: 10.0,
-            lost_after_seconds: 600.0,
+            clock,
+            name_pattern: format!("{}*", crate::model::names::prefix(sweep_id)),
+            pause: spec.lsf.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
         }
-    }
-
-    /// Sends job scripts to `sweep_dir` on the cluster with every submission batch.
-    pub fn uploading(mut self, sweep_dir: &str) -> Self {
-        self.upload_to = Some(sweep_dir.to_string());
-        self
     }
 
     pub fn mode(&self) -> BjobsMode {
@@ -187,7 +239,7 @@ impl<T: Transport> LsfScheduler<T> {
             return Err(SchedError::Failed {
                 command: "the command batch",
                 place: self.transport.place(),
-                detail: format!("stopped early ({})", said(out.code, &out.stderr)),
+                said: format!("it stopped early ({})", said(out.code, &out.stderr)),
             });
         }
         Ok(framed)
@@ -214,14 +266,14 @@ impl<T: Transport> LsfScheduler<T> {
         };
         let r = r.map_err(|source| SchedError::Unreadable {
             command: "bjobs",
-            source,
+            source: Box::new(source),
         })?;
         // bjobs failing with no rows at all (daemon down) is no answer, not "every job vanished".
         if r.records.is_empty() && r.not_found.is_empty() && f.code != Some(0) {
             return Err(SchedError::Failed {
                 command: "bjobs",
                 place: self.transport.place(),
-                detail: said(f.code, &f.stderr),
+                said: said(f.code, &f.stderr),
             });
         }
         Ok(r)
@@ -252,7 +304,7 @@ impl<T: Transport> LsfScheduler<T> {
     }
 
     /// End states from the reports of jobs bjobs no longer lists.
-    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
         let reports = self.reports(jobs).await?;
         Ok(jobs
             .iter()
@@ -268,7 +320,7 @@ impl<T: Transport> LsfScheduler<T> {
     }
 
     /// End states from `bhist -l` for jobs bjobs forgot and that left no report.
-    async fn history(&self, jobs: &[&JobRef]) -> Result<HashMap<String, JobInfo>, SchedError> {
+    async fn history(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
         if jobs.is_empty() {
             return Ok(HashMap::new());
         }
@@ -276,7 +328,7 @@ impl<T: Transport> LsfScheduler<T> {
             .chunks(IDS_PER_CALL)
             .map(|c| {
                 let mut argv = vec!["bhist".to_string(), "-l".to_string()];
-                argv.extend(c.iter().map(|j| j.job_id.clone()));
+                argv.extend(c.iter().map(|j| j.job_id.to_string()));
                 command_line(&argv)
             })
             .collect();
@@ -292,7 +344,7 @@ impl<T: Transport> LsfScheduler<T> {
                     let mut info = info_of_outcome(o);
                     info.run_seconds = r.run_seconds;
                     info.max_mem_mb = r.max_mem_mb;
-                    found.insert(r.job_id.clone(), info);
+                    found.insert(JobId::parse(&r.job_id), info);
                 }
             }
         }
@@ -312,18 +364,44 @@ impl<T: Transport> LsfScheduler<T> {
                 .collect(),
         )
     }
-}
 
-fn now() -> f64 {
-    crate::engine::now()
+    /// The script prelude that unpacks a batch's job scripts on a remote cluster, and the
+    /// archive for its stdin (nothing when the cluster is this machine).
+    fn upload(&self, batch: &[Submission]) -> Result<(String, Vec<u8>), archive::ArchiveError> {
+        let Some(dir) = &self.upload_to else {
+            return Ok((String::new(), Vec::new()));
+        };
+        let files: Vec<(String, Vec<u8>, u32)> = batch
+            .iter()
+            .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
+            .collect();
+        let archive = archive::build(&files)?;
+        let dirs: Vec<String> = batch
+            .iter()
+            .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
+            .collect();
+        let d = shell::quote(dir);
+        Ok((
+            format!(
+                "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
+                dirs.join(" ")
+            ),
+            archive,
+        ))
+    }
 }
 
 impl<T: Transport> Scheduler for LsfScheduler<T> {
-    fn settle_seconds(&self) -> f64 {
-        self.settle_seconds
+    fn profile(&self) -> &Profile {
+        &self.profile
     }
 
-    async fn pending_per_target(&mut self, targets: &[Target]) -> Option<Vec<u32>> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Lsf
+    }
+
+    async fn pending_per_target(&mut self) -> Option<Vec<u32>> {
+        let targets = &self.profile.targets;
         let queues: Vec<String> = targets
             .iter()
             .filter_map(|t| t.queue.clone())
@@ -335,7 +413,8 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         }
         let pend = self.queue_pending(&queues).await?;
         Some(
-            targets
+            self.profile
+                .targets
                 .iter()
                 .map(|t| {
                     t.queue
@@ -348,42 +427,19 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         )
     }
 
-    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Submitted, SubmitError>> {
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
         let cmds: Vec<String> = batch
             .iter()
             .map(|s| format!("bsub < {}", shell::quote(&s.script_path.to_string_lossy())))
             .collect();
         // Scripts and out_dirs reach a remote cluster in the same round trip as the bsubs.
-        let (prelude, stdin) = match &self.upload_to {
-            None => (String::new(), Vec::new()),
-            Some(dir) => {
-                let files: Vec<(String, Vec<u8>, u32)> = batch
-                    .iter()
-                    .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
-                    .collect();
-                let archive = match crate::transport::ssh::build_archive(&files) {
-                    Ok(a) => a,
-                    Err(message) => {
-                        let e = SubmitError {
-                            transient: false,
-                            maybe_submitted: false,
-                            message,
-                        };
-                        return vec![Err(e); batch.len()];
-                    }
+        let (prelude, stdin) = match self.upload(batch) {
+            Ok(u) => u,
+            Err(e) => {
+                let e = SubmitError::Refused {
+                    said: crate::error_chain(&e),
                 };
-                let dirs: Vec<String> = batch
-                    .iter()
-                    .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
-                    .collect();
-                let d = shell::quote(dir);
-                (
-                    format!(
-                        "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
-                        dirs.join(" ")
-                    ),
-                    archive,
-                )
+                return vec![Err(e); batch.len()];
             }
         };
         let script = locked(
@@ -392,45 +448,45 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         );
         let (framed, cut) = match self.transport.run(&script, &stdin).await {
             Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
-            Err(e) => (vec![Framed::default(); cmds.len()], Some(e.to_string())),
+            Err(e) => (
+                vec![Framed::default(); cmds.len()],
+                Some(crate::error_chain(&e)),
+            ),
         };
         framed
             .into_iter()
             .map(|f| {
                 if f.code.is_none() {
                     // The batch was cut before this bsub answered: it may or may not have run.
-                    return Err(SubmitError {
-                        transient: true,
-                        maybe_submitted: true,
-                        message: cut
+                    return Err(SubmitError::Unanswered {
+                        said: cut
                             .clone()
                             .unwrap_or_else(|| "the submission batch stopped early".into()),
                     });
                 }
                 match parse::parse_bsub(&f.stdout, &f.stderr, f.code) {
-                    Ok(s) => Ok(Submitted {
-                        job_id: s.job_id.to_string(),
+                    Ok(s) => Ok(Accepted {
+                        job_id: JobId::new(s.job_id.to_string()),
                         queue: s.queue,
                     }),
-                    Err(e) => Err(SubmitError {
-                        transient: e.kind == BsubErrorKind::Transient,
-                        // A transient failure can hide an accepted job (timeouts, a daemon that
-                        // answered late): look it up by name before submitting again.
-                        maybe_submitted: e.kind == BsubErrorKind::Transient,
-                        message: e.message,
-                    }),
+                    // A transient failure can hide an accepted job (timeouts, a daemon that
+                    // answered late): look it up by name before submitting again.
+                    Err(e) if e.kind == BsubErrorKind::Transient => {
+                        Err(SubmitError::Unanswered { said: e.message })
+                    }
+                    Err(e) => Err(SubmitError::Refused { said: e.message }),
                 }
             })
             .collect()
     }
 
-    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError> {
         // Elements `123[4]` of a job array are asked for through their array, once: bjobs
         // lists every element of an array id.
         let mut seen = HashSet::new();
         let ids: Vec<String> = jobs
             .iter()
-            .map(|j| j.job_id.split('[').next().unwrap_or(&j.job_id).to_string())
+            .map(|j| array_part(&j.job_id).to_string())
             .filter(|id| seen.insert(id.clone()))
             .collect();
         let cmds: Vec<String> = ids
@@ -451,29 +507,29 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 return Err(SchedError::Failed {
                     command: "bjobs",
                     place: self.transport.place(),
-                    detail: format!(
+                    said: format!(
                         "it answered nothing about the jobs asked for: {}",
                         f.stderr.trim()
                     ),
                 });
             }
             for r in &reading.records {
-                infos.insert(r.job_id.to_string(), info_of(r));
+                infos.insert(JobId::parse(&r.job_id), Seen::Known(info_of(r)));
             }
             not_found.extend(reading.not_found);
         }
         // Jobs bjobs says it does not know: too new to be listed, or finished and forgotten.
         // A job merely absent from the answer (no row, no "not found") is no news: only what
-        // LSF says moves a job.
-        let t = now();
+        // LSF says moves a job. One it has just accepted is not news either.
+        let t = self.clock.now();
         let missing: Vec<&JobRef> = jobs
             .iter()
             .filter(|j| !infos.contains_key(&j.job_id))
             .filter(|j| {
-                let array = j.job_id.split('[').next().unwrap_or(&j.job_id);
-                not_found.contains(&j.job_id) || not_found.contains(array)
+                not_found.contains(&j.job_id.to_string())
+                    || not_found.contains(array_part(&j.job_id))
             })
-            .filter(|j| j.submitted.is_none_or(|s| t - s > self.settle_seconds))
+            .filter(|j| j.submitted.is_none_or(|s| t - s > self.profile.settle))
             .collect();
         let mut ended = self.trailers(&missing).await?;
         let rest: Vec<&JobRef> = missing
@@ -483,34 +539,17 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .collect();
         ended.extend(self.history(&rest).await?);
         for j in &missing {
-            if let Some(info) = ended.remove(&j.job_id) {
-                self.missing_since.remove(&j.job_id);
-                infos.insert(j.job_id.clone(), info);
-                continue;
-            }
-            let since = *self.missing_since.entry(j.job_id.clone()).or_insert(t);
-            let info = if t - since > self.lost_after_seconds {
-                JobInfo {
-                    state: Some(State::Failed),
-                    error: Some(format!(
-                        "LSF no longer knows job {} and it left no output report or history",
-                        j.job_id
-                    )),
-                    ..JobInfo::default()
-                }
-            } else {
-                JobInfo {
-                    state: Some(State::Unknown),
-                    ..JobInfo::default()
-                }
+            let seen = match ended.remove(&j.job_id) {
+                Some(info) => Seen::Known(info),
+                None => Seen::Missing,
             };
-            infos.insert(j.job_id.clone(), info);
+            infos.insert(j.job_id.clone(), seen);
         }
         Ok(infos)
     }
 
     async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError> {
-        let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
+        let ids: Vec<String> = jobs.iter().map(|j| j.job_id.to_string()).collect();
         let cmds: Vec<String> = ids
             .chunks(IDS_PER_CALL)
             .map(|c| {
@@ -526,7 +565,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 return Err(SchedError::Failed {
                     command: "bkill",
                     place: self.transport.place(),
-                    detail: said(f.code, &f.stderr),
+                    said: said(f.code, &f.stderr),
                 });
             }
         }
@@ -561,7 +600,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                 if let Some(name) = r.job_name.as_deref()
                     && wanted.contains(name)
                 {
-                    found.insert(name.to_string(), r.job_id.to_string());
+                    found.insert(name.to_string(), JobId::parse(&r.job_id));
                 }
             }
         }
@@ -572,102 +611,9 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             .collect();
         for (j, t) in rest.iter().zip(self.reports(&rest).await?) {
             if let Some(id) = t.and_then(|t| t.job_id) {
-                found.insert(j.job_name.clone(), id);
+                found.insert(j.job_name.clone(), JobId::parse(&id));
             }
         }
         Ok(found)
     }
-}
-
-/// What [`probe`] learned about a cluster.
-#[derive(Debug, Clone)]
-pub struct Probe {
-    pub mode: BjobsMode,
-    pub lsid: Option<parse::LsidInfo>,
-    /// Queues asked about that LSF says it does not have, with its words (`gpu: No such queue`).
-    pub missing_queues: Vec<(String, String)>,
-    /// Every queue `bqueues -w` lists (empty if it was not asked or could not be read).
-    pub all_queues: Vec<String>,
-}
-
-/// Probes a cluster in one round trip: `lsid`, trial `-json` and delimited bjobs calls on a job
-/// id that does not exist (which bjobs mode works), and whether `queues` exist.
-pub async fn probe<T: Transport>(transport: &T, queues: &[String]) -> Result<Probe, SchedError> {
-    let mut cmds = vec![
-        "lsid".to_string(),
-        command_line(&["bjobs", "-o", "jobid stat", "-json", "0"]),
-        command_line(&["bjobs", "-noheader", "-o", "jobid stat delimiter='^'", "0"]),
-    ];
-    if !queues.is_empty() {
-        let mut argv = vec!["bqueues".to_string(), "-w".to_string()];
-        argv.extend(queues.iter().cloned());
-        cmds.push(command_line(&argv));
-        cmds.push(command_line(&["bqueues", "-w"]));
-    }
-    let out = transport.run(&batch_script(&cmds, None), b"").await?;
-    let f = parse_batch(&out.stdout, cmds.len());
-    let lsid = parse::parse_lsid(&f[0].stdout).ok();
-    if f[0].code != Some(0) && lsid.is_none() {
-        return Err(SchedError::Failed {
-            command: "lsid",
-            place: transport.place(),
-            detail: format!(
-                "{}{}; is LSF set up there (PATH, profile)?",
-                f[0].stdout.trim(),
-                f[0].stderr.trim()
-            ),
-        });
-    }
-    let rejected = |f: &Framed| {
-        let e = f.stderr.to_lowercase();
-        e.contains("invalid option")
-            || e.contains("illegal option")
-            || e.contains("unknown option")
-            || e.contains("usage")
-    };
-    let json_ok = lsid.as_ref().is_some_and(parse::supports_o_and_json)
-        || (!rejected(&f[1])
-            && serde_json::from_str::<serde_json::Value>(f[1].stdout.trim()).is_ok());
-    let mode = if json_ok {
-        BjobsMode::Json
-    } else if !rejected(&f[2]) {
-        BjobsMode::Delimited
-    } else {
-        BjobsMode::Table
-    };
-    let (missing_queues, all_queues) = match f.get(3..5) {
-        Some([asked, all]) => (
-            missing_queues(queues, asked),
-            parse::parse_bqueues(&all.stdout)
-                .map(|q| q.into_iter().map(|q| q.name).collect())
-                .unwrap_or_default(),
-        ),
-        _ => Default::default(),
-    };
-    Ok(Probe {
-        mode,
-        lsid,
-        missing_queues,
-        all_queues,
-    })
-}
-
-/// The queues `bqueues -w QUEUE...` says do not exist. Only LSF's own "No such queue" for a
-/// queue counts: an answer bsweep cannot read proves nothing, and the submission would tell.
-fn missing_queues(queues: &[String], f: &Framed) -> Vec<(String, String)> {
-    let listed: Vec<String> = parse::parse_bqueues(&f.stdout)
-        .map(|q| q.into_iter().map(|q| q.name).collect())
-        .unwrap_or_default();
-    queues
-        .iter()
-        .filter(|q| !listed.contains(q))
-        .filter_map(|q| {
-            let line = f.stderr.lines().map(str::trim).find(|l| {
-                l.to_ascii_lowercase().contains("no such queue")
-                    && l.split(|c: char| c == ':' || c.is_whitespace())
-                        .any(|w| w == q)
-            })?;
-            Some((q.clone(), line.to_string()))
-        })
-        .collect()
 }

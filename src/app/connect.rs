@@ -1,0 +1,231 @@
+//! Reaching a sweep's scheduler: the only place that picks a transport (this machine or SSH),
+//! probes the cluster, checks the queues a sweep file names, resolves the remote directories,
+//! and builds the scheduler and engine of a recorded sweep (the composition root).
+
+use std::path::Path;
+
+use itertools::Itertools;
+
+use super::{AppError, ClusterError};
+use crate::engine::Engine;
+use crate::engine::events::Reporter;
+use crate::layout::{Home, JobPaths};
+use crate::model::Clock;
+use crate::sched::AnySched;
+use crate::sched::local::LocalScheduler;
+use crate::sched::lsf::{self, BJOBS_MODE_SETTING, BjobsMode, LsfScheduler};
+use crate::spec::{BackendKind, Spec, SpecError};
+use crate::store::{Store, SweepMeta};
+use crate::transport::local::LocalTransport;
+use crate::transport::ssh::{SshOpts, SshTransport};
+use crate::transport::{AnyTransport, Transport};
+
+/// Where a sweep's scheduler commands run, as the command line says.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    /// Reach the scheduler on this login host over SSH (overrides `[cluster] host`).
+    pub host: Option<String>,
+    /// Run scheduler commands on this machine even if the sweep file names a host.
+    pub here: bool,
+}
+
+impl Place {
+    /// The SSH host a sweep uses, if any.
+    pub fn host(&self, spec: &Spec) -> Option<String> {
+        if self.here {
+            return None;
+        }
+        if let Some(h) = &self.host {
+            return Some(h.clone());
+        }
+        // A local sweep runs here; its `[cluster]` table is ignored (the sweep file warns).
+        if spec.backend == BackendKind::Local {
+            return None;
+        }
+        spec.cluster.as_ref().map(|c| c.host.clone())
+    }
+}
+
+/// The transport to `host` (SSH), or this machine when there is none. SSH attaches to the
+/// connection `bsweep login` opened, or (key-based hosts) opens one without ever prompting.
+pub async fn transport(
+    home: &Home,
+    host: Option<&str>,
+    spec: &Spec,
+) -> Result<AnyTransport, AppError> {
+    let Some(host) = host else {
+        return Ok(AnyTransport::Local(LocalTransport::new()));
+    };
+    let opts = SshOpts {
+        init: spec.cluster.as_ref().and_then(|c| c.init.clone()),
+        config_file: home.ssh_config().map(Path::to_path_buf),
+        ..SshOpts::default()
+    };
+    let t = SshTransport::connect(host, &home.ssh_dir(), opts).await?;
+    Ok(AnyTransport::Ssh(Box::new(t)))
+}
+
+/// The transport of a recorded sweep.
+pub async fn transport_of(home: &Home, meta: &SweepMeta) -> Result<AnyTransport, AppError> {
+    let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    transport(home, meta.host.as_deref(), &spec).await
+}
+
+/// The remote home and the sweep's directory on the cluster, both absolute.
+pub struct RemoteDirs {
+    pub home: String,
+    pub sweep: String,
+}
+
+/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) and the
+/// sweep's name against it.
+pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, AppError> {
+    let out = t.run("printf '%s' \"$HOME\"", b"").await?;
+    let home = out.stdout.trim().to_string();
+    if out.code != Some(0) || !home.starts_with('/') {
+        let said = match out.stderr.trim() {
+            "" => format!(
+                "the login shell exited {} and printed nothing on stderr (check `[cluster] init` and the login profile there)",
+                out.code
+                    .map_or("without a status".to_string(), |c| c.to_string())
+            ),
+            e => e.to_string(),
+        };
+        return Err(ClusterError::NoHome {
+            place: t.place(),
+            said,
+        }
+        .into());
+    }
+    let remote_dir = spec.cluster.as_ref().and_then(|c| c.remote_dir.as_deref());
+    let sweep = crate::layout::remote_sweep_dir(&home, remote_dir, &spec.name)?;
+    Ok(RemoteDirs { home, sweep })
+}
+
+/// The queues a sweep file names, each once.
+pub fn queues_of(spec: &Spec) -> Vec<String> {
+    spec.lsf
+        .targets
+        .iter()
+        .filter_map(|t| t.queue.clone())
+        .unique()
+        .collect()
+}
+
+/// Probes an LSF cluster in one round trip and refuses a sweep file naming a queue it does not
+/// have, as an error at the line that names it; `next` ends "Fix the sweep file and ...".
+pub async fn check_lsf(t: &AnyTransport, spec: &Spec, next: &str) -> Result<lsf::Probe, AppError> {
+    let probe = lsf::probe(t, &queues_of(spec)).await?;
+    if let Some((queue, said)) = probe.missing_queues.first() {
+        return Err(missing_queue(spec, &t.place(), queue, said, &probe, next).into());
+    }
+    Ok(probe)
+}
+
+/// A queue LSF says it does not have, as an error in the sweep file where it names the queue.
+fn missing_queue(
+    spec: &Spec,
+    place: &str,
+    queue: &str,
+    said: &str,
+    probe: &lsf::Probe,
+    next: &str,
+) -> SpecError {
+    let mut msg = format!("LSF on {place} has no queue `{queue}` (bqueues: \"{said}\")");
+    let others: Vec<&str> = probe
+        .missing_queues
+        .iter()
+        .skip(1)
+        .map(|(q, _)| q.as_str())
+        .collect();
+    if !others.is_empty() {
+        msg.push_str(&format!(", nor {}", others.join(", ")));
+    }
+    if !probe.all_queues.is_empty() {
+        msg.push_str(&format!("; its queues: {}", probe.all_queues.join(", ")));
+    }
+    msg.push_str(&format!(". Fix the sweep file and {next}"));
+    spec.queue_error(queue, msg)
+}
+
+/// The scheduler of a recorded sweep, with the backend it names. For LSF, the bjobs mode is
+/// probed once and remembered in the sweep's store.
+pub async fn scheduler(store: &Store, clock: &Clock) -> Result<AnySched, AppError> {
+    let known = store
+        .setting(BJOBS_MODE_SETTING)?
+        .and_then(|m| serde_json::from_str::<BjobsMode>(&m).ok());
+    let (sched, probed) = scheduler_for(store.home(), store.meta(), known, clock).await?;
+    if let Some(mode) = probed {
+        remember_mode(store, mode)?;
+    }
+    Ok(sched)
+}
+
+/// The scheduler of the sweep `meta` describes; `known` is the bjobs mode already learned.
+/// Returns the mode when it had to be probed.
+pub async fn scheduler_for(
+    home: &Home,
+    meta: &SweepMeta,
+    known: Option<BjobsMode>,
+    clock: &Clock,
+) -> Result<(AnySched, Option<BjobsMode>), AppError> {
+    let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    Ok(match meta.backend {
+        BackendKind::Local => {
+            // Without its own path bsweep still runs jobs, just without their peak memory.
+            let sched = match std::env::current_exe() {
+                Ok(exe) => LocalScheduler::new(&spec).measured_by(exe),
+                Err(_) => LocalScheduler::new(&spec),
+            };
+            (AnySched::Local(Box::new(sched)), None)
+        }
+        BackendKind::Lsf => {
+            let transport = transport(home, meta.host.as_deref(), &spec).await?;
+            let (mode, probed) = match known {
+                Some(m) => (m, None),
+                None => {
+                    let mode = lsf::probe(&transport, &[]).await?.mode;
+                    (mode, Some(mode))
+                }
+            };
+            let jobs = cluster_jobs(home, meta)?;
+            let sched = LsfScheduler::new(
+                transport,
+                &spec,
+                mode,
+                &meta.id,
+                &jobs,
+                meta.cluster_dir.is_some(),
+                clock.clone(),
+            );
+            (AnySched::Lsf(Box::new(sched)), probed)
+        }
+    })
+}
+
+/// The sweep's directory where its jobs run: on the cluster, or this machine's.
+pub fn cluster_jobs(home: &Home, meta: &SweepMeta) -> Result<JobPaths, AppError> {
+    Ok(match &meta.cluster_dir {
+        Some(d) => JobPaths::new(d.into()),
+        None => home.sweep(&meta.name)?.jobs(),
+    })
+}
+
+/// Records which bjobs form the sweep's cluster understands.
+pub fn remember_mode(store: &Store, mode: BjobsMode) -> Result<(), AppError> {
+    store.put_setting(
+        BJOBS_MODE_SETTING,
+        &serde_json::to_string(&mode).unwrap_or_default(),
+    )?;
+    Ok(())
+}
+
+/// The engine of an opened sweep, with its scheduler.
+pub async fn engine(
+    store: Store,
+    reporter: Box<dyn Reporter>,
+) -> Result<Engine<AnySched>, AppError> {
+    let clock = Clock::system();
+    let sched = scheduler(&store, &clock).await?;
+    Ok(Engine::new(store, sched, reporter, clock)?)
+}

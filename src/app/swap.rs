@@ -1,0 +1,127 @@
+//! `resume/retry --spec FILE`: make a sweep follow an edited sweep file from now on, after
+//! checking that it describes the same sweep (name, backend, cluster, every point's parameters)
+//! and that targets that have had jobs keep their places.
+
+use std::fs;
+use std::path::Path;
+
+use itertools::Itertools;
+
+use super::{AppError, Ctx, connect, io};
+use crate::sched::Profile;
+use crate::spec::{BackendKind, Point, Spec, SpecError};
+use crate::store::Store;
+
+/// Switches an opened sweep to the sweep file `file`. Jobs already submitted keep what they
+/// were submitted with. Returns where the file it replaces was kept.
+pub async fn swap_spec(
+    ctx: &Ctx,
+    store: &mut Store,
+    file: &Path,
+) -> Result<std::path::PathBuf, AppError> {
+    let new = Spec::load(file)?;
+    let meta = store.meta().clone();
+    let old = Spec::from_toml(&meta.spec_text, &meta.source)?;
+    let refuse = |field: &str, message: String| -> AppError {
+        SpecError {
+            path: file.to_path_buf(),
+            line: None,
+            col: None,
+            field: Some(field.to_string()),
+            message: format!("{message}; that needs a new sweep (`bsweep launch`)"),
+        }
+        .into()
+    };
+    if new.name != old.name {
+        return Err(refuse(
+            "name",
+            format!("is `{}`, but this is sweep `{}`", new.name, old.name),
+        ));
+    }
+    if new.backend != old.backend {
+        return Err(refuse(
+            "backend",
+            format!("differs from the sweep's ({:?})", old.backend).to_lowercase(),
+        ));
+    }
+    let where_ = |s: &Spec| {
+        s.cluster
+            .as_ref()
+            .map(|c| (c.host.clone(), c.remote_dir.clone()))
+    };
+    if where_(&new) != where_(&old) {
+        return Err(refuse(
+            "cluster",
+            "names another host or remote_dir than the sweep's jobs use".into(),
+        ));
+    }
+    if new.count() != meta.count {
+        return Err(refuse(
+            "grid",
+            format!("gives {} points, the sweep has {}", new.count(), meta.count),
+        ));
+    }
+    if let Some((a, b)) = old
+        .points()
+        .zip(new.points())
+        .find(|(a, b)| a.params != b.params)
+    {
+        let show = |p: &Point| p.params.iter().map(|(k, v)| format!("{k}={v}")).join(" ");
+        return Err(refuse(
+            "grid",
+            format!(
+                "point {} would change from `{}` to `{}`",
+                a.index,
+                show(&a),
+                show(&b)
+            ),
+        ));
+    }
+    // Attempts refer to targets by position: a target that has had a job keeps its place. One
+    // that never got one (the scheduler refused it) may be replaced, and new ones may follow.
+    let (had, now) = (Profile::of(&old).labels(), Profile::of(&new).labels());
+    let mut used = vec![false; had.len()];
+    for p in store.points() {
+        for a in &p?.attempts {
+            // An open intent may have a job the scheduler has not named yet.
+            if (a.job_id.is_some() || a.is_intent())
+                && let Some(u) = used.get_mut(a.target)
+            {
+                *u = true;
+            }
+        }
+    }
+    let table = match new.backend {
+        BackendKind::Local => "local",
+        BackendKind::Lsf => "lsf",
+    };
+    if let Some(i) = (0..had.len()).find(|&i| used[i] && now.get(i) != Some(&had[i])) {
+        return Err(refuse(
+            table,
+            format!(
+                "has the targets {}, but target {} of the sweep, `{}`, has had jobs and must stay at that place (targets that never got a job may be replaced; new ones may follow)",
+                now.join(", "),
+                i + 1,
+                had[i]
+            ),
+        ));
+    }
+    if now.len() < had.len() {
+        return Err(refuse(
+            table,
+            format!(
+                "has {} targets, the sweep {}; targets may be replaced or added, not removed",
+                now.len(),
+                had.len()
+            ),
+        ));
+    }
+    if new.backend == BackendKind::Lsf {
+        let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
+        connect::check_lsf(&t, &new, "try again (the sweep is unchanged)").await?;
+    }
+    let text = fs::read_to_string(file).map_err(io("read", file))?;
+    let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    store.replace_spec(source, text, now)?;
+    Ok(store.paths().spec_history())
+}

@@ -1,0 +1,803 @@
+//! The command line: clap types, dispatch to the use cases in `app`, rendering of their results
+//! (`render`, `progress`), and the exit codes (`exit`). No use-case logic lives here.
+
+pub mod exit;
+pub mod progress;
+pub mod render;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use self::exit::Exit;
+use self::progress::{JsonLines, Progress};
+use crate::app::connect::Place;
+use crate::app::follow::{Followed, Prepare};
+use crate::app::{self, AppError, Ctx};
+use crate::engine::events::Reporter;
+use crate::layout::Home;
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bsweep",
+    version,
+    about = "Parameter sweeps on LSF clusters and the local machine, that survive disconnects and crashes"
+)]
+pub struct Cli {
+    /// Where bsweep keeps its state (or $BSWEEP_HOME; default: the XDG data dir,
+    /// ~/.local/share/bsweep).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Print no progress display.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// An ssh config file to use instead of ~/.ssh/config (`ssh -F`).
+    #[arg(long, global = true, env = "BSWEEP_SSH_CONFIG", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what would be submitted: point count, distribution over targets, job scripts. Touches nothing.
+    Plan {
+        file: PathBuf,
+        /// Print every job script (default: the first 3).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        /// Confirm a grid above 100,000 points.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Record the sweep, submit its points, and follow them until all end.
+    Launch {
+        file: PathBuf,
+        /// Return once everything that fits is submitted; a background bsweep follows the rest.
+        #[arg(long)]
+        detach: bool,
+        /// Confirm a grid above 100,000 points.
+        #[arg(long)]
+        yes: bool,
+        /// Report progress as JSON lines on stdout (one event per line).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Open a connection to a cluster's login node that later bsweep commands reuse: type the
+    /// password and one-time code once.
+    Login {
+        /// The login host: `user@host` or an alias of ~/.ssh/config.
+        host: String,
+        /// Only report whether a live connection exists.
+        #[arg(long)]
+        check: bool,
+        /// Close the connection.
+        #[arg(long, conflicts_with = "check")]
+        close: bool,
+    },
+    /// Check that a sweep file can run: the connection, LSF, its queues, the remote directory.
+    Doctor {
+        file: PathBuf,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
+    /// Counts per state and per target (polls the scheduler unless another bsweep follows the sweep).
+    Status {
+        sweep: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Refresh every 2 s until every point has ended.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// All recorded sweeps.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pick up a sweep where it was: adopt submitted jobs, submit the rest, follow to the end.
+    Resume {
+        sweep: String,
+        /// Return once everything that fits is submitted; a background bsweep follows the rest.
+        #[arg(long)]
+        detach: bool,
+        /// Report progress as JSON lines on stdout (one event per line).
+        #[arg(long)]
+        json: bool,
+        /// Follow an edited sweep file from now on (see `retry --spec`).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+    },
+    /// Cancel every point not yet ended (running jobs are killed).
+    Cancel { sweep: String },
+    /// Run failed (or cancelled) points again as new attempts, then follow.
+    #[command(group = clap::ArgGroup::new("which").required(true).multiple(true))]
+    Retry {
+        sweep: String,
+        /// Retry the points whose last attempt failed (lost or killed jobs included).
+        #[arg(long, group = "which")]
+        failed: bool,
+        /// Retry the points that were cancelled.
+        #[arg(long, group = "which")]
+        cancelled: bool,
+        /// Return once everything that fits is submitted; a background bsweep follows the rest.
+        #[arg(long)]
+        detach: bool,
+        /// Report progress as JSON lines on stdout (one event per line).
+        #[arg(long)]
+        json: bool,
+        /// Follow an edited sweep file from now on: its command, setup, [lsf] options (memory,
+        /// walltime, ...) and [collect] apply to every job submitted after this. The name,
+        /// backend, cluster and grid must stay the same; a target that has had jobs keeps its
+        /// place (one LSF refused may be replaced), and new targets may follow.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+    },
+    /// Show the end of a point's output (its stdout, where LSF also writes its report), from the
+    /// cluster if the sweep runs there. Works while another bsweep follows the sweep.
+    Logs {
+        sweep: String,
+        /// The point's index (`bsweep status` names the points that failed).
+        index: u64,
+        /// Its stderr instead.
+        #[arg(long)]
+        stderr: bool,
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 40)]
+        lines: usize,
+        /// The file as it is, LSF's reports included (otherwise each is shown as one line).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Write one CSV row per point: parameters, job, state, exit code, times, metrics.
+    Collect {
+        sweep: String,
+        /// Output file (default: <sweep>.csv in the current directory; `-` for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Rebuild a sweep whose store is damaged, from its record, its job scripts, the scheduler
+    /// (jobs found by name) and the jobs' outputs; then `resume` goes on from there.
+    Recover { sweep: String },
+    /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
+    Delete {
+        sweep: String,
+        /// Delete even with points in flight (their jobs are not cancelled).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Tools for reporting problems.
+    #[command(subcommand)]
+    Debug(DebugCommand),
+    /// Runs PROGRAM, writes its peak memory (KB) to FILE, and exits as PROGRAM did: the local
+    /// backend runs each job through it.
+    #[command(hide = true)]
+    InternalMeasure {
+        file: PathBuf,
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DebugCommand {
+    /// Show, as JSON, how bsweep reads a captured LSF output (paste it into a file, or pipe it in).
+    Parse {
+        kind: ParseKind,
+        /// The captured output (stdout of the command); standard input when absent.
+        file: Option<PathBuf>,
+        /// What the command printed on stderr, when captured apart.
+        #[arg(long, value_name = "FILE")]
+        stderr: Option<PathBuf>,
+        /// The command's exit code (bsub).
+        #[arg(long)]
+        exit: Option<i32>,
+    },
+}
+
+/// Which LSF output `debug parse` reads.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ParseKind {
+    Bsub,
+    BjobsJson,
+    BjobsDelim,
+    BjobsTable,
+    Bkill,
+    Bqueues,
+    Bhist,
+    Lsid,
+    Trailer,
+}
+
+/// Where a sweep's scheduler commands run.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PlaceArgs {
+    /// Reach the scheduler on this login host over SSH (overrides `[cluster] host`).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Run scheduler commands on this machine even if the sweep file names a `[cluster] host`
+    /// (when bsweep runs on the login node itself).
+    #[arg(long, conflicts_with = "host")]
+    pub here: bool,
+}
+
+impl From<&PlaceArgs> for Place {
+    fn from(p: &PlaceArgs) -> Self {
+        Place {
+            host: p.host.clone(),
+            here: p.here,
+        }
+    }
+}
+
+/// Parses arguments, runs the command, prints errors with their causes; returns the exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    if let Command::InternalMeasure { file, command } = &cli.command {
+        // Before the runtime: it runs around every local job, so it stays small and plain.
+        return measure_cmd(file, command);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
+            return Exit::Failure.code();
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(()) => Exit::Success.code(),
+        // A reader that went away (`| head`) is not a failure.
+        Err(e) if e.is_broken_pipe() => Exit::Success.code(),
+        Err(AppError::Interrupted) => Exit::Interrupted.code(),
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let _ = writeln!(err, "  caused by: {s}");
+                source = s.source();
+            }
+            exit::of(&e).code()
+        }
+    }
+}
+
+/// The home: `--home`, else a non-empty `$BSWEEP_HOME`, else the XDG data dir.
+fn home_of(cli: &Cli) -> Home {
+    let root = cli
+        .home
+        .clone()
+        .or_else(|| {
+            std::env::var_os("BSWEEP_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(Home::default_root);
+    Home::new(root).with_ssh_config(cli.ssh_config.clone())
+}
+
+/// A line on stderr (notes, hints); a closed stderr is not worth failing for.
+fn note(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Text on stdout; a closed or full stdout is an error the caller returns.
+fn out(text: impl std::fmt::Display) -> Result<(), AppError> {
+    let mut o = std::io::stdout().lock();
+    write!(o, "{text}")
+        .and_then(|_| o.flush())
+        .map_err(AppError::Stdout)
+}
+
+async fn dispatch(cli: Cli) -> Result<(), AppError> {
+    let ctx = Ctx {
+        home: home_of(&cli),
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Plan {
+            file,
+            all,
+            json,
+            yes,
+        } => plan(&ctx, &file, all, json, yes),
+        Command::Launch {
+            file,
+            detach,
+            yes,
+            json,
+            place,
+        } => launch(&ctx, &file, detach, yes, json, &(&place).into()).await,
+        Command::Login { host, check, close } => login(&ctx, &host, check, close),
+        Command::Doctor { file, place } => {
+            app::doctor::doctor(&ctx, &file, &(&place).into(), &mut |c| {
+                let _ = out(format!("{}\n", render::check_text(c)));
+            })
+            .await?;
+            out("all checks passed\n")
+        }
+        Command::Status { sweep, json, watch } => match sweep {
+            Some(name) => status(&ctx, &name, json, watch).await,
+            None => list(&ctx, json),
+        },
+        Command::List { json } => list(&ctx, json),
+        Command::Resume {
+            sweep,
+            detach,
+            json,
+            spec,
+        } => resume(&ctx, &sweep, detach, json, spec, Prepare::Nothing).await,
+        Command::Cancel { sweep } => match app::cancel::cancel(&ctx, &sweep).await? {
+            app::cancel::Cancelled::Done { points } => out(format!(
+                "cancelled {} of sweep {sweep}\n",
+                render::points(points)
+            )),
+            app::cancel::Cancelled::Asked { pid } => out(format!(
+                "asked bsweep pid {pid}, which follows sweep {sweep}, to cancel it (`bsweep status {sweep}` shows when it has)\n"
+            )),
+        },
+        Command::Retry {
+            sweep,
+            failed,
+            cancelled,
+            detach,
+            json,
+            spec,
+        } => {
+            let prepare = Prepare::Retry { failed, cancelled };
+            resume(&ctx, &sweep, detach, json, spec, prepare).await
+        }
+        Command::Logs {
+            sweep,
+            index,
+            stderr,
+            lines,
+            raw,
+        } => logs(&ctx, &sweep, index, stderr, lines, raw).await,
+        Command::Collect { sweep, output } => collect(&ctx, &sweep, output).await,
+        Command::Delete { sweep, force } => {
+            let what = match app::delete::delete(&ctx, &sweep, force)? {
+                app::delete::Deleted::Sweep => "",
+                app::delete::Deleted::Damaged => " (its store was damaged)",
+            };
+            out(format!("deleted sweep {sweep}{what}\n"))
+        }
+        Command::Recover { sweep } => {
+            let r = app::recover::recover(&ctx, &sweep).await?;
+            out(format!(
+                "recovered sweep {sweep}: {} have a job on the scheduler, {} will be submitted by `bsweep resume {sweep}` ({})\n",
+                render::points(r.with_jobs as u64),
+                r.waiting,
+                r.counts
+            ))
+        }
+        Command::Debug(DebugCommand::Parse {
+            kind,
+            file,
+            stderr,
+            exit,
+        }) => {
+            let text = app::debug::read_capture(file.as_deref())?;
+            let err = match &stderr {
+                Some(f) => app::debug::read_capture(Some(f))?,
+                None => String::new(),
+            };
+            let v = app::debug::parse(kind.into(), &text, &err, exit);
+            out(format!(
+                "{}\n",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            ))
+        }
+        // `run` handles it before the runtime starts; nothing else dispatches commands.
+        Command::InternalMeasure { .. } => Ok(()),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut completion_command(), "bsweep", &mut buf);
+            let mut o = std::io::stdout().lock();
+            o.write_all(&buf)
+                .and_then(|_| o.flush())
+                .map_err(AppError::Stdout)
+        }
+    }
+}
+
+impl From<ParseKind> for app::debug::Kind {
+    fn from(k: ParseKind) -> Self {
+        use app::debug::Kind as K;
+        match k {
+            ParseKind::Bsub => K::Bsub,
+            ParseKind::BjobsJson => K::BjobsJson,
+            ParseKind::BjobsDelim => K::BjobsDelim,
+            ParseKind::BjobsTable => K::BjobsTable,
+            ParseKind::Bkill => K::Bkill,
+            ParseKind::Bqueues => K::Bqueues,
+            ParseKind::Bhist => K::Bhist,
+            ParseKind::Lsid => K::Lsid,
+            ParseKind::Trailer => K::Trailer,
+        }
+    }
+}
+
+/// The command line completions offer: clap_complete's generators also offer hidden
+/// subcommands (clap-rs/clap#1335), and clap cannot remove one, so the root is assembled again
+/// from its own arguments and visible subcommands.
+fn completion_command() -> clap::Command {
+    let full = Cli::command();
+    let mut cmd = clap::Command::new("bsweep")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
+}
+
+/// `internal-measure FILE -- PROGRAM ARGS...`; returns PROGRAM's exit code.
+fn measure_cmd(file: &Path, command: &[OsString]) -> i32 {
+    match command.split_first() {
+        Some((program, args)) => crate::sched::local::measure::measure(file, program, args),
+        None => Exit::BadInput.code(), // clap requires a program; nothing to run
+    }
+}
+
+fn plan(ctx: &Ctx, file: &Path, all: bool, json: bool, yes: bool) -> Result<(), AppError> {
+    let plan = app::plan::plan(ctx, file, yes)?;
+    let shown = if all { plan.count } else { plan.count.min(3) };
+    // Buffered: `--all` on a large grid writes millions of lines, one syscall each otherwise.
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        render::plan_json(&plan, shown, &mut o)
+    } else {
+        render::plan_text(ctx, &plan, shown, &mut o)
+    }
+}
+
+fn reporter(ctx: &Ctx, store: &Store, json: bool) -> Box<dyn Reporter> {
+    if json {
+        return Box::new(JsonLines::default());
+    }
+    let meta = store.meta();
+    Box::new(Progress::new(
+        &meta.name,
+        meta.backend,
+        meta.count,
+        ctx.quiet,
+    ))
+}
+
+async fn launch(
+    ctx: &Ctx,
+    file: &Path,
+    detach: bool,
+    yes: bool,
+    json: bool,
+    place: &Place,
+) -> Result<(), AppError> {
+    // A bar while a large sweep is recorded, on a terminal.
+    let bar = (!ctx.quiet && !json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("recording {bar:30} {pos}/{len} points")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let store = app::launch::record(ctx, file, yes, place, &mut |n, total| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(n);
+        }
+    })
+    .await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !ctx.quiet && !json {
+        note(format!(
+            "recorded sweep {} ({}) in {}",
+            store.meta().name,
+            render::points(store.meta().count),
+            store.dir().display()
+        ));
+    }
+    let reporter = reporter(ctx, &store, json);
+    let (_, followed) = app::follow::follow(ctx, store, detach, Prepare::Nothing, reporter).await?;
+    finish(followed)
+}
+
+async fn resume(
+    ctx: &Ctx,
+    sweep: &str,
+    detach: bool,
+    json: bool,
+    spec: Option<PathBuf>,
+    prepare: Prepare,
+) -> Result<(), AppError> {
+    let command = match prepare {
+        Prepare::Nothing => "resume",
+        Prepare::Retry { .. } => "retry",
+    };
+    let mut store = Store::open(&ctx.home, sweep, command)?;
+    if let Some(file) = spec {
+        let kept = app::swap::swap_spec(ctx, &mut store, &file).await?;
+        if !ctx.quiet {
+            note(format!(
+                "sweep {sweep} follows {} from now on (jobs already submitted keep their settings; the file it replaces is in {})",
+                file.display(),
+                kept.display()
+            ));
+        }
+    }
+    let reporter = reporter(ctx, &store, json);
+    let (queued, followed) = app::follow::follow(ctx, store, detach, prepare, reporter).await?;
+    if let Prepare::Retry { .. } = prepare
+        && queued == 0
+        && !json
+    {
+        note(format!("sweep {sweep} has no point to retry"));
+    }
+    finish(followed)
+}
+
+/// Says how following ended and what to run next.
+fn finish(followed: Followed) -> Result<(), AppError> {
+    match followed {
+        Followed::Finished { sweep, counts } => {
+            note(format!("sweep {sweep} finished: {counts}"));
+            note(format!("next: bsweep collect {sweep}"));
+            let bad = counts.unsuccessful();
+            if bad > 0 {
+                return Err(app::Unfinished::Points { sweep, bad }.into());
+            }
+            Ok(())
+        }
+        Followed::Detached {
+            sweep,
+            counts,
+            waiting,
+            follower,
+        } => {
+            match (follower, waiting) {
+                (Some(pid), 0) => note(format!(
+                    "{counts}; every point is submitted: bsweep (pid {pid}) follows them in the background for retries"
+                )),
+                (Some(pid), n) => note(format!(
+                    "{counts}; {n} point(s) wait for a free slot: bsweep (pid {pid}) follows them in the background"
+                )),
+                (None, _) => note(format!("{counts}; every point is submitted")),
+            }
+            note(format!("check with: bsweep status {sweep}"));
+            Ok(())
+        }
+        Followed::Interrupted { sweep, counts } => {
+            note(format!(
+                "stopped following sweep {sweep} ({counts}); no job was killed"
+            ));
+            note(format!("pick up where it was with: bsweep resume {sweep}"));
+            Err(AppError::Interrupted)
+        }
+    }
+}
+
+fn login(ctx: &Ctx, host: &str, check: bool, close: bool) -> Result<(), AppError> {
+    use app::login::Login;
+    if !check && !close {
+        note(format!(
+            "opening a connection to {host} (type your password and one-time code if asked)"
+        ));
+    }
+    let said = match app::login::login(ctx, host, check, close)? {
+        Login::AlreadyOpen => {
+            format!("a live connection to {host} is open; bsweep commands reuse it")
+        }
+        Login::Opened => format!(
+            "connected to {host}; bsweep commands reuse this connection while it lasts (`bsweep login {host} --close` ends it)"
+        ),
+        Login::Closed => format!("closed the connection to {host}"),
+        Login::NoneOpen => format!("no open connection to {host}"),
+    };
+    out(format!("{said}\n"))
+}
+
+async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), AppError> {
+    loop {
+        let s = if json {
+            let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+            let s = app::status::status(ctx, name, Some(&mut o)).await?;
+            o.flush().map_err(AppError::Stdout)?;
+            s
+        } else {
+            let s = app::status::status(ctx, name, None).await?;
+            out(render::status_text(&s))?;
+            s
+        };
+        if let app::status::Source::Stale { error } = s.source {
+            // The figures were shown with their age; the exit code says the cluster was not
+            // reached.
+            return Err(*error);
+        }
+        if !watch || s.settled() {
+            return Ok(());
+        }
+        if app::status::waits_for_follower(&s) {
+            note(format!(
+                "nothing follows sweep {name} and nothing is in flight: `bsweep resume {name}` follows it"
+            ));
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+        out("\n")?;
+    }
+}
+
+fn list(ctx: &Ctx, json: bool) -> Result<(), AppError> {
+    let rows = app::list::list(ctx);
+    if json {
+        out(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&render::list_json(&rows)).unwrap_or_default()
+        ))
+    } else {
+        out(render::list_text(&rows))
+    }
+}
+
+async fn logs(
+    ctx: &Ctx,
+    name: &str,
+    index: u64,
+    stderr: bool,
+    lines: usize,
+    raw: bool,
+) -> Result<(), AppError> {
+    let meta_backend = Store::read_record(&ctx.home, name)
+        .map(|m| m.backend)
+        .unwrap_or(crate::spec::BackendKind::Local);
+    let l = app::logs::logs(ctx, name, index, stderr, lines, raw).await?;
+    let Some(tail) = l.text else {
+        let file = l
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        note(format!("bsweep: no {file} yet ({})", l.path.display()));
+        return Ok(());
+    };
+    let mut o = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in &tail.lines {
+        writeln!(o, "{line}").map_err(AppError::Stdout)?;
+    }
+    if let Some(report) = &tail.report {
+        writeln!(o, "{}", render::report_line(meta_backend, report.as_ref()))
+            .map_err(AppError::Stdout)?;
+    }
+    o.flush().map_err(AppError::Stdout)?;
+    if tail.cut && tail.lines.len() < lines {
+        note(format!(
+            "bsweep: only the last {} KiB of {} were read",
+            app::logs::LOG_TAIL_BYTES / 1024,
+            l.path.display()
+        ));
+    }
+    if let (Some(p), true) = (&l.report_file, raw) {
+        note(format!(
+            "bsweep: the scheduler's report of this array element is in {}",
+            p.display()
+        ));
+    }
+    Ok(())
+}
+
+async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), AppError> {
+    let c = app::collect::collect(ctx, name, output).await?;
+    if c.fetched > 0 || !c.missing.is_empty() {
+        note(format!("fetched {} file(s) from the cluster", c.fetched));
+    }
+    for m in c.missing.iter().take(10) {
+        note(format!("missing on the cluster: {m}"));
+    }
+    if c.missing.len() > 10 {
+        note(format!(
+            "... and {} more missing files",
+            c.missing.len() - 10
+        ));
+    }
+    for r in &c.refused {
+        note(format!(
+            "refused to write {r}: it would land outside the sweep's directory"
+        ));
+    }
+    if let Some(why) = &c.times_note {
+        note(format!(
+            "note: start and end times are as bsweep saw them ({why})"
+        ));
+    }
+    for (index, why) in c.report.problems.iter().take(10) {
+        note(format!("point {index}: no metrics: {why}"));
+    }
+    if c.report.problems.len() > 10 {
+        note(format!(
+            "... and {} more points without metrics",
+            c.report.problems.len() - 10
+        ));
+    }
+    note(format!(
+        "wrote {} ({} rows, {} metric columns)",
+        c.output.display(),
+        c.report.rows,
+        c.report.metric_columns
+    ));
+    if c.not_done > 0 {
+        note(format!(
+            "note: {} are not done; their rows have no or partial metrics",
+            render::points(c.not_done as u64)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_measuring_step_parses_but_no_shell_completion_offers_it() {
+        let cli = Cli::try_parse_from(["bsweep", "internal-measure", "m", "--", "bash", "-c", "x"])
+            .unwrap();
+        let Command::InternalMeasure { file, command } = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(file, PathBuf::from("m"));
+        assert_eq!(command, ["bash", "-c", "x"]);
+        use clap_complete::Shell;
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::Elvish,
+            Shell::PowerShell,
+        ] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut completion_command(), "bsweep", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("internal-measure"), "{shell}");
+            assert!(
+                text.contains("collect") && text.contains("ssh-config"),
+                "{shell}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_needs_failed_or_cancelled() {
+        assert!(Cli::try_parse_from(["bsweep", "retry", "s"]).is_err());
+        for args in [["--failed"], ["--cancelled"]] {
+            let mut argv = vec!["bsweep", "retry", "s"];
+            argv.extend(args);
+            assert!(Cli::try_parse_from(argv).is_ok());
+        }
+        assert!(Cli::try_parse_from(["bsweep", "retry", "s", "--failed", "--cancelled"]).is_ok());
+    }
+}

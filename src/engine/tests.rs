@@ -1,0 +1,647 @@
+//! The engine's policies against an in-process fake scheduler and a clock the test sets:
+//! placement counts, refusals, backoff, reconcile after a crash, retry rules, cancel, and the
+//! lost-job clock across a resume.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use super::events::Silent;
+use super::*;
+use crate::layout::Home;
+use crate::model::JobId;
+use crate::sched::{Accepted, JobInfo, PollOpts, Seen, Submission, SubmitError};
+use crate::store::SweepMeta;
+
+/// A job the fake scheduler holds.
+#[derive(Debug, Clone)]
+struct FakeJob {
+    id: JobId,
+    target: usize,
+    state: State,
+    exit_code: Option<i32>,
+    /// The scheduler and the files know nothing of it any more.
+    forgotten: bool,
+}
+
+/// An LSF-like scheduler in memory, with faults on demand.
+struct Fake {
+    profile: Profile,
+    next_id: u64,
+    /// Jobs by name (array elements as `name[k]`).
+    jobs: BTreeMap<String, FakeJob>,
+    /// Job names in submission order.
+    submitted: Vec<String>,
+    /// Targets whose submissions are refused for good.
+    refuse: Vec<usize>,
+    /// The next N submissions create their job but the answer is lost.
+    lose_answers: usize,
+    /// The next N submissions lose their answer and create nothing.
+    lose_jobs: usize,
+    /// The next N submissions are refused for now (nothing created).
+    defer: usize,
+    fail_status: bool,
+    fail_find: bool,
+    pending: Option<Vec<u32>>,
+    cancelled: Vec<JobId>,
+    status_calls: usize,
+}
+
+impl Fake {
+    fn new(profile: Profile) -> Self {
+        Self {
+            profile,
+            next_id: 100,
+            jobs: BTreeMap::new(),
+            submitted: Vec::new(),
+            refuse: Vec::new(),
+            lose_answers: 0,
+            lose_jobs: 0,
+            defer: 0,
+            fail_status: false,
+            fail_find: false,
+            pending: None,
+            cancelled: Vec::new(),
+            status_calls: 0,
+        }
+    }
+
+    fn failed(&self, command: &'static str) -> SchedError {
+        SchedError::Failed {
+            command,
+            place: "the fake".into(),
+            said: "exit 255: LIM is down; try later".into(),
+        }
+    }
+
+    /// Ends every job of the fake that is still running, the way `outcome` says per name.
+    fn end_all(&mut self, outcome: impl Fn(&str) -> (State, Option<i32>)) {
+        for (name, j) in self.jobs.iter_mut() {
+            if j.state.in_flight() {
+                let (state, code) = outcome(name);
+                j.state = state;
+                j.exit_code = code;
+            }
+        }
+    }
+
+    fn per_target(&self) -> Vec<usize> {
+        let mut n = vec![0; self.profile.targets.len()];
+        for j in self.jobs.values() {
+            n[j.target] += 1;
+        }
+        n
+    }
+}
+
+impl Scheduler for Fake {
+    fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Lsf
+    }
+
+    async fn pending_per_target(&mut self) -> Option<Vec<u32>> {
+        self.pending.clone()
+    }
+
+    async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
+        batch
+            .iter()
+            .map(|s| {
+                if self.refuse.contains(&s.target) {
+                    return Err(SubmitError::Refused {
+                        said: "nosuch: No such queue. Job not submitted.".into(),
+                    });
+                }
+                if self.lose_jobs > 0 {
+                    self.lose_jobs -= 1;
+                    return Err(SubmitError::Unanswered {
+                        said: "the connection was lost".into(),
+                    });
+                }
+                if self.defer > 0 {
+                    self.defer -= 1;
+                    return Err(SubmitError::Retry {
+                        said: "LIM is down; try later".into(),
+                    });
+                }
+                self.next_id += 1;
+                let id = JobId::new(self.next_id.to_string());
+                // An array's submission carries its driver and one script per element.
+                let elements = if s.job_name.contains("-a") {
+                    s.files.len() - 1
+                } else {
+                    0
+                };
+                let mut add = |name: String, id: JobId| {
+                    self.submitted.push(name.clone());
+                    self.jobs.insert(
+                        name,
+                        FakeJob {
+                            id,
+                            target: s.target,
+                            state: State::Pending,
+                            exit_code: None,
+                            forgotten: false,
+                        },
+                    );
+                };
+                if elements == 0 {
+                    add(s.job_name.clone(), id.clone());
+                } else {
+                    for k in 1..=elements as u32 {
+                        add(names::element(&s.job_name, k), JobId::element(id.job(), k));
+                    }
+                }
+                if self.lose_answers > 0 {
+                    self.lose_answers -= 1;
+                    return Err(SubmitError::Unanswered {
+                        said: "the connection was lost".into(),
+                    });
+                }
+                Ok(Accepted {
+                    job_id: id,
+                    queue: None,
+                })
+            })
+            .collect()
+    }
+
+    async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError> {
+        self.status_calls += 1;
+        if self.fail_status {
+            return Err(self.failed("bjobs"));
+        }
+        let by_id: HashMap<&JobId, &FakeJob> = self.jobs.values().map(|j| (&j.id, j)).collect();
+        Ok(jobs
+            .iter()
+            .filter_map(|r| {
+                let j = by_id.get(&r.job_id)?;
+                Some((
+                    r.job_id.clone(),
+                    if j.forgotten {
+                        Seen::Missing
+                    } else {
+                        Seen::Known(JobInfo {
+                            exit_code: j.exit_code,
+                            ..JobInfo::new(j.state)
+                        })
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    async fn cancel(&mut self, jobs: &[JobRef]) -> Result<(), SchedError> {
+        for r in jobs {
+            self.cancelled.push(r.job_id.clone());
+            if let Some(j) = self.jobs.values_mut().find(|j| j.id == r.job_id) {
+                j.state = State::Failed;
+                j.exit_code = Some(130);
+            }
+        }
+        Ok(())
+    }
+
+    async fn find_by_name(
+        &mut self,
+        jobs: &[JobRef],
+    ) -> Result<HashMap<String, JobId>, SchedError> {
+        if self.fail_find {
+            return Err(self.failed("bjobs -J"));
+        }
+        Ok(jobs
+            .iter()
+            .filter_map(|r| Some((r.job_name.clone(), self.jobs.get(&r.job_name)?.id.clone())))
+            .collect())
+    }
+}
+
+/// A sweep in a temporary home, recorded from `toml` (an LSF sweep file).
+struct World {
+    _dir: tempfile::TempDir,
+    home: Home,
+    name: String,
+    clock: Clock,
+}
+
+impl World {
+    fn new(toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().to_path_buf());
+        let spec = Spec::from_toml(toml, Path::new("t.toml")).unwrap();
+        let meta = SweepMeta {
+            name: spec.name.clone(),
+            id: "t1".into(),
+            created: 0.0,
+            source: "t.toml".into(),
+            spec_text: toml.to_string(),
+            backend: spec.backend,
+            count: spec.count(),
+            param_names: spec.param_names(),
+            targets: Profile::of(&spec).labels(),
+            host: None,
+            remote_home: None,
+            cluster_dir: None,
+        };
+        let points = spec.points().map(|p| PointRec::new(p.index, p.params));
+        drop(Store::create(&home, meta, points, "test", &mut |_| {}).unwrap());
+        Self {
+            _dir: dir,
+            home,
+            name: spec.name,
+            clock: Clock::manual(1_000.0),
+        }
+    }
+
+    fn fake(&self) -> Fake {
+        let store = Store::open(&self.home, &self.name, "test").unwrap();
+        let spec = Spec::from_toml(&store.meta().spec_text, Path::new("t.toml")).unwrap();
+        Fake::new(Profile::of(&spec))
+    }
+
+    fn engine(&self, fake: Fake) -> Engine<Fake> {
+        let store = Store::open(&self.home, &self.name, "test").unwrap();
+        Engine::new(store, fake, Box::new(Silent), self.clock.clone()).unwrap()
+    }
+}
+
+fn sweep(n: usize, lsf: &str) -> String {
+    format!(
+        "name = \"e\"\nbackend = \"lsf\"\ncommand = \"echo {{i}}\"\nmax_attempts = 3\n\
+         [grid]\ni = {{ start = 0, stop = {n} }}\n[lsf]\nsettle = 10\nlost_after = 600\n{lsf}\n"
+    )
+}
+
+/// Runs cycles until `done` holds (at most `max` of them), the clock a second on each time.
+async fn cycles(
+    e: &mut Engine<Fake>,
+    clock: &Clock,
+    max: usize,
+    done: impl Fn(&Engine<Fake>) -> bool,
+) {
+    for _ in 0..max {
+        e.cycle().await.unwrap();
+        if done(e) {
+            return;
+        }
+        clock.advance(1.0);
+    }
+    panic!("not done after {max} cycles: {}", e.counts());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn round_robin_spreads_exactly_and_caps_hold_until_slots_free() {
+    let w = World::new(&sweep(
+        10,
+        "queues = [\"a\", \"b\", \"c\"]\nmax_in_flight = 2\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    // Two per target at most, in round-robin order.
+    assert_eq!(e.sched.per_target(), [2, 2, 2]);
+    assert_eq!(e.counts().get(State::Pending), 6);
+    assert_eq!(e.waiting(), 4);
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.per_target(), [4, 3, 3]);
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    cycles(&mut e, &w.clock, 5, |e| e.all_final()).await;
+    assert_eq!(e.counts().get(State::Done), 10);
+    assert_eq!(e.sched.submitted.len(), 10, "one job per point");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn weighted_shares_follow_the_weights() {
+    let w = World::new(&sweep(
+        40,
+        "policy = \"weighted\"\n[[lsf.targets]]\nqueue = \"big\"\nweight = 3\n[[lsf.targets]]\nqueue = \"small\"\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.per_target(), [30, 10]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn least_pending_fills_the_emptiest_queue_first() {
+    let w = World::new(&sweep(
+        14,
+        "policy = \"least-pending\"\nqueues = [\"q0\", \"q1\", \"q2\"]\n",
+    ));
+    let mut fake = w.fake();
+    fake.pending = Some(vec![10, 0, 4]);
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    // The first batch probes each new target with one job; then the loads (10+1, 0+1, 4+1)
+    // decide: queue 1 catches up with queue 2 at 5, and they share the rest.
+    assert_eq!(e.sched.per_target(), [1, 9, 4]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refusing_target_costs_one_job_and_the_rest_go_elsewhere() {
+    let w = World::new(&sweep(6, "queues = [\"nosuch\", \"good\"]\n"));
+    let mut fake = w.fake();
+    fake.refuse = vec![0];
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    let pts = w.points_while(&e);
+    // Point 0 went to the refused target and failed with its words; the others to `good`.
+    assert_eq!(pts[0].state(), State::Failed);
+    assert!(
+        pts[0]
+            .last()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("No such queue")
+    );
+    assert_eq!(e.sched.per_target(), [0, 5]);
+    assert_eq!(e.counts().get(State::Pending), 5);
+}
+
+impl World {
+    /// The points as the engine has written them, read while it holds the store.
+    fn points_while(&self, e: &Engine<Fake>) -> Vec<PointRec> {
+        e.store().load_points().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn when_every_target_refuses_the_waiting_points_fail_with_the_reason() {
+    let w = World::new(&sweep(5, "queue = \"nosuch\"\n"));
+    let mut fake = w.fake();
+    fake.refuse = vec![0];
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    assert!(e.all_final());
+    assert_eq!(e.counts().get(State::Failed), 5);
+    let pts = w.points_while(&e);
+    assert!(
+        pts[4]
+            .last()
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("not submitted")
+    );
+    assert_eq!(e.sched.submitted.len(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_deferred_batch_is_tried_again_next_cycle_and_stops_this_one() {
+    let w = World::new(&sweep(3, "queue = \"q\"\n"));
+    let mut fake = w.fake();
+    fake.defer = 1;
+    let mut e = w.engine(fake);
+    let c = e.cycle().await.unwrap();
+    // The first submission was deferred: the batch stopped there and its intent was dropped.
+    assert_eq!(c.submitted, 0);
+    assert_eq!(e.counts().get(State::Unsubmitted), 3);
+    assert_eq!(e.open_jobs(), 0);
+    assert_eq!(e.waiting(), 3);
+    let c = e.cycle().await.unwrap();
+    assert_eq!(c.submitted, 3);
+    assert_eq!(e.sched.submitted.len(), 3);
+}
+
+#[test]
+fn polling_backs_off_while_nothing_changes_and_resets_on_news() {
+    let poll = PollOpts {
+        initial: Duration::from_secs(10),
+        max: Duration::from_secs(30),
+        factor: 1.5,
+    };
+    let quiet = Cycle::default();
+    let news = Cycle {
+        changed: true,
+        submitted: 0,
+    };
+    let mut t = poll.initial;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        t = next_interval(t, quiet, &poll);
+        seen.push(t.as_secs_f64());
+    }
+    assert_eq!(seen, [15.0, 22.5, 30.0, 30.0, 30.0]);
+    assert_eq!(next_interval(t, news, &poll), poll.initial);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_crash_lost_answers_are_adopted_and_unsubmitted_intents_resubmitted() {
+    let w = World::new(&sweep(4, "queue = \"q\"\n"));
+    let mut fake = w.fake();
+    fake.lose_answers = 1; // point 0's job exists, its answer never arrived
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    assert_eq!(e.counts().get(State::Unsubmitted), 4);
+    assert!(e.active[&0].is_intent());
+    let mut fake = std::mem::replace(&mut e.sched, Fake::new(e.profile.clone()));
+    drop(e); // bsweep dies here
+    fake.lose_jobs = 1; // point 1's submission is cut before the scheduler took it
+    let mut e = w.engine(fake);
+    // Intents younger than `settle` are not looked up yet; others go on meanwhile.
+    e.cycle().await.unwrap();
+    assert!(e.active[&0].is_intent() && e.active[&1].is_intent());
+    w.clock.advance(11.0);
+    cycles(&mut e, &w.clock, 3, |e| e.counts().get(State::Pending) == 4).await;
+    // Point 0 adopted its job, point 1 was submitted again under the same name, 2 and 3 new.
+    let mut names_seen = e.sched.submitted.clone();
+    names_seen.sort();
+    let want: Vec<String> = (0..4).map(|i| names::job("t1", i, 1)).collect();
+    assert_eq!(names_seen, want, "exactly one job per point");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_lookup_never_reads_as_no_job_exists() {
+    let w = World::new(&sweep(2, "queue = \"q\"\n"));
+    let mut fake = w.fake();
+    fake.lose_answers = 1;
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    e.sched.fail_find = true;
+    w.clock.advance(20.0);
+    for _ in 0..3 {
+        e.cycle().await.unwrap();
+    }
+    // Still an intent, never resubmitted while the scheduler cannot be asked.
+    let point0 = |e: &Engine<Fake>| {
+        e.sched
+            .submitted
+            .iter()
+            .filter(|n| n.contains("-00000-"))
+            .count()
+    };
+    assert_eq!(point0(&e), 1);
+    assert!(e.active[&0].is_intent());
+    e.sched.fail_find = false;
+    e.cycle().await.unwrap();
+    assert_eq!(point0(&e), 1);
+    assert!(!e.active.values().any(AttemptRec::is_intent));
+    assert_eq!(e.sched.submitted.len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn failed_jobs_are_retried_up_to_max_attempts_lost_ones_are_not() {
+    let w = World::new(&sweep(2, "queue = \"q\"\n"));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    // Point 0 exits 7 every time; point 1's job is forgotten by everyone.
+    for _ in 0..3 {
+        let fail0 = |n: &str| {
+            if n.contains("-00000-") {
+                (State::Failed, Some(7))
+            } else {
+                (State::Running, None)
+            }
+        };
+        e.sched.end_all(fail0);
+        e.cycle().await.unwrap();
+        w.clock.advance(1.0);
+    }
+    let p0: Vec<String> = e
+        .sched
+        .submitted
+        .iter()
+        .filter(|n| n.contains("-00000-"))
+        .cloned()
+        .collect();
+    assert_eq!(p0, ["bsw-t1-00000-1", "bsw-t1-00000-2", "bsw-t1-00000-3"]);
+    let pts = w.points_while(&e);
+    assert_eq!((pts[0].state(), pts[0].attempts.len()), (State::Failed, 3));
+    // Lost without an exit code: failed, never retried on its own.
+    for j in e.sched.jobs.values_mut().filter(|j| j.state.in_flight()) {
+        j.forgotten = true;
+    }
+    w.clock.advance(20.0);
+    e.cycle().await.unwrap();
+    assert_eq!(e.counts().get(State::Unknown), 1);
+    w.clock.advance(601.0);
+    e.cycle().await.unwrap();
+    let pts = w.points_while(&e);
+    assert_eq!((pts[1].state(), pts[1].attempts.len()), (State::Failed, 1));
+    assert!(e.all_final());
+    // `retry --failed` is the user's call: both come back.
+    assert_eq!(e.retry_ended(true, false).unwrap(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_lost_job_clock_keeps_running_across_a_resume() {
+    let w = World::new(&sweep(1, "queue = \"q\"\n"));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    for j in e.sched.jobs.values_mut() {
+        j.forgotten = true;
+    }
+    w.clock.advance(20.0);
+    e.cycle().await.unwrap();
+    assert_eq!(e.counts().get(State::Unknown), 1);
+    let fake = std::mem::replace(&mut e.sched, Fake::new(e.profile.clone()));
+    drop(e);
+    // 590 s later (600 s after it went missing) bsweep resumes: not lost yet.
+    w.clock.advance(590.0);
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    assert_eq!(e.counts().get(State::Unknown), 1);
+    // 11 s more: past lost_after since it first went missing, though this run saw it 11 s.
+    w.clock.advance(11.0);
+    e.cycle().await.unwrap();
+    assert_eq!(e.counts().get(State::Failed), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn detach_leaves_a_follower_when_retries_may_still_be_needed() {
+    let w = World::new(&sweep(2, "queue = \"q\"\n"));
+    let mut e = w.engine(w.fake());
+    assert_eq!(e.follow(true).await.unwrap(), Outcome::Detached);
+    // Everything is submitted, but max_attempts = 3: a failure must still be retried.
+    assert_eq!(e.waiting(), 0);
+    assert!(e.needs_follower());
+    // A resume of a sweep whose failures were never retried picks them up at once.
+    e.sched.end_all(|_| (State::Failed, Some(1)));
+    e.poll_once().await.unwrap();
+    let fake = std::mem::replace(&mut e.sched, Fake::new(e.profile.clone()));
+    e.retry.clear(); // as if bsweep died before it submitted the retries
+    drop(e);
+    let mut e = w.engine(fake);
+    assert_eq!(e.waiting(), 2);
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.submitted.len(), 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancel_marks_the_unsubmitted_and_kills_the_rest_and_cancelled_can_run_again() {
+    let w = World::new(&sweep(5, "queue = \"q\"\nmax_in_flight = 2\n"));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(e.cancel_all().await.unwrap(), 5);
+    assert_eq!(e.counts().get(State::Cancelled), 5);
+    assert_eq!(e.sched.cancelled.len(), 2);
+    assert!(e.all_final());
+    assert_eq!(e.retry_ended(true, false).unwrap(), 0);
+    assert_eq!(e.retry_ended(false, true).unwrap(), 5);
+    for _ in 0..10 {
+        e.cycle().await.unwrap();
+        e.sched.end_all(|_| (State::Done, Some(0)));
+        if e.sched.submitted.len() == 7 {
+            break;
+        }
+    }
+    assert_eq!(e.sched.submitted.len(), 7);
+    let pts = w.points_while(&e);
+    // A point cancelled before it ever ran gets attempt 1, not 2.
+    assert_eq!(pts[4].last().unwrap().job_name, "bsw-t1-00004-1");
+    assert_eq!(pts[0].last().unwrap().job_name, "bsw-t1-00000-2");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn job_arrays_take_first_attempts_and_retries_go_alone() {
+    let w = World::new(&sweep(
+        5,
+        "queue = \"q\"\narray = true\nmax_array_size = 3\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    let names_seen = e.sched.submitted.clone();
+    assert_eq!(names_seen.len(), 5);
+    assert_eq!(names_seen[0], "bsw-t1-a00000-1[1]");
+    assert_eq!(names_seen[3], "bsw-t1-a00003-1[1]");
+    let pts = w.points_while(&e);
+    assert_eq!(
+        pts[2].last().unwrap().job_id,
+        Some(JobId::element("101", 3))
+    );
+    e.sched.end_all(|n| {
+        if n.ends_with("[2]") {
+            (State::Failed, Some(1))
+        } else {
+            (State::Done, Some(0))
+        }
+    });
+    cycles(&mut e, &w.clock, 5, |e| e.sched.submitted.len() == 7).await;
+    assert_eq!(
+        &e.sched.submitted[5..],
+        ["bsw-t1-00001-2", "bsw-t1-00004-2"]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unanswered_poll_changes_nothing() {
+    let w = World::new(&sweep(2, "queue = \"q\"\n"));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    w.clock.advance(1.0);
+    e.cycle().await.unwrap();
+    assert_eq!(e.heard(), Some(1001.0));
+    e.sched.fail_status = true;
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    w.clock.advance(1.0);
+    let c = e.cycle().await.unwrap();
+    assert!(!c.changed);
+    assert_eq!(e.counts().get(State::Pending), 2);
+    assert_eq!(e.heard(), Some(1001.0));
+}

@@ -1,0 +1,305 @@
+//! The status of a sweep as readers see it: counts per state and per target, the points that
+//! did not end well, and every point (`status --json`, the holder's `status.json` snapshot).
+//! Built in one pass over the store's points, written as it goes: memory is bounded by the
+//! number of problems shown, not by the sweep.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Counts, PointRec, State};
+use crate::spec::BackendKind;
+use crate::store::{StoreError, SweepMeta};
+
+/// How many failed points `status` names.
+pub const PROBLEMS_SHOWN: usize = 10;
+
+/// One point as `status --json` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PointView {
+    pub index: u64,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub state: State,
+    pub job_id: Option<String>,
+    /// The last attempt's job name (`bsw-…-00042-2`, or `bsw-…-a00000-1[43]` in an array).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    pub queue: Option<String>,
+    pub exit_code: Option<i32>,
+    pub attempts: usize,
+    /// Why the last attempt failed, when bsweep knows more than the exit code (the
+    /// scheduler's reason, a refused submission, a lost job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PointView {
+    pub fn of(meta: &SweepMeta, p: &PointRec) -> Self {
+        let last = p.last();
+        PointView {
+            index: p.index,
+            params: p
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect(),
+            state: p.state(),
+            job_id: last.and_then(|a| a.job_id.as_ref()).map(|j| j.to_string()),
+            job_name: last
+                .filter(|a| a.job_id.is_some())
+                .map(|a| a.job_name.clone()),
+            queue: where_label(meta, p),
+            exit_code: last.and_then(|a| a.exit_code),
+            attempts: p.jobs(),
+            error: last.and_then(|a| a.error.clone()),
+        }
+    }
+
+    /// Failed or lost: `status` names these.
+    pub fn is_problem(&self) -> bool {
+        matches!(self.state, State::Failed | State::Unknown)
+    }
+}
+
+/// The whole status of a sweep: `status --json` prints exactly this (the snapshot too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusView {
+    pub sweep: String,
+    pub id: String,
+    pub backend: BackendKind,
+    pub total: u64,
+    pub counts: Counts,
+    #[serde(default)]
+    pub points: Vec<PointView>,
+    pub targets: BTreeMap<String, Counts>,
+    /// When bsweep last heard from the scheduler about this sweep (unix seconds), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<f64>,
+}
+
+/// What `status` shows without listing every point.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    pub counts: Counts,
+    pub targets: BTreeMap<String, Counts>,
+    /// The first [`PROBLEMS_SHOWN`] failed or lost points, and how many there are in all.
+    pub problems: Vec<PointView>,
+    pub problem_count: usize,
+}
+
+impl Overview {
+    fn add(&mut self, meta: &SweepMeta, p: &PointRec, view: Option<PointView>) {
+        self.counts.add(p.state());
+        if let Some(label) = where_label(meta, p) {
+            self.targets.entry(label).or_default().add(p.state());
+        }
+        if matches!(p.state(), State::Failed | State::Unknown) {
+            self.problem_count += 1;
+            if self.problems.len() < PROBLEMS_SHOWN {
+                self.problems
+                    .push(view.unwrap_or_else(|| PointView::of(meta, p)));
+            }
+        }
+    }
+
+    /// One pass over the points.
+    pub fn scan(
+        meta: &SweepMeta,
+        points: impl IntoIterator<Item = Result<PointRec, StoreError>>,
+    ) -> Result<Self, StoreError> {
+        let mut o = Overview::default();
+        for p in points {
+            o.add(meta, &p?, None);
+        }
+        check_count(meta, o.counts.total())?;
+        Ok(o)
+    }
+
+    /// From a full view (a snapshot).
+    pub fn of_view(v: &StatusView) -> Self {
+        let problems: Vec<&PointView> = v.points.iter().filter(|p| p.is_problem()).collect();
+        Overview {
+            counts: v.counts.clone(),
+            targets: v.targets.clone(),
+            problem_count: problems.len(),
+            problems: problems.into_iter().take(PROBLEMS_SHOWN).cloned().collect(),
+        }
+    }
+}
+
+/// A store that holds another number of points than its record says is damaged.
+fn check_count(meta: &SweepMeta, seen: u64) -> Result<(), StoreError> {
+    if seen != meta.count {
+        return Err(StoreError::Damaged {
+            name: meta.name.clone(),
+            what: format!("{seen} point records, expected {}", meta.count),
+        });
+    }
+    Ok(())
+}
+
+/// Why a view could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the status")]
+    Write(#[source] io::Error),
+}
+
+/// Writes the full [`StatusView`] of a sweep as JSON to `out`, one point at a time, and returns
+/// the overview it saw on the way.
+pub fn write_json(
+    meta: &SweepMeta,
+    counts: &Counts,
+    as_of: Option<f64>,
+    points: impl IntoIterator<Item = Result<PointRec, StoreError>>,
+    mut out: impl Write,
+    pretty: bool,
+) -> Result<Overview, ViewError> {
+    let w = |e: serde_json::Error| ViewError::Write(e.into());
+    let head = serde_json::json!({
+        "sweep": meta.name,
+        "id": meta.id,
+        "backend": meta.backend,
+        "total": meta.count,
+        "counts": counts,
+    });
+    let (nl, ind) = if pretty { ("\n", "  ") } else { ("", "") };
+    let text = if pretty {
+        serde_json::to_string_pretty(&head)
+    } else {
+        serde_json::to_string(&head)
+    }
+    .map_err(w)?;
+    // The head's fields, then "points" as an array written as the points are read.
+    let open = text
+        .trim_end()
+        .strip_suffix('}')
+        .unwrap_or(&text)
+        .trim_end();
+    write!(out, "{open},{nl}{ind}\"points\": [").map_err(ViewError::Write)?;
+    let mut o = Overview::default();
+    let mut first = true;
+    for p in points {
+        let p = p?;
+        let v = PointView::of(meta, &p);
+        let sep = if first { "" } else { "," };
+        first = false;
+        write!(out, "{sep}{nl}{ind}{ind}").map_err(ViewError::Write)?;
+        serde_json::to_writer(&mut out, &v).map_err(w)?;
+        o.add(meta, &p, Some(v));
+    }
+    check_count(meta, o.counts.total())?;
+    let close = if first { "]" } else { "\n  ]" };
+    write!(out, "{}", if pretty { close } else { "]" }).map_err(ViewError::Write)?;
+    write!(out, ",{nl}{ind}\"targets\": ").map_err(ViewError::Write)?;
+    serde_json::to_writer(&mut out, &o.targets).map_err(w)?;
+    if let Some(t) = as_of {
+        write!(out, ",{nl}{ind}\"as_of\": {t}").map_err(ViewError::Write)?;
+    }
+    write!(out, "{nl}}}{nl}").map_err(ViewError::Write)?;
+    out.flush().map_err(ViewError::Write)?;
+    Ok(o)
+}
+
+/// The label of where a point's last attempt went: the queue the scheduler reported, else the
+/// target it was placed on.
+pub fn where_label(meta: &SweepMeta, p: &PointRec) -> Option<String> {
+    let a = p.last()?;
+    a.queue
+        .clone()
+        .or_else(|| meta.targets.get(a.target).cloned())
+}
+
+/// A parameter value as JSON: what `serde_json::to_value` gives, without a serializer per value
+/// (status builds one per parameter of every point).
+pub fn json_value(v: &crate::spec::Value) -> serde_json::Value {
+    use crate::spec::Value;
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Float(x) => serde_json::Value::from(*x),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AttemptRec, JobId};
+    use crate::spec::Value;
+
+    fn meta() -> SweepMeta {
+        SweepMeta {
+            name: "s".into(),
+            id: "abc".into(),
+            created: 0.0,
+            source: "s.toml".into(),
+            spec_text: String::new(),
+            backend: BackendKind::Lsf,
+            count: 3,
+            param_names: vec!["a".into()],
+            targets: vec!["short".into(), "long".into()],
+            host: None,
+            remote_home: None,
+            cluster_dir: None,
+        }
+    }
+
+    #[test]
+    fn the_streamed_json_reads_back_as_the_view_with_its_overview() {
+        let m = meta();
+        let mut pts: Vec<PointRec> = (0..3)
+            .map(|i| PointRec::new(i, vec![("a".into(), Value::Float(0.5))]))
+            .collect();
+        let mut a = AttemptRec::intent(1, "bsw-abc-00001-1".into(), 1, 0.0);
+        a.accept(JobId::element("9", 2), None, 1.0);
+        a.exit_code = Some(3);
+        a.end(State::Failed, 2.0);
+        pts[1].attempts.push(a);
+        let counts = Counts::of(&pts);
+        for pretty in [true, false] {
+            let mut buf = Vec::new();
+            let o = write_json(
+                &m,
+                &counts,
+                Some(5.0),
+                pts.iter().cloned().map(Ok),
+                &mut buf,
+                pretty,
+            )
+            .unwrap();
+            let v: StatusView = serde_json::from_slice(&buf).unwrap();
+            assert_eq!(v.points.len(), 3);
+            assert_eq!(v.counts, counts);
+            assert_eq!(v.as_of, Some(5.0));
+            assert_eq!(v.points[1].job_id.as_deref(), Some("9[2]"));
+            assert_eq!(v.targets["long"].get(State::Failed), 1);
+            assert_eq!(o.problem_count, 1);
+            assert_eq!(Overview::of_view(&v), o);
+            assert_eq!(v.points[0].params["a"], 0.5);
+        }
+        // A store missing points is damaged, not a shorter sweep.
+        let two = pts[..2].iter().cloned().map(Ok);
+        let e = write_json(&m, &counts, None, two, Vec::new(), false).unwrap_err();
+        assert!(
+            matches!(e, ViewError::Store(StoreError::Damaged { .. })),
+            "{e:?}"
+        );
+        let empty = SweepMeta { count: 0, ..meta() };
+        let mut buf = Vec::new();
+        write_json(
+            &empty,
+            &Counts::default(),
+            None,
+            std::iter::empty(),
+            &mut buf,
+            true,
+        )
+        .unwrap();
+        let v: StatusView = serde_json::from_slice(&buf).unwrap();
+        assert!(v.points.is_empty());
+    }
+}

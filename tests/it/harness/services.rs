@@ -1,0 +1,59 @@
+//! Real services the tests run against (sshd, OpenLava, Slurm, a 2FA login node, Chromium):
+//! found on this machine or skipped with a clear notice, unless CI requires them
+//! (`BSWEEP_REQUIRE_SERVICES=1`, set by `.ci/run`), in which case a missing one fails the test.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Whether the run requires every service-backed test to run.
+pub fn required() -> bool {
+    std::env::var_os("BSWEEP_REQUIRE_SERVICES").is_some_and(|v| v == "1")
+}
+
+/// A service is missing: under CI that is a failure; otherwise say so (once per service) and
+/// let the test return early.
+pub fn missing(service: &str, how: &str) {
+    if required() {
+        panic!("{service} is required (BSWEEP_REQUIRE_SERVICES=1) but not available: {how}");
+    }
+    static SAID: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said
+        .get_or_insert_with(HashSet::new)
+        .insert(service.to_string())
+    {
+        eprintln!("skipped: the tests that need {service} ({how})");
+    }
+}
+
+/// Runs the rest of a test only when `$service` is available: `let x = need!(expr);` where
+/// `expr` is an `Option`.
+#[macro_export]
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
+/// The first of `names` found as an executable on PATH or as an absolute path.
+pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
+    for n in names {
+        let p = std::path::Path::new(n);
+        if p.is_absolute() {
+            if p.is_file() {
+                return Some(p.to_path_buf());
+            }
+            continue;
+        }
+        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+            let c = dir.join(n);
+            if c.is_file() {
+                return Some(c);
+            }
+        }
+    }
+    None
+}

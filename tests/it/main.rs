@@ -1,0 +1,20 @@
+//! bsweep's integration tests, in one binary (one link step): the real `bsweep` binary run
+//! locally, against the LSF simulator, over a private sshd, and against real services where
+//! this machine has them. `cargo test NAME` runs the tests whose path contains NAME.
+
+mod harness;
+
+mod debug_cli;
+mod fuzz_parsers;
+mod fuzz_spec;
+mod fuzzkit;
+mod local_e2e;
+mod lsf_fixtures;
+mod lsf_sim;
+mod plan_cli;
+mod recover;
+mod spec_files;
+mod spec_swap;
+mod ssh_cli;
+mod ssh_transport;
+mod torture;

@@ -1,0 +1,134 @@
+//! Torture: bsweep is `kill -9`ed at many random moments of launch and polling, against an LSF
+//! simulator with faults on, and resumed each time. In the end every point has exactly one
+//! job, none was submitted twice, and the CSV has a row for each.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Sim, assert_ok, text};
+
+/// A small deterministic generator: the kill moments are random but the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.next() % (hi - lo))
+    }
+}
+
+const POINTS: usize = 300;
+
+#[test]
+fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
+    let sim = Sim::new(
+        r#"
+clean_period = 5
+[[queue]]
+name = "short"
+slots = 8
+[[queue]]
+name = "normal"
+slots = 8
+[[queue]]
+name = "long"
+slots = 8
+[faults]
+latency_ms = 20
+bsub_transient_fail = 0.1
+bsub_fail_after_submit = 0.05
+please_wait = 0.2
+visibility_delay_ms = 300
+seed = 11
+"#,
+    );
+    let file = sim.env.sweep(
+        "torture.toml",
+        &format!(
+            r#"
+name = "torture"
+backend = "lsf"
+command = "sleep 1; echo score=$(( {{i}} * 3 ))"
+[grid]
+i = {{ start = 0, stop = {POINTS} }}
+[lsf]
+queues = ["short", "normal", "long"]
+max_in_flight = 40
+poll_min = 0.3
+poll_max = 1.0
+settle = 1.5
+[collect]
+stdout_kv = true
+"#
+        ),
+    );
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let started = Instant::now();
+    let mut kills = 0;
+    let mut args = vec!["launch", file.to_str().unwrap()];
+    while kills < 20 {
+        let mut child = sim.spawn(&args);
+        std::thread::sleep(rng.millis(150, 1000));
+        match child.try_wait().expect("try_wait") {
+            None => {
+                child.kill().expect("kill -9");
+                let _ = child.wait();
+                kills += 1;
+            }
+            Some(status) => {
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    status.success(),
+                    "bsweep failed by itself: {}",
+                    text(&out.stderr)
+                );
+                break;
+            }
+        }
+        args = vec!["resume", "torture"];
+    }
+    assert!(
+        kills >= 20,
+        "only {kills} kills: the sweep ended too soon to torture it"
+    );
+    let out = sim.run(&["resume", "torture"]);
+    assert_ok(&out);
+    eprintln!("{kills} kills, {:?} in all", started.elapsed());
+
+    let st = sim.status_json("torture");
+    assert_eq!(st["counts"]["done"], POINTS as u64, "{}", st["counts"]);
+
+    // The simulator's log: every accepted submission named a distinct job, one per point.
+    crate::harness::assert_one_job_per_point(&sim.calls_of("bsub"), POINTS);
+
+    let csv_path = sim.env.path().join("torture.csv");
+    assert_ok(&sim.run(&["collect", "torture", "-o", csv_path.to_str().unwrap()]));
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (i_col, score_col, id_col) = (col("i"), col("score"), col("job_id"));
+    let mut ids = HashSet::new();
+    let mut rows = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let i: i64 = rec[i_col].parse().unwrap();
+        assert_eq!(
+            rec[score_col].parse::<i64>().unwrap(),
+            i * 3,
+            "point {i} has its own result"
+        );
+        assert!(
+            ids.insert(rec[id_col].to_string()),
+            "job id {} twice",
+            &rec[id_col]
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, POINTS);
+}
