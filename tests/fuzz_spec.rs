@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use bsweep::spec::{Point, Spec, SpecError, Value};
+use bsweep::spec::{Float, Point, Spec, SpecError, Value};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
@@ -256,7 +256,8 @@ fn toml_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(x) => toml_float(*x),
+        // The written text, or the shortest form: a TOML float literal either way.
+        Value::Float(x) => x.to_string(),
         Value::Str(s) => toml_str(s),
     }
 }
@@ -269,9 +270,36 @@ fn value() -> impl Strategy<Value = Value> {
             any::<f64>().prop_filter("finite", |x| x.is_finite()),
             (-8i32..8).prop_map(|q| f64::from(q) / 4.0),
         ]
-        .prop_map(Value::Float),
+        .prop_map(Value::from),
+        written_float().prop_map(|(_, v)| v),
         prop_oneof!["[a-z]{0,6}", "(?s)[^\\x00]{0,12}"].prop_map(Value::Str),
     ]
+}
+
+/// A float as a user might write it (`0.00001`, `1e3`, `+1.50`, `2.5E-3`), with the value the
+/// parser should give it: the text kept as written, or (too long to keep) the shortest form.
+fn written_float() -> impl Strategy<Value = (String, Value)> {
+    let x = prop_oneof![
+        any::<f64>().prop_filter("finite", |x| x.is_finite()),
+        (-100_000i32..100_000).prop_map(|q| f64::from(q) / 1000.0),
+        (-30i32..30).prop_map(|e| 10f64.powi(e)),
+    ];
+    (x, 0usize..6, 1usize..8, any::<bool>()).prop_map(|(x, form, digits, plus)| {
+        let mut text = match form {
+            0 => format!("{x:e}"),
+            1 => format!("{x:E}"),
+            2 => format!("{x:.digits$}"),
+            3 => format!("{x:.digits$e}"),
+            4 => format!("{x:?}"),
+            _ => format!("{x:.digits$}").trim_end_matches('0').to_string() + "0",
+        };
+        if plus && !text.starts_with('-') {
+            text.insert(0, '+');
+        }
+        let value = text.parse::<f64>().expect("a float literal");
+        let v = Float::written(value, &text).unwrap_or(Float::new(value));
+        (text, Value::Float(v))
+    })
 }
 
 /// One `[grid]` axis.
@@ -436,8 +464,19 @@ fn gen_axis() -> impl Strategy<Value = GenAxis> {
         4 => prop::collection::vec(value(), 1..6).prop_map(GenAxis::List),
         2 => int_range,
         1 => float_range,
-        1 => (finite.clone(), finite, 1u64..7).prop_map(|(a, b, n)| GenAxis::Linspace(a, b, n)),
-        1 => (positive.clone(), positive, 1u64..7).prop_map(|(a, b, n)| GenAxis::Logspace(a, b, n)),
+        // Ends too close for their values to differ after rounding are refused with n > 1
+        // (points would repeat): those get one value.
+        1 => (finite.clone(), finite, 1u64..7).prop_map(|(a, b, n)| {
+            let parts = n.saturating_sub(1).max(1) as f64;
+            let gap = (b / parts - a / parts).abs();
+            let n = if gap >= a.abs().max(b.abs()) * 1e-9 { n } else { 1 };
+            GenAxis::Linspace(a, b, n)
+        }),
+        1 => (positive.clone(), positive, 1u64..7).prop_map(|(a, b, n)| {
+            let parts = n.saturating_sub(1).max(1) as f64;
+            let n = if (b.ln() - a.ln()).abs() / parts >= 1e-9 { n } else { 1 };
+            GenAxis::Logspace(a, b, n)
+        }),
     ]
 }
 
@@ -637,10 +676,13 @@ impl GenGrid {
     }
 }
 
-/// Numbers compare by value in exclusions: `2` matches `2.0`.
+/// Numbers compare by value in exclusions: `2` matches `2.0`, `0.00001` matches `1e-5`.
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => *x as f64 == *y,
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+            *x as f64 == y.value()
+        }
+        (Value::Float(x), Value::Float(y)) => x.value() == y.value(),
         _ => a == b,
     }
 }
@@ -835,7 +877,7 @@ proptest! {
                     };
                     let tol = lo.abs().max(hi.abs()) * 1e-11;
                     prop_assert!(
-                        x.is_finite() && *x >= lo - tol && *x <= hi + tol,
+                        x.is_finite() && x.value() >= lo - tol && x.value() <= hi + tol,
                         "{}: {} outside [{}, {}]\n{}", c.name, x, lo, hi, plain
                     );
                 }
