@@ -389,6 +389,9 @@ pub struct Builtins<'a> {
     pub attempt: u32,
 }
 
+/// Largest sweep file [`Spec::load`] reads: 16 MB, far more than a hand-written file needs.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 /// A parsed, validated sweep file.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -558,14 +561,48 @@ mod parse;
 mod template;
 
 impl Spec {
-    /// Reads and validates a sweep file.
+    /// Reads and validates a sweep file. At most [`MAX_FILE_BYTES`] are read, so a wrong path
+    /// (a device, a huge log) fails at once instead of filling memory.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        use std::io::Read;
+        let unlocated = |message: String| SpecError {
             path: path.to_path_buf(),
             line: None,
             col: None,
             field: None,
-            message: format!("cannot read the sweep file: {e}; check the path and permissions"),
+            message,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| {
+                unlocated(format!(
+                    "cannot read the sweep file: {e}; check the path and permissions"
+                ))
+            })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(unlocated(format!(
+                "is larger than {} MB, more than any sweep file needs; check the path (long \
+                 value lists belong in a file the command reads)",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            // Where the first bad byte is, counted in the valid text before it.
+            let before = std::str::from_utf8(good).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let bad = e.as_bytes().get(good.len()).copied().unwrap_or(0);
+            SpecError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                col: Some(col),
+                field: None,
+                message: format!(
+                    "the file is not UTF-8 text (byte 0x{bad:02X} here); save it as UTF-8"
+                ),
+            }
         })?;
         Spec::from_toml(&text, path)
     }

@@ -1737,3 +1737,29 @@ fn hardening_17_workdir_with_a_tilde_is_refused() {
     let (l, _) = refused("workdir = \"runs\\u0007\"\n");
     assert_eq!(l, "3:11 workdir");
 }
+
+/// Found next to the others: a file saved as Latin-1 was "cannot read ...; check the path and
+/// permissions", and a device or a huge file was read whole.
+#[test]
+fn hardening_17_load_says_where_a_file_is_not_utf8_and_reads_a_bounded_amount() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin = dir.path().join("latin.toml");
+    std::fs::write(&latin, b"name = \"t\"\ncommand = \"caf\xe9\"\n").unwrap();
+    let e = Spec::load(&latin).unwrap_err();
+    assert_eq!((e.line, e.col), (Some(2), Some(15)), "{e}");
+    assert!(e.message.contains("not UTF-8 text (byte 0xE9 here)"), "{e}");
+    let big = dir.path().join("big.toml");
+    let mut text = b"name = \"t\"\ncommand = \"e\"\n#".to_vec();
+    text.resize(MAX_FILE_BYTES as usize + 1, b'x');
+    std::fs::write(&big, &text).unwrap();
+    let e = Spec::load(&big).unwrap_err();
+    assert!(e.message.contains("larger than 16 MB"), "{e}");
+    // Just below the bound loads.
+    text.truncate(MAX_FILE_BYTES as usize);
+    std::fs::write(&big, &text).unwrap();
+    assert_eq!(Spec::load(&big).unwrap().name, "t");
+    if Path::new("/dev/zero").exists() {
+        let e = Spec::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.message.contains("larger than 16 MB"), "{e}");
+    }
+}
