@@ -1457,11 +1457,15 @@ fn hardening_17_a_key_below_a_header_is_named_where_it_landed() {
     let (l, m) = refused("concurrency = 2\n");
     assert_eq!(l, "3:1 concurrency");
     assert!(m.contains("`concurrency` is a key of [local]"), "{m}");
-    // Plain unknown keys are still errors, wherever they are.
+    // Plain unknown keys are still errors, wherever they are; a typo in an axis table is the
+    // axis parser's to name.
     assert_eq!(
         refused("[local]\nconcurency = 2\n").0,
         "4:1 local.concurency"
     );
+    let (l, m) = refused("[grid.k]\nstart = 1\nstop = 3\nstpe = 1\n");
+    assert_eq!(l, "6:1 grid.k.stpe");
+    assert!(m.contains("unknown key `stpe` in [grid.k] (did you mean"), "{m}");
 }
 
 #[test]

@@ -281,7 +281,16 @@ impl<'s> Walk<'_, 's> {
                     self.check_param(up, frame, key, v, k.span().start, &field)?;
                 }
                 _ if !allows(keys, key) => {
-                    if let Some(e) = self.misplaced(up, frame, key, k.span().start, &field) {
+                    // In an axis table only a list or a table can be a `[grid]` parameter that
+                    // landed there; `stpe = 0.1` is a typo the axis parser names.
+                    let could_be_param =
+                        matches!(v.get_ref(), DeValue::Array(_) | DeValue::Table(_))
+                            || TOP_VALUES.contains(&key);
+                    let misplaced = match keys {
+                        Keys::Axis if !could_be_param => None,
+                        _ => self.misplaced(up, frame, key, k.span().start, &field),
+                    };
+                    if let Some(e) = misplaced {
                         return Err(e);
                     }
                     if let Keys::Fixed(allowed) = keys {
