@@ -65,6 +65,7 @@ impl Float {
     /// A float the file writes as `text`, which reads as `value`. `None` when the text is longer
     /// than [`FLOAT_TEXT_MAX`] and differs from the shortest form (it cannot be kept).
     pub fn written(value: f64, text: &str) -> Option<Float> {
+        debug_assert_eq!(text.parse::<f64>().ok(), Some(value), "{text:?}");
         if format!("{value:?}") == text {
             return Some(Float::new(value));
         }

@@ -49,7 +49,7 @@ fn control_char(s: &str) -> Option<char> {
     s.chars().find(|c| c.is_control())
 }
 
-/// "the line break", "the tab", "the control character U+001B".
+/// "a line break", "a tab", "the control character U+001B".
 fn describe_control(c: char) -> String {
     match c {
         '\n' | '\r' => "a line break".to_string(),
@@ -503,7 +503,7 @@ impl<'a> Cx<'a> {
 pub(super) struct Range {
     pub(super) min: f64,
     pub(super) max: f64,
-    /// "seconds", "per second".
+    /// "seconds", "submissions per second".
     pub(super) unit: &'static str,
     /// Appended after the unit, e.g. " (1 day)".
     pub(super) note: &'static str,

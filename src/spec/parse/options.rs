@@ -37,7 +37,8 @@ const MAX_CORES: i64 = 1_000_000;
 const MAX_COUNT: i64 = 1_000_000;
 const MAX_WEIGHT: i64 = 1_000;
 const MAX_CONCURRENCY: i64 = 10_000;
-/// Longest run limit: a year, in minutes (LSF keeps it as a 32-bit count of seconds).
+/// Longest run limit accepted, in minutes: a year. No site runs a job longer; a larger number is
+/// a slip (minutes taken for seconds), and LSF's limit fields are 32-bit.
 const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
 /// Largest number LSF reads in a limit: its limit fields are 32-bit.
 const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
