@@ -1465,7 +1465,10 @@ fn hardening_17_a_key_below_a_header_is_named_where_it_landed() {
     );
     let (l, m) = refused("[grid.k]\nstart = 1\nstop = 3\nstpe = 1\n");
     assert_eq!(l, "6:1 grid.k.stpe");
-    assert!(m.contains("unknown key `stpe` in [grid.k] (did you mean"), "{m}");
+    assert!(
+        m.contains("unknown key `stpe` in [grid.k] (did you mean"),
+        "{m}"
+    );
 }
 
 #[test]
