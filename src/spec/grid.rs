@@ -103,8 +103,17 @@ impl Finite {
     /// no value, `Ok(None)` when it holds more than [`MAX_FLOAT_AXIS_LEN`] values.
     pub(crate) fn float_range(start: f64, stop: f64, step: f64) -> Result<Option<Finite>, ()> {
         let q = (stop - start) / step;
-        if !q.is_finite() || q <= 0.0 {
+        // `stop - start` overflows for ends near ±f64::MAX; the quotient may still be small.
+        let q = if q.is_finite() {
+            q
+        } else {
+            stop / step - start / step
+        };
+        if q.is_nan() || q <= 0.0 {
             return Err(());
+        }
+        if q.is_infinite() {
+            return Ok(None);
         }
         let n = (q - RANGE_TOLERANCE * q.max(1.0)).ceil();
         if n < 1.0 {
@@ -143,7 +152,17 @@ impl Finite {
             }
             Finite::FloatRange {
                 start, step, scale, ..
-            } => Value::Float(round_in_scale(start + i as f64 * step, *scale)),
+            } => {
+                let x = start + i as f64 * step;
+                // Every value lies between start and stop, but `i * step` alone may pass f64::MAX
+                // (start = -1e308, step = 1e307): then the same sum at half scale.
+                let x = if x.is_finite() {
+                    x
+                } else {
+                    2.0 * (start / 2.0 + i as f64 * (step / 2.0))
+                };
+                Value::from(round_in_scale(x, *scale))
+            }
             Finite::Linspace { lo, hi, len } => {
                 let x = if i == 0 {
                     *lo
@@ -158,7 +177,7 @@ impl Finite {
                         t,
                     )
                 };
-                Value::Float(round_in_scale(x, lo.abs().max(hi.abs())))
+                Value::from(round_in_scale(x, lo.abs().max(hi.abs())))
             }
             Finite::Logspace { lo, hi, len } => {
                 let x = if i == 0 {
@@ -169,7 +188,7 @@ impl Finite {
                     let t = (i as f64) / ((len - 1) as f64);
                     (lo.ln() + (hi.ln() - lo.ln()) * t).exp()
                 };
-                Value::Float(round12(x))
+                Value::from(round12(x))
             }
         }
     }
@@ -234,12 +253,12 @@ impl Axis {
             Axis::Dist(Dist::Uniform(lo, hi)) => {
                 let u: f64 = rng.random();
                 let x = round12(finite_or_lerp(lo + (hi - lo) * u, *lo, *hi, u));
-                row.push(Value::Float(x.clamp(*lo, *hi)));
+                row.push(Value::from(x.clamp(*lo, *hi)));
             }
             Axis::Dist(Dist::LogUniform(lo, hi)) => {
                 let u: f64 = rng.random();
                 let x = round12((lo.ln() + (hi.ln() - lo.ln()) * u).exp());
-                row.push(Value::Float(x.clamp(*lo, *hi)));
+                row.push(Value::from(x.clamp(*lo, *hi)));
             }
             Axis::Dist(Dist::Choice(values)) => {
                 let i = rng.random_range(0..values.len());
@@ -265,12 +284,10 @@ impl Exclude {
     }
 }
 
-/// Equality for exclusions: numbers compare by value, so `2` matches `2.0`.
+/// Equality for exclusions: numbers compare by value, so `2` matches `2.0` and `1e-5` matches
+/// `0.00001`, however each is written.
 fn value_matches(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => *x as f64 == *y,
-        _ => a == b,
-    }
+    a.same_number(b)
 }
 
 #[derive(Debug, Clone, PartialEq)]

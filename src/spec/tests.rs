@@ -86,7 +86,7 @@ fn lists_of_every_type() {
     let mixed = spec("[grid]\nx = [1, 2.5, \"three\", false]\n");
     assert_eq!(col(&mixed), ["1", "2.5", "\"three\"", "false"]);
     let p = mixed.points().nth(1).unwrap();
-    assert_eq!(p.params[0].1, Value::Float(2.5));
+    assert_eq!(p.params[0].1, Value::from(2.5));
 }
 
 #[test]
@@ -381,7 +381,11 @@ fn sampling_honours_exclusions_and_repeats() {
     );
     let e = err("[grid]\na = [1, 2, 3, 4]\n[[exclude]]\na = [2, 3]\n[sample]\nn = 3\n");
     assert_eq!(loc(&e), "8:5 sample.n");
-    assert!(e.message.contains("(2, after exclusions)"), "{e}");
+    assert!(
+        e.message
+            .contains("asks for 3 points but the grid has only 2 points after exclusions;"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -428,7 +432,7 @@ fn huge_intervals_do_not_overflow() {
     let draws: Vec<f64> = s
         .points()
         .map(|p| match p.params[0].1 {
-            Value::Float(x) => x,
+            Value::Float(x) => *x,
             ref v => panic!("{v:?}"),
         })
         .collect();
@@ -451,14 +455,15 @@ fn distributions_stay_within_bounds() {
         else {
             panic!("types: {p:?}");
         };
-        assert!((1e-6..=1e-2).contains(lr), "{lr}");
-        assert!((-1.0..=1.0).contains(mom), "{mom}");
+        let (lr, mom) = (lr.value(), mom.value());
+        assert!((1e-6..=1e-2).contains(&lr), "{lr}");
+        assert!((-1.0..=1.0).contains(&mom), "{mom}");
         assert!((-2..=2).contains(k), "{k}");
         ks[(k + 2) as usize] += 1;
-        if *lr < 1e-4 {
+        if lr < 1e-4 {
             below_mid += 1;
         }
-        if *lr < 0.5e-2 {
+        if lr < 0.5e-2 {
             below_lin_mid += 1;
         }
     }
@@ -509,7 +514,7 @@ fn streaming_a_million_points() {
     assert_eq!(n, 1_000_000);
     let last = last.unwrap();
     assert_eq!(last.params[0].1, Value::Int(99));
-    assert_eq!(last.params[1].1, Value::Float(1.0));
+    assert_eq!(last.params[1].1, Value::from(1.0));
     assert_eq!(last.params[2].1, Value::Int(99));
 
     // Sampling from it decodes the chosen points directly.
@@ -976,8 +981,8 @@ fn values_read_back_as_the_untagged_derive_read_them() {
     for v in [
         Value::Bool(true),
         Value::Int(-3),
-        Value::Float(1.0),
-        Value::Float(1e-5),
+        Value::from(1.0),
+        Value::from(1e-5),
         Value::Str("x y".into()),
     ] {
         let text = serde_json::to_string(&v).unwrap();
@@ -1006,4 +1011,762 @@ fn queue_sites_point_at_each_queue_name() {
         e.to_string(),
         format!("{PATH}:7:9: lsf.targets[1].queue: no such queue")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening: careless and hostile sweep files (the numbers are the items of the review).
+
+/// The error for `body` (after name and command) as `line:col field`, and its message.
+fn refused(body: &str) -> (String, String) {
+    let e = err(body);
+    (loc(&e), e.message)
+}
+
+fn warnings_of(src: &str) -> Vec<String> {
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    s.warnings().iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn hardening_07_every_number_has_a_range_said_in_the_message() {
+    // (body, where, the range the message names)
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[lsf]\npoll_max = 1e300\n",
+            "4:12 lsf.poll_max",
+            "between 0.05 and 86400 seconds (1 day), not 1e300",
+        ),
+        (
+            "[lsf]\npoll_min = 0.01\n",
+            "4:12 lsf.poll_min",
+            "between 0.05 and 86400",
+        ),
+        (
+            "[lsf]\nsettle = 1e20\n",
+            "4:10 lsf.settle",
+            "between 0.05 and 3600 seconds",
+        ),
+        (
+            "[lsf]\nlost_after = 0\n",
+            "4:14 lsf.lost_after",
+            "between 1 and 604800 seconds (7 days)",
+        ),
+        (
+            "[lsf]\nsubmit_rate = 1e-300\n",
+            "4:15 lsf.submit_rate",
+            "between 0.001 and 1000 submissions per second",
+        ),
+        (
+            "[lsf]\nmax_array_size = 4294967295\n",
+            "4:18 lsf.max_array_size",
+            "between 1 and 1,000,000",
+        ),
+        (
+            "[lsf]\nmax_in_flight = 0\n",
+            "4:17 lsf.max_in_flight",
+            "between 1 and 1,000,000, not 0",
+        ),
+        (
+            "[lsf]\ncores = 2000000\n",
+            "4:9 lsf.cores",
+            "between 1 and 1,000,000",
+        ),
+        (
+            "[[lsf.targets]]\nqueue = \"a\"\nweight = 100000\n",
+            "5:10 lsf.targets[0].weight",
+            "between 1 and 1,000",
+        ),
+        (
+            "[[lsf.targets]]\nqueue = \"a\"\nmax_in_flight = 0\n",
+            "5:17 lsf.targets[0].max_in_flight",
+            "between 1 and 1,000,000",
+        ),
+        (
+            "[local]\nconcurrency = 1000000\n",
+            "4:15 local.concurrency",
+            "between 1 and 10,000",
+        ),
+        (
+            "max_attempts = 5000\n",
+            "3:16 max_attempts",
+            "between 1 and 1,000",
+        ),
+        (
+            "repeats = 4294967295\n",
+            "3:11 repeats",
+            "between 1 and 1,000,000",
+        ),
+        (
+            "[grid]\na = [1]\n[sample]\nn = 0\n",
+            "6:5 sample.n",
+            "between 1 and 1,000,000,000",
+        ),
+        (
+            "[grid]\na = [1]\n[sample]\nn = 1\nseed = -1\n",
+            "7:8 sample.seed",
+            "between 0 and 9,223,372,036,854,775,807",
+        ),
+        (
+            "[grid]\nw = { linspace = [0, 1, 2000000000] }\n",
+            "4:25 grid.w.linspace[2]",
+            "between 1 and 1,000,000,000",
+        ),
+        (
+            "[grid]\nw = { logspace = [1, 2, 0] }\n",
+            "4:25 grid.w.logspace[2]",
+            "between 1 and 1,000,000,000",
+        ),
+    ];
+    for (body, at, range) in cases {
+        let (l, m) = refused(body);
+        assert_eq!(&l, at, "{body}: {m}");
+        assert!(
+            m.contains("must be between") && m.contains(range),
+            "{body}: {m}"
+        );
+    }
+    // The ends of each range are accepted, and are what the options hold.
+    let s = spec(
+        "[lsf]\npoll_min = 0.05\npoll_max = 86400\nsettle = 3600\nlost_after = 1\n\
+         submit_rate = 0.001\nmax_array_size = 1000000\nmax_in_flight = 1\ncores = 1000000\n",
+    );
+    assert_eq!((s.lsf.poll_min, s.lsf.poll_max), (0.05, 86_400.0));
+    assert_eq!((s.lsf.settle, s.lsf.lost_after), (3_600.0, 1.0));
+    assert_eq!(s.lsf.submit_rate, Some(0.001));
+    assert_eq!(
+        (s.lsf.max_array_size, s.lsf.cores),
+        (1_000_000, Some(1_000_000))
+    );
+    // Every accepted interval is a Duration (the panic was "cannot convert float seconds").
+    for secs in [
+        s.lsf.poll_min,
+        s.lsf.poll_max,
+        s.lsf.settle,
+        s.lsf.lost_after,
+    ] {
+        assert!(
+            std::time::Duration::try_from_secs_f64(secs).is_ok(),
+            "{secs}"
+        );
+    }
+    let pause = 1.0 / s.lsf.submit_rate.unwrap();
+    assert!(std::time::Duration::try_from_secs_f64(pause).is_ok_and(|d| d.as_secs() <= 1000));
+}
+
+#[test]
+fn hardening_07_memory_must_fit_lsf_and_walltime_is_positive_and_bounded() {
+    for bad in [
+        "\"99999999999999999999TB\"",
+        "\"2049TB\"",
+        "\"2147483648\"",
+        "\"0\"",
+        "\"0.0GB\"",
+        "0",
+        "2147483648",
+    ] {
+        let (l, m) = refused(&format!("[lsf]\nmemory = {bad}\n"));
+        assert_eq!(l, "4:10 lsf.memory", "{bad}: {m}");
+        assert!(
+            m.contains("between 1 and") || m.contains("at most 2048TB"),
+            "{bad}: {m}"
+        );
+    }
+    for ok in [
+        "\"2048TB\"",
+        "\"2147483647\"",
+        "\"1.5TB\"",
+        "2147483647",
+        "\"1KB\"",
+    ] {
+        spec(&format!("[lsf]\nmemory = {ok}\n"));
+    }
+    for bad in [
+        "\"0\"",
+        "\"0:00\"",
+        "\"000\"",
+        "\"8761:00\"",
+        "\"525601\"",
+        "525601",
+    ] {
+        let (l, m) = refused(&format!("[lsf]\nwalltime = {bad}\n"));
+        assert_eq!(l, "4:12 lsf.walltime", "{bad}: {m}");
+        assert!(m.contains("8,760 hours"), "{bad}: {m}");
+    }
+    for ok in ["\"0:01\"", "\"8760:00\"", "\"525600\"", "525600", "1"] {
+        spec(&format!("[lsf]\nwalltime = {ok}\n"));
+    }
+}
+
+#[test]
+fn hardening_07_computed_axes_never_repeat_a_value() {
+    let (l, m) = refused("[grid]\nw = { linspace = [1.0, 1.0, 5] }\n");
+    assert_eq!(l, "4:18 grid.w.linspace");
+    assert!(
+        m.contains("same value at both ends") && m.contains("all 5 values would be 1.0"),
+        "{m}"
+    );
+    let (l, m) = refused("[grid]\nw = { logspace = [0.5, 0.5, 2] }\n");
+    assert_eq!(l, "4:18 grid.w.logspace", "{m}");
+    // Neighbours closer than 12 significant digits can tell apart.
+    let (l, m) = refused("[grid]\nw = { linspace = [1.0, 1.000000000001, 3] }\n");
+    assert_eq!(l, "4:18 grid.w.linspace");
+    assert!(m.contains("too close together"), "{m}");
+    let (l, m) = refused("[grid]\nx = { start = 1.0, stop = 1.0000001, step = 1e-12 }\n");
+    assert_eq!(l, "4:45 grid.x.step");
+    assert!(
+        m.contains("too small") && m.contains("at least 1.1e-10"),
+        "{m}"
+    );
+    // The smallest gaps that still tell values apart load, and give distinct values.
+    for body in [
+        "[grid]\nw = { linspace = [1.0, 1.000000001, 3] }\n",
+        "[grid]\nx = { start = 1.0, stop = 1.000001, step = 1e-7 }\n",
+        "[grid]\nw = { logspace = [1.0, 1.0000001, 4] }\n",
+    ] {
+        let values = col(&spec(body));
+        let mut distinct = values.clone();
+        distinct.dedup();
+        assert_eq!(distinct, values, "{body}");
+    }
+}
+
+/// Found while bounding ranges: `stop - start` beyond f64::MAX made a range of 20 values
+/// "hold no value".
+#[test]
+fn hardening_07_float_range_wider_than_f64_max() {
+    let s = spec("[grid]\nx = { start = -1e308, stop = 1e308, step = 1e307 }\n");
+    let v = col(&s);
+    assert_eq!(v.len(), 20);
+    assert_eq!(
+        (v[0].as_str(), v[10].as_str(), v[19].as_str()),
+        ("-1e308", "0.0", "9e307")
+    );
+}
+
+#[test]
+fn hardening_13_floats_keep_their_written_text() {
+    let s = spec(
+        "command = \"x\"\n[grid]\nlr = [0.00001, 1e3, 1.50, 123456789012345678.0, 1_000.5, +1.5, 1E-3, 0.1]\n"
+            .trim_start_matches("command = \"x\"\n"),
+    );
+    assert_eq!(
+        col(&s),
+        [
+            "0.00001",
+            "1e3",
+            "1.50",
+            "123456789012345678.0",
+            "1000.5",
+            "+1.5",
+            "1E-3",
+            "0.1"
+        ]
+    );
+    let src = "name = \"t\"\ncommand = \"train --lr {lr} --ok\"\n[grid]\nlr = [0.00001]\n\
+               [[zip]]\nb = [1.50]\nc = [2.0]\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    let p = s.points().next().unwrap();
+    assert_eq!(
+        s.render_command(&p, &builtins("/o")),
+        "train --lr 0.00001 --ok"
+    );
+    assert_eq!(p.params[1].1.to_string(), "1.50");
+    // A text that is the shortest form is a plain float: same value, same `==`.
+    assert_eq!(p.params[2].1, Value::from(2.0));
+    let Value::Float(f) = &p.params[0].1 else {
+        panic!("{p:?}")
+    };
+    assert_eq!((f.value(), f.text()), (1e-5, Some("0.00001")));
+    // Choices are written values too; computed values keep the 12-digit rounding.
+    let s = spec("[grid]\nc = { choice = [0.50] }\n[sample]\nn = 1\n");
+    assert_eq!(col(&s), ["0.50"]);
+    let s = spec("[grid]\nd = { start = 0.10, stop = 0.35, step = 0.10 }\n");
+    assert_eq!(col(&s), ["0.1", "0.2", "0.3"]);
+    assert_eq!(
+        col(&spec("[grid]\nw = { linspace = [0.00001, 0.00003, 3] }\n")),
+        ["1e-5", "2e-5", "3e-5"]
+    );
+}
+
+#[test]
+fn hardening_13_store_round_trips_written_text_and_reads_old_records() {
+    let written = Value::Float(Float::written(1e-5, "0.00001").unwrap());
+    let json = serde_json::to_string(&written).unwrap();
+    assert_eq!(json, r#"{"float":"0.00001"}"#);
+    assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), written);
+    assert_eq!(
+        serde_json::from_str::<Value>(&json).unwrap().to_string(),
+        "0.00001"
+    );
+    // Every kind round-trips exactly, inside a point as the store keeps it.
+    let p = Point {
+        index: 3,
+        params: vec![
+            ("a".into(), written.clone()),
+            (
+                "b".into(),
+                Value::Float(Float::written(1000.0, "1e3").unwrap()),
+            ),
+            ("c".into(), Value::from(0.1)),
+            ("d".into(), Value::Int(-7)),
+            ("e".into(), Value::Str("{\"float\":\"1\"}".into())),
+            ("f".into(), Value::Bool(false)),
+        ],
+    };
+    let text = serde_json::to_string(&p).unwrap();
+    let back: Point = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, p);
+    let shown: Vec<String> = back.params.iter().map(|(_, v)| v.to_string()).collect();
+    assert_eq!(
+        shown,
+        ["0.00001", "1e3", "0.1", "-7", "{\"float\":\"1\"}", "false"]
+    );
+    // Records written before texts were kept: plain numbers.
+    let old: Point = serde_json::from_str(r#"{"index":0,"params":[["lr",1e-5],["n",3]]}"#).unwrap();
+    assert_eq!(old.params[0].1, Value::from(1e-5));
+    assert_eq!(old.params[0].1.to_string(), "1e-5");
+    // A damaged tagged form is an error, not a guess.
+    for bad in [
+        r#"{"float":"abc"}"#,
+        r#"{"float":"inf"}"#,
+        r#"{"float":1.5}"#,
+        r#"{"float":"1.5","x":1}"#,
+        r#"{"other":"1.5"}"#,
+        r#"{}"#,
+        r#"{"float":"0.000000000000000000000000000001"}"#,
+    ] {
+        assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn hardening_13_to_json_gives_numbers_and_exclusions_compare_by_value() {
+    let w = Value::Float(Float::written(1e-5, "0.00001").unwrap());
+    assert_eq!(w.to_json(), serde_json::json!(1e-5));
+    assert_eq!(Value::Int(3).to_json(), serde_json::json!(3));
+    assert_eq!(Value::Str("a".into()).to_json(), serde_json::json!("a"));
+    assert_eq!(Value::Bool(true).to_json(), serde_json::json!(true));
+    // The JSON `report` builds today (`serde_json::Value::from(Float)`) is the same number.
+    let Value::Float(f) = &w else { unreachable!() };
+    assert_eq!(serde_json::Value::from(*f), w.to_json());
+    // `==` tells the texts apart; exclusions match by value, however each is written.
+    assert_ne!(w, Value::from(1e-5));
+    assert!(w.same_number(&Value::from(1e-5)));
+    assert!(Value::Int(2).same_number(&Value::Float(Float::written(2.0, "2.00").unwrap())));
+    assert!(!Value::Int(i64::MAX).same_number(&Value::Int(i64::MAX - 1)));
+    let s = spec("[grid]\nlr = [0.00001, 0.0001, 1.50]\n[[exclude]]\nlr = [1e-5, 1.5]\n");
+    assert_eq!(col(&s), ["0.0001"]);
+}
+
+#[test]
+fn hardening_13_a_float_text_too_long_to_keep_is_said_and_keeps_its_value() {
+    let src = "name = \"t\"\ncommand = \"echo {x}\"\n[grid]\nx = [3.14159265358979323846264338327950288]\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    assert_eq!(col(&s), ["3.141592653589793"]);
+    let w = warnings_of(src);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("/sweeps/test.toml:4:6: grid.x[0]: `3.14159265358979323846264338327950288` is longer than the 23 characters"),
+        "{w:?}"
+    );
+    // 23 characters are kept.
+    assert_eq!(
+        col(&spec("[grid]\nx = [0.000000000000000000001]\n")),
+        ["0.000000000000000000001"]
+    );
+}
+
+#[test]
+fn hardening_17_a_key_below_a_header_is_named_where_it_landed() {
+    let src =
+        "name = \"t\"\n[grid]\nlr = [0.1]\n\n[local]\nconcurrency = 2\ncommand = \"echo {lr}\"\n";
+    let e = Spec::from_toml(src, Path::new("x.toml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "x.toml:7:1: local.command: unknown key; top-level keys must come before the first [table] \
+         — move it above [grid] (line 2)"
+    );
+    // Every table: a fixed one, an array of tables, a sub-table, the parameter tables.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[sample]\nn = 1\nbackend = \"lsf\"\n",
+            "5:1 sample.backend",
+            "move it above [sample] (line 3)",
+        ),
+        (
+            "[collect]\nstdout_kv = true\nmax_attempts = 2\n",
+            "5:1 collect.max_attempts",
+            "top-level keys",
+        ),
+        (
+            "[cluster]\nhost = \"h\"\nrepeats = 2\n",
+            "5:1 cluster.repeats",
+            "top-level keys",
+        ),
+        (
+            "[grid]\nlr = [1]\nbackend = \"lsf\"\n",
+            "5:1 grid.backend",
+            "move it above [grid] (line 3)",
+        ),
+        (
+            "[grid]\nlr = [1]\nworkdir = \"runs\"\n",
+            "5:1 grid.workdir",
+            "top-level keys",
+        ),
+        (
+            "[[zip]]\na = [1]\nrepeats = 3\n",
+            "5:1 zip[0].repeats",
+            "move it above [[zip]] (line 3)",
+        ),
+        (
+            "[grid]\na = [1]\n[[exclude]]\na = 1\nmax_attempts = 3\n",
+            "7:1 exclude[0].max_attempts",
+            "move it above [grid] (line 3)",
+        ),
+        (
+            "[lsf]\nqueue = \"a\"\n[[lsf.targets]]\nqueue = \"b\"\npolicy = \"weighted\"\n",
+            "7:1 lsf.targets[0].policy",
+            "keys of [lsf] must come before the next table header — move it above [[lsf.targets]] (line 5)",
+        ),
+        (
+            "[[lsf.targets]]\nqueue = \"b\"\narray = true\n",
+            "5:1 lsf.targets[0].array",
+            "add the header [lsf] above [[lsf.targets]] (line 3)",
+        ),
+        (
+            "[grid]\n[grid.k]\nstart = 1\nstop = 3\nlr = [1, 2]\n",
+            "7:1 grid.k.lr",
+            "keys of [grid] must come before the next table header — move it above [grid.k] (line 4)",
+        ),
+        (
+            "[local]\ncommand = \"again\"\n",
+            "4:1 local.command",
+            "`command` is already set at the top level on line 2",
+        ),
+    ];
+    for (body, at, says) in cases {
+        let (l, m) = refused(body);
+        assert_eq!(&l, at, "{body}: {m}");
+        assert!(m.contains(says), "{body}: {m}");
+    }
+    // A required key that landed in [grid] is never taken for a parameter.
+    let src = "name = \"t\"\n[grid]\nlr = [1]\ncommand = [\"echo\"]\n";
+    let e = Spec::from_toml(src, Path::new(PATH)).unwrap_err();
+    assert_eq!(loc(&e), "4:1 grid.command");
+    // A table key written before any header: named as the table's.
+    let (l, m) = refused("concurrency = 2\n");
+    assert_eq!(l, "3:1 concurrency");
+    assert!(m.contains("`concurrency` is a key of [local]"), "{m}");
+    // Plain unknown keys are still errors, wherever they are; a typo in an axis table is the
+    // axis parser's to name.
+    assert_eq!(
+        refused("[local]\nconcurency = 2\n").0,
+        "4:1 local.concurency"
+    );
+    let (l, m) = refused("[grid.k]\nstart = 1\nstop = 3\nstpe = 1\n");
+    assert_eq!(l, "6:1 grid.k.stpe");
+    assert!(
+        m.contains("unknown key `stpe` in [grid.k] (did you mean"),
+        "{m}"
+    );
+}
+
+#[test]
+fn hardening_17_a_parameter_named_like_a_top_level_key_is_a_warning() {
+    let src = "name = \"t\"\ncommand = \"echo {setup}\"\n[grid]\nsetup = [\"module load x\"]\n";
+    let s = Spec::from_toml(src, Path::new(PATH)).unwrap();
+    assert_eq!(s.param_names(), ["setup"]);
+    let w = warnings_of(src);
+    assert_eq!(
+        w,
+        [format!(
+            "{PATH}:4:1: grid.setup: `setup` is a parameter of [grid] here, not the top-level key \
+             `setup`; if you meant the top-level key, move it above [grid] (line 3), or rename \
+             the parameter"
+        )]
+    );
+    // Set at the top level too: an ordinary parameter, nothing to say.
+    let src = "name = \"t\"\ncommand = \"echo {setup}\"\nsetup = []\n[grid]\nsetup = [1]\n";
+    assert!(warnings_of(src).is_empty());
+}
+
+#[test]
+fn hardening_17_tables_the_backend_ignores_are_located_warnings() {
+    let src = "name = \"t\"\ncommand = \"echo\"\nbackend = \"local\"\n\n[cluster]\nhost = \"h\"\n[lsf]\nqueue = \"q\"\n";
+    let s = Spec::from_toml(src, Path::new("x.toml")).unwrap();
+    let w: Vec<String> = s.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        [
+            "x.toml:7:1: [lsf] is ignored: backend is \"local\"; set backend = \"lsf\" to use it, or remove [lsf]",
+            "x.toml:5:1: [cluster] is ignored: backend is \"local\"; set backend = \"lsf\" to use it, or remove [cluster]",
+        ]
+    );
+    assert_eq!(
+        (
+            s.warnings()[0].line,
+            s.warnings()[0].col,
+            s.warnings()[0].field.as_deref()
+        ),
+        (Some(7), Some(1), None)
+    );
+    let w = warnings_of(
+        "name = \"t\"\ncommand = \"echo\"\nbackend = \"lsf\"\n[local]\nconcurrency = 2\n",
+    );
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].contains(":4:1: [local] is ignored: backend is \"lsf\""),
+        "{w:?}"
+    );
+    // The default backend is local; a file that uses what its backend reads has nothing to say.
+    assert_eq!(
+        warnings_of("name = \"t\"\ncommand = \"e\"\n[lsf]\n").len(),
+        1
+    );
+    assert!(
+        warnings_of(
+            "name = \"t\"\ncommand = \"e\"\nbackend = \"lsf\"\n[lsf]\n[cluster]\nhost = \"h\"\n"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn hardening_17_bsub_values_refuse_quotes_control_characters_and_comments() {
+    let fields: &[(&str, &str, &str)] = &[
+        ("[lsf]\nresources = ", "", "lsf.resources"),
+        ("[lsf]\ngpu = ", "", "lsf.gpu"),
+        ("[lsf]\nqueue = ", "", "lsf.queue"),
+        ("[lsf]\nqueues = [\"a\", ", "]", "lsf.queues[1]"),
+        ("[lsf]\nhosts = ", "", "lsf.hosts"),
+        ("[lsf]\nhosts = [", "]", "lsf.hosts[0]"),
+        ("[[lsf.targets]]\nqueue = ", "", "lsf.targets[0].queue"),
+        ("[[lsf.targets]]\nhosts = ", "", "lsf.targets[0].hosts"),
+        ("[lsf]\nextra = [", "]", "lsf.extra[0]"),
+        ("[lsf]\nwalltime = ", "", "lsf.walltime"),
+        ("[lsf]\nmemory = ", "", "lsf.memory"),
+    ];
+    for (before, after, field) in fields {
+        for value in [
+            r#""-x span[hosts=1]\" -q evil""#,
+            r#""-x a\nb""#,
+            r#""-x a\rb""#,
+            r#""-x a\tb""#,
+            r#""-x a\u001bb""#,
+            r#""-x a\u0085b""#,
+        ] {
+            let body = format!("{before}{value}{after}\n");
+            let e = err(&body);
+            assert_eq!(e.field.as_deref(), Some(*field), "{body}: {e}");
+            assert_eq!(e.line, Some(4), "{body}: {e}");
+        }
+    }
+    let (_, m) = refused("[lsf]\nresources = 'span[hosts=1]\" -q evil'\n");
+    assert!(m.contains("no escape"), "{m}");
+    let (_, m) = refused("[lsf]\ngpu = \"#num=1\"\n");
+    assert!(m.contains("comment"), "{m}");
+    let (_, m) = refused("[lsf]\nextra = [\"-P x\\\\\"]\n");
+    assert!(m.contains("join the next #BSUB line"), "{m}");
+    let (_, m) = refused("[lsf]\nextra = [\"-Jd \\\"my run\\\"\"]\n");
+    assert!(m.contains("single quotes"), "{m}");
+    // What real sites write still loads, single quotes included.
+    let s = spec(
+        "[lsf]\nresources = \"select[mem>4000] rusage[mem=4000] span[hosts=1]\"\n\
+         gpu = \"num=1:mode=shared:mps=no\"\nextra = [\"-P myproject\", \"-Jd 'my run'\"]\n",
+    );
+    assert_eq!(s.lsf.extra, ["-P myproject", "-Jd 'my run'"]);
+    // A value too long for LSF's line buffers.
+    let (l, m) = refused(&format!("[lsf]\nresources = \"{}\"\n", "x".repeat(5000)));
+    assert_eq!(l, "4:13 lsf.resources");
+    assert!(m.contains("more than the 4000 allowed"), "{m}");
+}
+
+#[test]
+fn hardening_17_messages_count_points_correctly() {
+    let (_, m) = refused("[grid]\na = [1]\n[sample]\nn = 2\n");
+    assert!(
+        m.contains("asks for 2 points but the grid has only 1 point;"),
+        "{m}"
+    );
+    let (_, m) = refused("[grid]\na = [1, 2, 3]\n[[exclude]]\na = [1, 2]\n[sample]\nn = 2\n");
+    assert!(m.contains("only 1 point after exclusions"), "{m}");
+    let e = err("[grid]\nk = { randint = [1, 1] }\n[[exclude]]\nk = 1\n[sample]\nn = 1\n");
+    assert!(
+        e.message
+            .contains("only 0 of 1 requested draw passed the [[exclude]] tables in 1000 tries"),
+        "{e}"
+    );
+}
+
+#[test]
+fn hardening_17_collect_file_names_follow_one_rule() {
+    for (value, says) in [
+        ("\"a\\rb\"", "a line break"),
+        ("\"a\\nb\"", "a line break"),
+        ("\"a\\u0000b\"", "NUL"),
+        ("\"a\\tb\"", "a tab"),
+        ("\"a\\u007fb\"", "U+007F"),
+        ("\"/etc/passwd\"", "absolute"),
+        ("\"x/../../y\"", "`..`"),
+        ("\"./\"", "names no file"),
+        ("\"\"", "names no file"),
+    ] {
+        for (key, at) in [
+            ("files = [", "4:10 collect.files[0]"),
+            ("metrics_json = ", "4:16 collect.metrics_json"),
+        ] {
+            let close = if key.ends_with('[') { "]" } else { "" };
+            let (l, m) = refused(&format!("[collect]\n{key}{value}{close}\n"));
+            assert_eq!(l, at, "{key}{value}: {m}");
+            assert!(m.contains(says), "{key}{value}: {m}");
+        }
+    }
+    let s = spec(
+        "[collect]\nfiles = [\"./metrics.json\", \"ckpt//a.pt\", \"d/./e/\"]\nmetrics_json = \"./m.json\"\n",
+    );
+    assert_eq!(s.collect.files, ["metrics.json", "ckpt/a.pt", "d/e"]);
+    assert_eq!(s.collect.metrics_json.as_deref(), Some("m.json"));
+}
+
+#[test]
+fn hardening_17_remote_dir_takes_only_the_forms_bsweep_resolves() {
+    for (value, says) in [
+        ("~root/x", "`~user` form"),
+        ("~root", "`~user` form"),
+        ("runs/%J", "`%`"),
+        ("/scratch/%I", "`%`"),
+        ("a\\tb", "a tab"),
+        ("a\\u001bb", "U+001B"),
+        ("/a\\\"b", "`\"`"),
+        ("/my  dir", "single spaces"),
+        (" /x", "spaces"),
+    ] {
+        let (l, m) = refused(&format!(
+            "[cluster]\nhost = \"h\"\nremote_dir = \"{value}\"\n"
+        ));
+        assert_eq!(l, "5:14 cluster.remote_dir", "{value}: {m}");
+        assert!(m.contains(says), "{value}: {m}");
+    }
+    for ok in [
+        "~",
+        "~/.bsweep",
+        "/scratch/u/bsweep",
+        "bsweep-runs",
+        "/my dir",
+    ] {
+        let s = spec(&format!("[cluster]\nhost = \"h\"\nremote_dir = \"{ok}\"\n"));
+        assert_eq!(s.cluster.unwrap().remote_dir.as_deref(), Some(ok));
+    }
+    let (l, _) = refused("[cluster]\nhost = \"u@h\\u0007\"\n");
+    assert_eq!(l, "4:8 cluster.host");
+}
+
+#[test]
+fn hardening_17_sweep_names_are_checked_by_one_public_rule() {
+    for (name, err) in [
+        (
+            "../../x",
+            NameError::BadStart {
+                name: "../../x".into(),
+                first: '.',
+            },
+        ),
+        (
+            "/abs",
+            NameError::BadStart {
+                name: "/abs".into(),
+                first: '/',
+            },
+        ),
+        (
+            "a/b",
+            NameError::BadChar {
+                name: "a/b".into(),
+                bad: '/',
+            },
+        ),
+        (
+            "a b",
+            NameError::BadChar {
+                name: "a b".into(),
+                bad: ' ',
+            },
+        ),
+        (
+            "a\nb",
+            NameError::BadChar {
+                name: "a\nb".into(),
+                bad: '\n',
+            },
+        ),
+        ("", NameError::Empty),
+        (
+            "é",
+            NameError::BadStart {
+                name: "é".into(),
+                first: 'é',
+            },
+        ),
+    ] {
+        assert_eq!(check_sweep_name(name), Err(err.clone()), "{name:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("a sweep name is 1 to 64 letters, digits"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains('\n'),
+            "control characters are escaped: {shown}"
+        );
+    }
+    let long = "a".repeat(65);
+    assert_eq!(
+        check_sweep_name(&long),
+        Err(NameError::TooLong {
+            name: long.clone(),
+            len: 65
+        })
+    );
+    for ok in ["a", "lr-sweep", "v1.2_x", &"z".repeat(64), "0"] {
+        assert_eq!(check_sweep_name(ok), Ok(()), "{ok}");
+    }
+    // The sweep file's `name` follows the same rule, located.
+    let e = Spec::from_toml("name = \"a/b\"\ncommand = \"e\"\n", Path::new(PATH)).unwrap_err();
+    assert_eq!(loc(&e), "1:8 name");
+    assert_eq!(e.message, check_sweep_name("a/b").unwrap_err().to_string());
+}
+
+#[test]
+fn hardening_17_workdir_with_a_tilde_is_refused() {
+    let (l, m) = refused("workdir = \"~/runs/{sweep}\"\n");
+    assert_eq!(l, "3:11 workdir");
+    assert!(m.contains("`~` is not expanded"), "{m}");
+    let (l, _) = refused("workdir = \"runs\\u0007\"\n");
+    assert_eq!(l, "3:11 workdir");
+}
+
+/// Found next to the others: a file saved as Latin-1 was "cannot read ...; check the path and
+/// permissions", and a device or a huge file was read whole.
+#[test]
+fn hardening_17_load_says_where_a_file_is_not_utf8_and_reads_a_bounded_amount() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin = dir.path().join("latin.toml");
+    std::fs::write(&latin, b"name = \"t\"\ncommand = \"caf\xe9\"\n").unwrap();
+    let e = Spec::load(&latin).unwrap_err();
+    assert_eq!((e.line, e.col), (Some(2), Some(15)), "{e}");
+    assert!(e.message.contains("not UTF-8 text (byte 0xE9 here)"), "{e}");
+    let big = dir.path().join("big.toml");
+    let mut text = b"name = \"t\"\ncommand = \"e\"\n#".to_vec();
+    text.resize(MAX_FILE_BYTES as usize + 1, b'x');
+    std::fs::write(&big, &text).unwrap();
+    let e = Spec::load(&big).unwrap_err();
+    assert!(e.message.contains("larger than 16 MB"), "{e}");
+    // Just below the bound loads.
+    text.truncate(MAX_FILE_BYTES as usize);
+    std::fs::write(&big, &text).unwrap();
+    assert_eq!(Spec::load(&big).unwrap().name, "t");
+    if Path::new("/dev/zero").exists() {
+        let e = Spec::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.message.contains("larger than 16 MB"), "{e}");
+    }
 }

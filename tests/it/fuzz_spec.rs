@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use bsweep::spec::{Point, Spec, SpecError, Value};
+use bsweep::spec::{Float, Point, Spec, SpecError, Value};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::FileFailurePersistence;
@@ -254,7 +254,8 @@ fn toml_value(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(x) => toml_float(*x),
+        // The written text, or the shortest form: a TOML float literal either way.
+        Value::Float(x) => x.to_string(),
         Value::Str(s) => toml_str(s),
     }
 }
@@ -267,9 +268,36 @@ fn value() -> impl Strategy<Value = Value> {
             any::<f64>().prop_filter("finite", |x| x.is_finite()),
             (-8i32..8).prop_map(|q| f64::from(q) / 4.0),
         ]
-        .prop_map(Value::Float),
+        .prop_map(Value::from),
+        written_float().prop_map(|(_, v)| v),
         prop_oneof!["[a-z]{0,6}", "(?s)[^\\x00]{0,12}"].prop_map(Value::Str),
     ]
+}
+
+/// A float as a user might write it (`0.00001`, `1e3`, `+1.50`, `2.5E-3`), with the value the
+/// parser should give it: the text kept as written, or (too long to keep) the shortest form.
+fn written_float() -> impl Strategy<Value = (String, Value)> {
+    let x = prop_oneof![
+        any::<f64>().prop_filter("finite", |x| x.is_finite()),
+        (-100_000i32..100_000).prop_map(|q| f64::from(q) / 1000.0),
+        (-30i32..30).prop_map(|e| 10f64.powi(e)),
+    ];
+    (x, 0usize..6, 1usize..8, any::<bool>()).prop_map(|(x, form, digits, plus)| {
+        let mut text = match form {
+            0 => format!("{x:e}"),
+            1 => format!("{x:E}"),
+            2 => format!("{x:.digits$}"),
+            3 => format!("{x:.digits$e}"),
+            4 => format!("{x:?}"),
+            _ => format!("{x:.digits$}").trim_end_matches('0').to_string() + "0",
+        };
+        if plus && !text.starts_with('-') {
+            text.insert(0, '+');
+        }
+        let value = text.parse::<f64>().expect("a float literal");
+        let v = Float::written(value, &text).unwrap_or(Float::new(value));
+        (text, Value::Float(v))
+    })
 }
 
 /// One `[grid]` axis.
@@ -434,8 +462,19 @@ fn gen_axis() -> impl Strategy<Value = GenAxis> {
         4 => prop::collection::vec(value(), 1..6).prop_map(GenAxis::List),
         2 => int_range,
         1 => float_range,
-        1 => (finite.clone(), finite, 1u64..7).prop_map(|(a, b, n)| GenAxis::Linspace(a, b, n)),
-        1 => (positive.clone(), positive, 1u64..7).prop_map(|(a, b, n)| GenAxis::Logspace(a, b, n)),
+        // Ends too close for their values to differ after rounding are refused with n > 1
+        // (points would repeat): those get one value.
+        1 => (finite.clone(), finite, 1u64..7).prop_map(|(a, b, n)| {
+            let parts = n.saturating_sub(1).max(1) as f64;
+            let gap = (b / parts - a / parts).abs();
+            let n = if gap > 0.0 && gap >= a.abs().max(b.abs()) * 1e-9 { n } else { 1 };
+            GenAxis::Linspace(a, b, n)
+        }),
+        1 => (positive.clone(), positive, 1u64..7).prop_map(|(a, b, n)| {
+            let parts = n.saturating_sub(1).max(1) as f64;
+            let n = if (b.ln() - a.ln()).abs() / parts >= 1e-9 { n } else { 1 };
+            GenAxis::Logspace(a, b, n)
+        }),
     ]
 }
 
@@ -635,10 +674,13 @@ impl GenGrid {
     }
 }
 
-/// Numbers compare by value in exclusions: `2` matches `2.0`.
+/// Numbers compare by value in exclusions: `2` matches `2.0`, `0.00001` matches `1e-5`.
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => *x as f64 == *y,
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+            *x as f64 == y.value()
+        }
+        (Value::Float(x), Value::Float(y)) => x.value() == y.value(),
         _ => a == b,
     }
 }
@@ -833,7 +875,7 @@ proptest! {
                     };
                     let tol = lo.abs().max(hi.abs()) * 1e-11;
                     prop_assert!(
-                        x.is_finite() && *x >= lo - tol && *x <= hi + tol,
+                        x.is_finite() && x.value() >= lo - tol && x.value() <= hi + tol,
                         "{}: {} outside [{}, {}]\n{}", c.name, x, lo, hi, plain
                     );
                 }
@@ -885,5 +927,172 @@ proptest! {
                 prop_assert!(rest.any(|q| q.params == p.params), "{:?} not in order\n{}", p, src);
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// #BSUB lines: what the spec accepts, LSF reads back as written
+
+/// The next whitespace-delimited word of `line` (lib.words.c `getNextWord_`; C `isspace`).
+fn lsf_word<'a>(line: &mut &'a str) -> Option<&'a str> {
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r');
+    let rest = line.trim_start_matches(is_space);
+    let end = rest.find(is_space).unwrap_or(rest.len());
+    *line = &rest[end..];
+    (end > 0).then(|| &rest[..end])
+}
+
+/// lib.words.c `getNextValueQ_(line, q, q)`: a word, or the words between a pair of `q` joined
+/// by single spaces. `None` at the end of the line or for an unpaired quote.
+fn lsf_value(line: &mut &str, q: char) -> Option<String> {
+    let sp = lsf_word(line)?;
+    let Some(rest) = sp.strip_prefix(q) else {
+        return Some(sp.to_string());
+    };
+    let mut value = if rest.is_empty() {
+        lsf_word(line)?.to_string()
+    } else {
+        rest.to_string()
+    };
+    if let Some(i) = value.find(q) {
+        value.truncate(i);
+        return Some(value);
+    }
+    while let Some(w) = lsf_word(line) {
+        if w.len() == q.len_utf8() && w.starts_with(q) {
+            return Some(value);
+        }
+        value.push(' ');
+        value.push_str(w);
+        if let Some(i) = value.rfind(q) {
+            value.truncate(i);
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The options OpenLava's bsub reads from one script line (lsbatch/cmd/cmd.sub.c `parseLine`):
+/// `None` when it is not a `#BSUB` line.
+fn lsf_bsub_line(line: &str) -> Option<Vec<String>> {
+    let mut rest = line
+        .trim_start()
+        .strip_prefix('#')?
+        .trim_start()
+        .strip_prefix("BSUB")?;
+    rest = rest.trim_start();
+    if !rest.starts_with('-') {
+        return Some(Vec::new());
+    }
+    let mut words = Vec::new();
+    loop {
+        // The quote is `'` when one comes before any `"` on the rest of the line.
+        let q = match (rest.find('\''), rest.find('"')) {
+            (Some(s), None) => Some(s).map(|_| '\''),
+            (Some(s), Some(d)) if s < d => Some('\''),
+            _ => Some('"'),
+        }
+        .unwrap_or('"');
+        let Some(w) = lsf_value(&mut rest, q) else {
+            return Some(words);
+        };
+        if w.starts_with('#') {
+            return Some(words);
+        }
+        words.push(w);
+    }
+}
+
+#[test]
+fn lsf_line_reader_agrees_with_the_openlava_source_on_known_lines() {
+    let read = |l: &str| lsf_bsub_line(l).unwrap();
+    assert_eq!(read("#BSUB -R \"span[hosts=1]\""), ["-R", "span[hosts=1]"]);
+    assert_eq!(read("#BSUB -R \"a  b\"   # note"), ["-R", "a b"]);
+    assert_eq!(read("#BSUB -Jd 'my run'"), ["-Jd", "my run"]);
+    // The injection the spec now refuses: a quote inside a double-quoted value ends it.
+    assert_eq!(
+        read("#BSUB -R \"span[hosts=1]\" -q evil\""),
+        ["-R", "span[hosts=1]", "-q", "evil\""]
+    );
+    assert_eq!(read("#BSUB -q #x"), ["-q"]);
+    assert_eq!(lsf_bsub_line("# bsweep: a comment"), None);
+}
+
+/// Text with everything that is special on a `#BSUB` line.
+fn bsub_text() -> impl Strategy<Value = String> {
+    let c = prop_oneof![
+        6 => prop::sample::select(vec!['a', 'b', '1', '=', '[', ']', ':', '-', '.', '/']),
+        2 => Just(' '),
+        1 => prop::sample::select(vec![
+            '"', '\'', '#', '\\', '%', '$', ';', '\n', '\r', '\t', '\u{1b}', '\u{85}', 'é', '\u{a0}',
+        ]),
+    ];
+    prop::collection::vec(c, 0..16).prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(config(2000))]
+
+    /// Whatever value the spec accepts for an option that becomes a `#BSUB` line is read back by
+    /// LSF as that one option with that value (LSF joins words with single spaces); nothing else
+    /// on the line becomes an option.
+    #[test]
+    fn accepted_bsub_values_read_back_as_one_option(
+        which in 0usize..6,
+        value in bsub_text(),
+    ) {
+        let (table, key, opt) = [
+            ("[lsf]", "resources", "-R"),
+            ("[lsf]", "gpu", "-gpu"),
+            ("[lsf]", "queue", "-q"),
+            ("[lsf]", "hosts", "-m"),
+            ("[[lsf.targets]]", "hosts", "-m"),
+            ("[cluster]\nhost = \"h\"", "remote_dir", "-o"),
+        ][which];
+        let src = format!(
+            "name = \"b\"\ncommand = \"echo\"\nbackend = \"lsf\"\n{table}\n{key} = {}\n",
+            toml_str(&value)
+        );
+        let spec = match Spec::from_toml(&src, Path::new(PATH)) {
+            Ok(s) => s,
+            Err(e) => return check_error(&e, &src),
+        };
+        // The sweep's directory as `launch` resolves it: `~` and relative forms under a home.
+        let dir = match spec.cluster.as_ref().and_then(|c| c.remote_dir.clone()) {
+            Some(d) if d.starts_with('/') => d,
+            Some(d) => format!("/home/u/{}", d.trim_start_matches('~').trim_start_matches('/')),
+            None => "/home/u/.bsweep".to_string(),
+        };
+        let out_dir = PathBuf::from(format!("{dir}/b/out/00000"));
+        let point = spec.points().next().expect("one point");
+        let script = bsweep::script::render(
+            &spec,
+            &point,
+            &bsweep::script::ScriptCtx {
+                sweep_name: "b",
+                sweep_id: "abc123",
+                job_name: "bsw-abc123-00000-1",
+                attempt: 1,
+                out_dir: &out_dir,
+                target: &spec.lsf.targets[0],
+                workdir_base: None,
+            },
+        );
+        let collapse = |s: &str| s.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+        let want = if opt == "-o" {
+            format!("{}/stdout.txt", out_dir.display())
+        } else {
+            collapse(&value)
+        };
+        let mut seen = false;
+        for line in script.lines().filter(|l| l.starts_with("#BSUB")) {
+            let words = lsf_bsub_line(line).expect("a #BSUB line");
+            prop_assert_eq!(words.len(), 2, "{:?} reads as {:?}\n{}", line, words, src);
+            if words[0] == opt {
+                prop_assert_eq!(&words[1], &want, "{:?}\n{}", line, src);
+                seen = true;
+            }
+        }
+        prop_assert!(seen, "no {} line in\n{}", opt, script);
     }
 }

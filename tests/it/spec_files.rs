@@ -1,5 +1,6 @@
 //! Sweep files on disk: every malformed file in `tests/spec_bad/` is refused with the error
-//! location its first line promises (and never a panic), and every example in `sweeps/` loads.
+//! location its first line promises (and never a panic), and every example in `sweeps/` loads
+//! without warnings.
 //!
 //! Each bad file starts with `# expect: LINE:COL FIELD`; FIELD is left out for TOML syntax
 //! errors, which belong to no field.
@@ -116,6 +117,8 @@ fn example_sweeps_load() {
     for path in &files {
         let spec = Spec::load(path).unwrap_or_else(|e| panic!("{e}"));
         assert!(spec.count() >= 1, "{}", path.display());
+        // The examples are what users copy: nothing in them is a slip.
+        assert!(spec.warnings().is_empty(), "{:?}", spec.warnings());
         assert_eq!(
             spec.points().count() as u64,
             spec.count(),

@@ -3,19 +3,19 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Cx, Res, Tbl, Val, array_of_tables, join};
+use super::keys::{AXIS_FORMS, RANGE_KEYS, SAMPLE_KEYS};
+use super::{Cx, Res, Tbl, Val, array_of_tables, count_of, join};
 use crate::spec::Value;
-use crate::spec::grid::{self, Axis, Dist, Exclude, Finite, Grid, GridError, SampleOpts};
+use crate::spec::grid::{Axis, Dist, Exclude, Finite, Grid, GridError, SampleOpts};
 use crate::spec::template;
 
-const AXIS_FORMS: &[&str] = &[
-    "linspace",
-    "logspace",
-    "uniform",
-    "loguniform",
-    "choice",
-    "randint",
-];
+/// Most values of a linspace or logspace (and points of a sample).
+const MAX_SPACE_LEN: i64 = 1_000_000_000;
+
+/// Smallest gap between neighbouring computed floats, relative to the magnitude of the axis:
+/// computed values are rounded to 12 significant digits, and neighbours closer than this could
+/// round to the same value (the same point twice).
+const MIN_RELATIVE_STEP: f64 = 1e-10;
 
 fn is_param_name(s: &str) -> bool {
     let b = s.as_bytes();
@@ -40,6 +40,12 @@ pub(super) struct GridParts {
 impl GridParts {
     pub(super) fn build(self, cx: &Cx<'_>, repeats: u32) -> Res<Grid> {
         let (grid_at, exclude_at, n_at) = (self.grid_at, self.exclude_at, self.n_at);
+        let asked = self.sample.map_or(0, |s| s.n);
+        let after = if self.excludes.is_empty() {
+            ""
+        } else {
+            " after exclusions"
+        };
         Grid::new(self.axes, self.names, repeats, self.excludes, self.sample).map_err(|e| match e {
             GridError::TooMany => cx.err(
                 grid_at,
@@ -56,16 +62,20 @@ impl GridParts {
                 n_at,
                 "sample.n",
                 format!(
-                    "asks for more points than the grid has ({available}, after exclusions); \
-                         lower n, or remove [sample] to run every point"
+                    "asks for {} but the grid has only {}{after}; lower n, or remove [sample] \
+                     to run every point",
+                    count_of(asked, "point", "points"),
+                    count_of(available, "point", "points")
                 ),
             ),
             GridError::DrawsExhausted { kept, tries } => cx.err(
                 exclude_at,
                 "exclude",
                 format!(
-                    "only {kept} of the requested draws passed the [[exclude]] tables in \
-                         {tries} tries; loosen the exclusions or lower sample.n"
+                    "only {kept} of {} passed the [[exclude]] tables in {}; loosen the \
+                     exclusions or lower sample.n",
+                    count_of(asked, "requested draw", "requested draws"),
+                    count_of(tries, "try", "tries")
                 ),
             ),
         })
@@ -90,9 +100,9 @@ pub(super) fn parse_grid(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<GridParts> {
     };
 
     if let Some(v) = root.get("sample") {
-        let tb = cx.table(v, "sample", &["n", "seed"], "[sample] n = 20")?;
+        let tb = cx.table(v, "sample", SAMPLE_KEYS, "[sample] n = 20")?;
         let n_v = tb.get("n").ok_or_else(|| cx.missing(tb, "n", "n = 20"))?;
-        let n = cx.int_in(n_v, "sample.n", 1, 1_000_000_000, "n = 20")?;
+        let n = cx.int_in(n_v, "sample.n", 1, MAX_SPACE_LEN, "n = 20")?;
         let seed = match tb.get("seed") {
             None => 0,
             Some(s) => cx.int_in(s, "sample.seed", 0, i64::MAX, "seed = 42")?,
@@ -287,9 +297,9 @@ fn parse_axis(cx: &Cx<'_>, v: &Val<'_>, field: &str) -> Res<Axis> {
         }
     };
     let tb = Tbl { t, at, field };
-    let is_range = ["start", "stop", "step"].iter().any(|k| t.contains_key(*k));
+    let is_range = RANGE_KEYS.iter().any(|k| t.contains_key(*k));
     if is_range {
-        cx.check_keys(tb, &["start", "stop", "step"])?;
+        cx.check_keys(tb, RANGE_KEYS)?;
         return parse_range(cx, tb);
     }
     let mut keys = t.iter();
@@ -366,17 +376,50 @@ fn parse_axis(cx: &Cx<'_>, v: &Val<'_>, field: &str) -> Res<Axis> {
             }
             let lo = cx.number(&items[0], &format!("{ffield}[0]"), ex)?;
             let hi = cx.number(&items[1], &format!("{ffield}[1]"), ex)?;
-            let len: u64 = cx.int_in(
-                &items[2],
-                &format!("{ffield}[2]"),
-                1,
-                grid::MAX_FLOAT_AXIS_LEN as i64,
-                ex,
-            )?;
+            let len: u64 = cx.int_in(&items[2], &format!("{ffield}[2]"), 1, MAX_SPACE_LEN, ex)?;
+            if form == "logspace" {
+                positive(lo, hi, "logspace")?;
+            }
+            if len > 1 {
+                // The gap between neighbours: linear for linspace, a ratio for logspace.
+                let (gap, scale) = if form == "linspace" {
+                    let parts = (len - 1) as f64;
+                    let d = (hi - lo) / parts;
+                    let d = if d.is_finite() {
+                        d
+                    } else {
+                        hi / parts - lo / parts
+                    };
+                    (d.abs(), lo.abs().max(hi.abs()))
+                } else {
+                    ((hi.ln() - lo.ln()).abs() / (len - 1) as f64, 1.0)
+                };
+                if lo == hi {
+                    return Err(cx.err(
+                        fat,
+                        ffield,
+                        format!(
+                            "has the same value at both ends, so all {len} values would be {} \
+                             (the same point {len} times); give different ends, or n = 1",
+                            Value::from(lo)
+                        ),
+                    ));
+                }
+                if gap < scale * MIN_RELATIVE_STEP {
+                    return Err(cx.err(
+                        fat,
+                        ffield,
+                        format!(
+                            "gives {len} values too close together to tell apart (bsweep rounds \
+                             computed values to 12 significant digits), so points would repeat; \
+                             spread the ends further apart or use fewer values"
+                        ),
+                    ));
+                }
+            }
             if form == "linspace" {
                 Ok(Axis::Finite(Finite::Linspace { lo, hi, len }))
             } else {
-                positive(lo, hi, "logspace")?;
                 Ok(Axis::Finite(Finite::Logspace { lo, hi, len }))
             }
         }
@@ -491,6 +534,19 @@ fn parse_range(cx: &Cx<'_>, tb: Tbl<'_, '_>) -> Res<Axis> {
                 s
             }
         };
+        let scale = start.abs().max(stop.abs());
+        if step.abs() < scale * MIN_RELATIVE_STEP {
+            return Err(cx.err(
+                step_v.map_or(tb.at, |v| v.span().start),
+                &tb.sub("step"),
+                format!(
+                    "step {step:?} is too small for values as large as {scale:?}: bsweep rounds \
+                     computed values to 12 significant digits, so neighbours would be the same \
+                     value; use a step of at least {:.1e}",
+                    scale * MIN_RELATIVE_STEP * 1.05
+                ),
+            ));
+        }
         match Finite::float_range(start, stop, step) {
             Ok(Some(f)) => Ok(Axis::Finite(f)),
             Ok(None) => Err(cx.err(

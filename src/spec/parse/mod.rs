@@ -4,18 +4,23 @@
 //! including the semantic ones found after parsing, carries the exact line:col, a dotted field
 //! and a message that says what to do.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::template;
-use super::{BackendKind, Spec, SpecError, Value};
+use super::{
+    BackendKind, FLOAT_TEXT_MAX, Float, Spec, SpecError, SpecWarning, Value, check_sweep_name,
+};
 
 mod axes;
+mod keys;
 mod options;
 
 use axes::parse_grid;
+use keys::{KEYED_TABLES, TOP_KEYS};
 use options::{parse_cluster, parse_collect, parse_local, parse_lsf};
 
 type Val<'i> = Spanned<DeValue<'i>>;
@@ -24,29 +29,42 @@ type Res<T> = Result<T, SpecError>;
 /// Longest string a parameter value may be: values end up on command lines and in job names.
 const MAX_VALUE_BYTES: usize = 4096;
 
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "command",
-    "workdir",
-    "setup",
-    "backend",
-    "max_attempts",
-    "repeats",
-    "grid",
-    "zip",
-    "exclude",
-    "sample",
-    "lsf",
-    "local",
-    "cluster",
-    "collect",
-];
+/// Longest value of a `#BSUB` line (and of other one-line options): LSF reads script lines into
+/// buffers of a few times PATH_MAX (4096) and splits longer ones, so a very long value could
+/// spill into a line of its own.
+const MAX_OPTION_BYTES: usize = 4000;
 
-/// Source text and the position bookkeeping errors need.
+/// "1 point", "2 points".
+pub(super) fn count_of(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The first character of `s` that no one-line option may hold: a control character (line
+/// breaks, tabs, escapes, DEL, C1 controls).
+fn control_char(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+/// "a line break", "a tab", "the control character U+001B".
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' | '\r' => "a line break".to_string(),
+        '\t' => "a tab".to_string(),
+        '\0' => "a NUL byte".to_string(),
+        c => format!("the control character U+{:04X}", c as u32),
+    }
+}
+
+/// Source text and the position bookkeeping errors need, and the warnings found so far.
 struct Cx<'a> {
     src: &'a str,
     path: &'a Path,
     line_starts: Vec<usize>,
+    warnings: RefCell<Vec<SpecWarning>>,
 }
 
 /// A TOML table together with where it is and what it is called.
@@ -103,15 +121,6 @@ fn kind(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-fn is_sweep_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
-}
-
 impl<'a> Cx<'a> {
     fn new(src: &'a str, path: &'a Path) -> Self {
         let mut line_starts = vec![0];
@@ -120,6 +129,7 @@ impl<'a> Cx<'a> {
             src,
             path,
             line_starts,
+            warnings: RefCell::new(Vec::new()),
         }
     }
 
@@ -143,6 +153,18 @@ impl<'a> Cx<'a> {
             field: (!field.is_empty()).then(|| field.to_string()),
             message: message.into(),
         }
+    }
+
+    /// Records a warning at `at` (`field` "" for none).
+    fn warn(&self, at: usize, field: &str, message: impl Into<String>) {
+        let (line, col) = self.line_col(at);
+        self.warnings.borrow_mut().push(SpecWarning {
+            path: self.path.to_path_buf(),
+            line: Some(line),
+            col: Some(col),
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+        });
     }
 
     /// "must be X, not Y; write e.g. Z".
@@ -184,27 +206,41 @@ impl<'a> Cx<'a> {
         for (k, _) in tb.t.iter() {
             let key: &str = k.get_ref();
             if !allowed.contains(&key) {
-                let place = if tb.field.is_empty() {
-                    "at the top level".to_string()
-                } else {
-                    format!("in [{}]", tb.field)
-                };
-                let hint = allowed
-                    .iter()
-                    .find(|a| edit_distance(a, key) <= 2)
-                    .map(|a| format!(" (did you mean `{a}`?)"))
-                    .unwrap_or_default();
-                return Err(self.err(
-                    k.span().start,
-                    &tb.sub(key),
-                    format!(
-                        "unknown key `{key}` {place}{hint}; remove it or use one of: {}",
-                        allowed.join(", ")
-                    ),
-                ));
+                return Err(self.unknown_key(k.span().start, tb.field, key, allowed));
             }
         }
         Ok(())
+    }
+
+    /// Key `key` at `at` is not one of `allowed`, the keys of table `table` ("" for the top).
+    fn unknown_key(&self, at: usize, table: &str, key: &str, allowed: &[&str]) -> SpecError {
+        let place = if table.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in [{table}]")
+        };
+        let hint = allowed
+            .iter()
+            .find(|a| edit_distance(a, key) <= 2)
+            .map(|a| format!(" (did you mean `{a}`?)"))
+            .or_else(|| {
+                // A table's key written before any header lands at the top level.
+                let (t, _) = KEYED_TABLES
+                    .iter()
+                    .find(|(_, keys)| table.is_empty() && keys.contains(&key))?;
+                Some(format!(
+                    " (`{key}` is a key of [{t}]: write it below a [{t}] header)"
+                ))
+            })
+            .unwrap_or_default();
+        self.err(
+            at,
+            &join(table, key),
+            format!(
+                "unknown key `{key}` {place}{hint}; remove it or use one of: {}",
+                allowed.join(", ")
+            ),
+        )
     }
 
     fn missing(&self, tb: Tbl<'_, '_>, key: &str, example: &str) -> SpecError {
@@ -230,7 +266,8 @@ impl<'a> Cx<'a> {
         Ok(s.to_string())
     }
 
-    /// A string that becomes one command-line option: non-empty, single line.
+    /// A string that becomes one command-line option or path: non-empty, a single line without
+    /// control characters, at most [`MAX_OPTION_BYTES`] long.
     fn one_line(&self, v: &Val<'_>, field: &str, example: &str) -> Res<String> {
         let s = self.string(v, field, example)?;
         if s.trim().is_empty() {
@@ -240,11 +277,46 @@ impl<'a> Cx<'a> {
                 format!("must not be empty; write e.g. `{example}` or remove the key"),
             ));
         }
-        if s.contains(['\n', '\r']) {
+        if let Some(c) = control_char(&s) {
+            let what = describe_control(c);
             return Err(self.err(
                 v.span().start,
                 field,
-                "must be a single line; remove the line break",
+                format!("must be a single line of text, but contains {what}; remove it"),
+            ));
+        }
+        if s.len() > MAX_OPTION_BYTES {
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!(
+                    "is {} bytes long, more than the {MAX_OPTION_BYTES} allowed; shorten it",
+                    s.len()
+                ),
+            ));
+        }
+        Ok(s)
+    }
+
+    /// A string that becomes the value of a `#BSUB` line. LSF reads such a value up to the next
+    /// `"` with no escape and a word starting with `#` as a comment, so a `"` or a leading `#`
+    /// would end the value early and let the rest read as more options.
+    fn bsub_text(&self, v: &Val<'_>, field: &str, example: &str) -> Res<String> {
+        let s = self.one_line(v, field, example)?;
+        if s.contains('"') {
+            return Err(self.err(
+                v.span().start,
+                field,
+                "must not contain `\"`: LSF reads a #BSUB value up to the next `\"` (it has no \
+                 escape), so the rest would become other options; remove the quote",
+            ));
+        }
+        if s.trim_start().starts_with('#') {
+            return Err(self.err(
+                v.span().start,
+                field,
+                "must not start with `#`: LSF reads the rest of a #BSUB line from there as a \
+                 comment",
             ));
         }
         Ok(s)
@@ -273,21 +345,37 @@ impl<'a> Cx<'a> {
         example: &str,
     ) -> Res<T> {
         let i = self.int(v, field, example)?;
-        if i < min {
+        if i < min || i > max {
             return Err(self.err(
                 v.span().start,
                 field,
-                format!("must be at least {min}, not {i}; write e.g. `{example}`"),
-            ));
-        }
-        if i > max {
-            return Err(self.err(
-                v.span().start,
-                field,
-                format!("must be at most {max}, not {i}; use a smaller value"),
+                format!(
+                    "must be between {} and {}, not {}; write e.g. `{example}`",
+                    group(min),
+                    group(max),
+                    group(i)
+                ),
             ));
         }
         T::try_from(i).map_err(|_| self.err(v.span().start, field, "value is out of range"))
+    }
+
+    /// A number of `unit` (integer or float) in `min..=max`.
+    fn number_in(&self, v: &Val<'_>, field: &str, range: &Range, example: &str) -> Res<f64> {
+        let x = self.number(v, field, example)?;
+        if !(range.min..=range.max).contains(&x) {
+            // The number as the file writes it: `{x}` would spell 1e300 with 300 digits.
+            let written = self.src.get(v.span()).unwrap_or("this").trim();
+            return Err(self.err(
+                v.span().start,
+                field,
+                format!(
+                    "must be between {} and {} {}{}, not {written}; write e.g. `{example}`",
+                    range.min, range.max, range.unit, range.note
+                ),
+            ));
+        }
+        Ok(x)
     }
 
     /// A finite number; integers are accepted as floats.
@@ -358,7 +446,24 @@ impl<'a> Cx<'a> {
                 Ok(Value::Str(s.to_string()))
             }
             DeValue::Integer(_) => Ok(Value::Int(self.int(v, field, "1")?)),
-            DeValue::Float(_) => Ok(Value::Float(self.number(v, field, "0.1")?)),
+            DeValue::Float(f) => {
+                let x = self.number(v, field, "0.1")?;
+                // TOML gives the literal without its `_` separators: the text the user means.
+                let text = f.as_str();
+                Ok(Value::Float(Float::written(x, text).unwrap_or_else(|| {
+                    let shown = Float::new(x);
+                    self.warn(
+                        at,
+                        field,
+                        format!(
+                            "`{text}` is longer than the {FLOAT_TEXT_MAX} characters of a float \
+                             bsweep keeps as written, so it is passed on as `{shown}` (the same \
+                             value); write it with fewer digits to choose the text"
+                        ),
+                    );
+                    shown
+                })))
+            }
             DeValue::Boolean(b) => Ok(Value::Bool(*b)),
             _ => Err(self.wrong_type(v, field, "a string, integer, float or boolean", "\"adam\"")),
         }
@@ -392,6 +497,32 @@ impl<'a> Cx<'a> {
             .and_then(|raw| raw.match_indices(&needle).nth(nth))
             .map_or(span.start, |(i, _)| span.start + i)
     }
+}
+
+/// The bounds of a number the file gives, and how messages say them.
+pub(super) struct Range {
+    pub(super) min: f64,
+    pub(super) max: f64,
+    /// "seconds", "submissions per second".
+    pub(super) unit: &'static str,
+    /// Appended after the unit, e.g. " (1 day)".
+    pub(super) note: &'static str,
+}
+
+/// An integer with thousands separators, so bounds read at a glance (`1,000,000`).
+pub(super) fn group(i: i64) -> String {
+    let digits = i.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if i < 0 {
+        out.push('-');
+    }
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Everything a template may name, for the "available names" list.
@@ -433,6 +564,9 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         at: 0,
         field: "",
     };
+    // Every key where it belongs before any value is read: a key that landed in a table by
+    // being written below its header would otherwise surface as a missing top-level key.
+    keys::check_layout(&cx, doc.get_ref())?;
     cx.check_keys(root, TOP_KEYS)?;
 
     let name_ex = "name = \"lr-sweep\"";
@@ -440,16 +574,8 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         None => return Err(cx.missing(root, "name", name_ex)),
         Some(v) => {
             let s = cx.string(v, "name", name_ex)?;
-            if !is_sweep_name(&s) {
-                return Err(cx.err(
-                    v.span().start,
-                    "name",
-                    format!(
-                        "`{s}` is not a valid sweep name: use 1 to 64 letters, digits, `.`, `_` \
-                         or `-`, starting with a letter or digit (it becomes a directory and part \
-                         of job names)"
-                    ),
-                ));
+            if let Err(e) = check_sweep_name(&s) {
+                return Err(cx.err(v.span().start, "name", e.to_string()));
             }
             s
         }
@@ -471,7 +597,19 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     let workdir_ex = "workdir = \"runs/{sweep}\"";
     let workdir = root
         .get("workdir")
-        .map(|v| cx.one_line(v, "workdir", workdir_ex).map(|s| (s, v)))
+        .map(|v| {
+            let s = cx.one_line(v, "workdir", workdir_ex)?;
+            // Nothing expands `~` here: `~/runs` would be a directory named `~` beside the file.
+            if s.starts_with('~') {
+                return Err(cx.err(
+                    v.span().start,
+                    "workdir",
+                    "`~` is not expanded in workdir (it would be a directory named `~`); write an \
+                     absolute path, or one relative to the sweep file's directory",
+                ));
+            }
+            Ok((s, v))
+        })
         .transpose()?;
 
     let setup = match root.get("setup") {
@@ -500,11 +638,11 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
 
     let max_attempts = match root.get("max_attempts") {
         None => 1,
-        Some(v) => cx.int_in(v, "max_attempts", 1, 1000, "max_attempts = 3")?,
+        Some(v) => cx.int_in(v, "max_attempts", 1, MAX_ATTEMPTS, "max_attempts = 3")?,
     };
     let repeats: u32 = match root.get("repeats") {
         None => 1,
-        Some(v) => cx.int_in(v, "repeats", 1, i64::from(u32::MAX), "repeats = 3")?,
+        Some(v) => cx.int_in(v, "repeats", 1, MAX_REPEATS, "repeats = 3")?,
     };
 
     let grid_parts = parse_grid(&cx, root)?;
@@ -515,6 +653,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         .map(|v| parse_cluster(&cx, v))
         .transpose()?;
     let collect = parse_collect(&cx, root.get("collect"))?;
+    warn_ignored_tables(&cx, root, backend);
 
     // Templates last: only now are all parameter names known.
     let names = Names {
@@ -541,7 +680,34 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         collect,
         max_attempts,
         grid,
+        warnings: cx.warnings.into_inner(),
     })
+}
+
+/// Most attempts per point: retries beyond this many are a loop, not a plan.
+const MAX_ATTEMPTS: i64 = 1000;
+/// Most repetitions of each point.
+const MAX_REPEATS: i64 = 1_000_000;
+
+/// The tables the backend does not read: `[lsf]` and `[cluster]` on a local sweep, `[local]` on
+/// an LSF one. They load (a file may be switched between backends) but are said, where they are.
+fn warn_ignored_tables(cx: &Cx<'_>, root: Tbl<'_, '_>, backend: BackendKind) {
+    let (ignored, name, other): (&[&str], &str, &str) = match backend {
+        BackendKind::Local => (&["lsf", "cluster"], "local", "lsf"),
+        BackendKind::Lsf => (&["local"], "lsf", "local"),
+    };
+    for t in ignored {
+        if let Some(v) = root.get(t) {
+            cx.warn(
+                v.span().start,
+                "",
+                format!(
+                    "[{t}] is ignored: backend is \"{name}\"; set backend = \"{other}\" to use \
+                     it, or remove [{t}]"
+                ),
+            );
+        }
+    }
 }
 
 /// The sweep file's directory, absolute (without resolving symlinks).

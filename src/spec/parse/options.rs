@@ -1,69 +1,148 @@
 //! The scheduler and output options of a sweep file: `[lsf]`, `[local]`, `[cluster]`, `[collect]`.
 
-use std::path::{Component, Path};
-
 use toml::de::DeValue;
 
-use super::{Cx, Res, Tbl, Val, array_of_tables};
+use super::keys::{CLUSTER_KEYS, COLLECT_KEYS, LOCAL_KEYS, LSF_KEYS, TARGET_KEYS};
+use super::{Cx, MAX_OPTION_BYTES, Range, Res, Tbl, Val, array_of_tables, describe_control, group};
 use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Site, Target};
 
-const LSF_KEYS: &[&str] = &[
-    "queue",
-    "queues",
-    "hosts",
-    "policy",
-    "cores",
-    "gpu",
-    "walltime",
-    "memory",
-    "resources",
-    "extra",
-    "array",
-    "max_array_size",
-    "max_in_flight",
-    "submit_rate",
-    "poll_min",
-    "poll_max",
-    "settle",
-    "lost_after",
-    "targets",
-];
-const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_flight"];
+/// Bounds of the [lsf] numbers: wide enough for any site, narrow enough that every value is a
+/// sane `Duration`, rate or count (1e300 seconds overflowed `Duration`; 1e-300 submissions per
+/// second waited forever after the first job).
+const POLL: Range = Range {
+    min: 0.05,
+    max: 86_400.0,
+    unit: "seconds",
+    note: " (1 day)",
+};
+const SETTLE: Range = Range {
+    min: 0.05,
+    max: 3_600.0,
+    unit: "seconds",
+    note: " (1 hour)",
+};
+const LOST_AFTER: Range = Range {
+    min: 1.0,
+    max: 604_800.0,
+    unit: "seconds",
+    note: " (7 days)",
+};
+const SUBMIT_RATE: Range = Range {
+    min: 0.001,
+    max: 1_000.0,
+    unit: "submissions per second",
+    note: "",
+};
+const MAX_CORES: i64 = 1_000_000;
+const MAX_COUNT: i64 = 1_000_000;
+const MAX_WEIGHT: i64 = 1_000;
+const MAX_CONCURRENCY: i64 = 10_000;
+/// Longest run limit accepted, in minutes: a year. No site runs a job longer; a larger number is
+/// a slip (minutes taken for seconds), and LSF's limit fields are 32-bit.
+const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
+/// Largest number LSF reads in a limit: its limit fields are 32-bit.
+const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
+/// Largest memory limit, in KB: 2^31 MB (2048 TB), what a 32-bit limit holds in MB, the unit
+/// sites with large limits set (LSF_UNIT_FOR_LIMITS).
+const MAX_MEMORY_KB: f64 = 2_147_483_648.0 * 1024.0;
 
-/// LSF `-W [hours:]minutes`; minutes stay below 60 once hours are given.
-fn is_walltime(s: &str) -> bool {
-    let digits = |p: &str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
+/// LSF `-W [hours:]minutes` as minutes; minutes stay below 60 once hours are given. `None` when
+/// the text has another form.
+fn walltime_minutes(s: &str) -> Option<u64> {
+    let digits = |p: &str| {
+        (!p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u64>().ok())
+            .flatten()
+    };
     match s.split_once(':') {
         None => digits(s),
-        Some((h, m)) => digits(h) && digits(m) && m.parse::<u32>().is_ok_and(|m| m < 60),
+        Some((h, m)) => {
+            let (h, m) = (digits(h)?, digits(m)?);
+            (m < 60).then_some(h * 60 + m)
+        }
     }
 }
 
-/// LSF `-M`: a number with an optional KB/MB/GB/TB unit.
-fn is_memory(s: &str) -> bool {
-    let num = ["KB", "MB", "GB", "TB"]
-        .iter()
-        .find_map(|u| s.strip_suffix(u))
-        .unwrap_or(s);
+/// LSF `-M`: a number with an optional KB/MB/GB/TB unit, as (number, KB per unit). `None` when
+/// the text has another form.
+fn memory_amount(s: &str) -> Option<(f64, f64)> {
+    let (num, unit_kb) = [
+        ("KB", 1.0),
+        ("MB", 1024.0),
+        ("GB", 1024.0 * 1024.0),
+        ("TB", 1024.0 * 1024.0 * 1024.0),
+    ]
+    .iter()
+    .find_map(|(u, kb)| s.strip_suffix(u).map(|n| (n, *kb)))
+    // Without a unit LSF reads KB (unless the site sets LSF_UNIT_FOR_LIMITS larger).
+    .unwrap_or((s, 1.0));
     let (int, frac) = num.split_once('.').unwrap_or((num, "0"));
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    digits(int) && digits(frac)
+    if !(digits(int) && digits(frac)) {
+        return None;
+    }
+    Some((num.parse().ok()?, unit_kb))
 }
 
-/// A path inside the point's out_dir: relative and never climbing out of it.
-fn bad_collect_path(s: &str) -> Option<&'static str> {
-    let p = Path::new(s);
-    if s.is_empty() {
-        Some("is empty")
-    } else if p.is_absolute() || s.starts_with('/') {
-        Some("is absolute")
-    } else if p.components().any(|c| matches!(c, Component::ParentDir)) {
-        Some("contains `..`")
-    } else if s.contains('\n') {
-        Some("contains a newline")
-    } else {
-        None
+/// A path inside the point's out_dir, normalised (`./metrics.json` is `metrics.json`, `a//b` is
+/// `a/b`): relative, never climbing out, and plain text. `Err` says what is wrong.
+pub(super) fn collect_path(s: &str) -> Result<String, String> {
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!("contains {}", describe_control(c)));
     }
+    if s.starts_with('/') {
+        return Err("is absolute".into());
+    }
+    if s.len() > MAX_OPTION_BYTES {
+        return Err(format!("is longer than {MAX_OPTION_BYTES} bytes"));
+    }
+    let mut parts = Vec::new();
+    for part in s.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("contains `..`".into()),
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        return Err("names no file (it is the out_dir itself)".into());
+    }
+    Ok(parts.join("/"))
+}
+
+/// What is wrong with a `remote_dir`, if anything: it must be `~`, `~/…`, absolute, or relative
+/// to the remote home, and it becomes part of `#BSUB -o` paths.
+fn bad_remote_dir(s: &str) -> Option<String> {
+    if s.starts_with('~') && s != "~" && !s.starts_with("~/") {
+        return Some(format!(
+            "`{s}` uses the `~user` form, which bsweep does not expand (it would become a \
+             directory named `{}` in your home); write `~/…`, an absolute path, or a path \
+             relative to your remote home",
+            s.split('/').next().unwrap_or(s)
+        ));
+    }
+    if s.contains('%') {
+        return Some(
+            "must not contain `%`: LSF expands `%J` and `%I` in output paths, so the jobs' \
+             outputs would go elsewhere; choose a directory without `%`"
+                .into(),
+        );
+    }
+    if s.contains('"') {
+        return Some(
+            "must not contain `\"`: it becomes part of #BSUB -o paths, which LSF reads up to the \
+             next `\"`; choose a directory without quotes"
+                .into(),
+        );
+    }
+    if s.contains("  ") || s.trim() != s {
+        return Some(
+            "must not start or end with spaces or hold several in a row: LSF joins the words of a \
+             #BSUB value with single spaces, so the output paths would change"
+                .into(),
+        );
+    }
+    None
 }
 
 pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
@@ -91,7 +170,6 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
         return Ok(lsf);
     };
     let tb = cx.table(v, "lsf", LSF_KEYS, "[lsf] queue = \"short\"")?;
-    let u32_max = i64::from(u32::MAX);
 
     if let Some(v) = tb.get("policy") {
         let s = cx.string(v, "lsf.policy", "policy = \"round-robin\"")?;
@@ -112,113 +190,60 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
         };
     }
     if let Some(v) = tb.get("cores") {
-        lsf.cores = Some(cx.int_in(v, "lsf.cores", 1, u32_max, "cores = 4")?);
+        lsf.cores = Some(cx.int_in(v, "lsf.cores", 1, MAX_CORES, "cores = 4")?);
     }
     if let Some(v) = tb.get("gpu") {
-        lsf.gpu = Some(cx.one_line(v, "lsf.gpu", "gpu = \"num=1:mode=shared:mps=no\"")?);
+        lsf.gpu = Some(cx.bsub_text(v, "lsf.gpu", "gpu = \"num=1:mode=shared:mps=no\"")?);
     }
     if let Some(v) = tb.get("walltime") {
-        let ex = "walltime = \"4:00\"";
-        let s = match v.get_ref() {
-            // Plain minutes are common enough to accept unquoted.
-            DeValue::Integer(_) => cx
-                .int_in::<i64>(v, "lsf.walltime", 1, u32_max, ex)?
-                .to_string(),
-            _ => cx.string(v, "lsf.walltime", ex)?,
-        };
-        if !is_walltime(&s) {
-            return Err(cx.err(
-                v.span().start,
-                "lsf.walltime",
-                format!(
-                    "`{s}` is not an LSF run limit; write [hours:]minutes with minutes below 60 \
-                     after hours, e.g. \"4:00\" or \"90\""
-                ),
-            ));
-        }
-        lsf.walltime = Some(s);
+        lsf.walltime = Some(walltime(cx, v)?);
     }
     if let Some(v) = tb.get("memory") {
-        let ex = "memory = \"8GB\"";
-        let s = match v.get_ref() {
-            DeValue::Integer(_) => cx
-                .int_in::<i64>(v, "lsf.memory", 1, i64::MAX, ex)?
-                .to_string(),
-            _ => cx.string(v, "lsf.memory", ex)?,
-        };
-        if !is_memory(&s) {
-            return Err(cx.err(
-                v.span().start,
-                "lsf.memory",
-                format!(
-                    "`{s}` is not a memory limit; write a number with an optional unit KB, MB, GB \
-                     or TB, e.g. \"8GB\" or \"512MB\""
-                ),
-            ));
-        }
-        lsf.memory = Some(s);
+        lsf.memory = Some(memory(cx, v)?);
     }
     if let Some(v) = tb.get("resources") {
-        lsf.resources = Some(cx.one_line(v, "lsf.resources", "resources = \"span[hosts=1]\"")?);
+        lsf.resources = Some(cx.bsub_text(v, "lsf.resources", "resources = \"span[hosts=1]\"")?);
     }
     if let Some(v) = tb.get("extra") {
         let ex = "extra = [\"-P myproject\"]";
         for (i, e) in cx.list(v, "lsf.extra", ex)?.iter().enumerate() {
             let field = format!("lsf.extra[{i}]");
-            let s = cx.one_line(e, &field, ex)?;
-            if !s.starts_with('-') {
-                return Err(cx.err(
-                    e.span().start,
-                    &field,
-                    format!(
-                        "`{s}` is not a bsub option: each entry must start with `-`, e.g. \"-P \
-                         myproject\""
-                    ),
-                ));
-            }
-            lsf.extra.push(s);
+            lsf.extra.push(extra(cx, e, &field, ex)?);
         }
     }
     if let Some(v) = tb.get("array") {
         lsf.array = cx.boolean(v, "lsf.array", "array = true")?;
     }
     if let Some(v) = tb.get("max_array_size") {
-        lsf.max_array_size =
-            cx.int_in(v, "lsf.max_array_size", 1, u32_max, "max_array_size = 1000")?;
+        lsf.max_array_size = cx.int_in(
+            v,
+            "lsf.max_array_size",
+            1,
+            MAX_COUNT,
+            "max_array_size = 1000",
+        )?;
     }
     if let Some(v) = tb.get("max_in_flight") {
         lsf.max_in_flight =
-            Some(cx.int_in(v, "lsf.max_in_flight", 1, u32_max, "max_in_flight = 100")?);
+            Some(cx.int_in(v, "lsf.max_in_flight", 1, MAX_COUNT, "max_in_flight = 100")?);
     }
     if let Some(v) = tb.get("submit_rate") {
-        let ex = "submit_rate = 5.0";
-        let r = cx.number(v, "lsf.submit_rate", ex)?;
-        if r <= 0.0 {
-            return Err(cx.err(
-                v.span().start,
-                "lsf.submit_rate",
-                format!("must be greater than 0 (submissions per second); write e.g. `{ex}`"),
-            ));
-        }
-        lsf.submit_rate = Some(r);
+        lsf.submit_rate =
+            Some(cx.number_in(v, "lsf.submit_rate", &SUBMIT_RATE, "submit_rate = 5.0")?);
     }
-    for (key, slot, ex) in [
-        ("poll_min", &mut lsf.poll_min, "poll_min = 10.0"),
-        ("poll_max", &mut lsf.poll_max, "poll_max = 180.0"),
-        ("settle", &mut lsf.settle, "settle = 10.0"),
-        ("lost_after", &mut lsf.lost_after, "lost_after = 600.0"),
+    for (key, slot, range, ex) in [
+        ("poll_min", &mut lsf.poll_min, &POLL, "poll_min = 10.0"),
+        ("poll_max", &mut lsf.poll_max, &POLL, "poll_max = 180.0"),
+        ("settle", &mut lsf.settle, &SETTLE, "settle = 10.0"),
+        (
+            "lost_after",
+            &mut lsf.lost_after,
+            &LOST_AFTER,
+            "lost_after = 600.0",
+        ),
     ] {
         if let Some(v) = tb.get(key) {
-            let field = format!("lsf.{key}");
-            let r = cx.number(v, &field, ex)?;
-            if !(r > 0.0 && r.is_finite()) {
-                return Err(cx.err(
-                    v.span().start,
-                    &field,
-                    format!("must be a positive number of seconds; write e.g. `{ex}`"),
-                ));
-            }
-            *slot = r;
+            *slot = cx.number_in(v, &format!("lsf.{key}"), range, ex)?;
         }
     }
     if lsf.poll_max < lsf.poll_min {
@@ -234,6 +259,109 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
     lsf.targets = parse_targets(cx, tb, lsf.max_in_flight)?;
     lsf.queue_sites = queue_sites(cx, tb);
     Ok(lsf)
+}
+
+/// `walltime`: `[hours:]minutes` (or plain minutes unquoted), more than 0 and at most a year.
+fn walltime(cx: &Cx<'_>, v: &Val<'_>) -> Res<String> {
+    let ex = "walltime = \"4:00\"";
+    let field = "lsf.walltime";
+    let s = match v.get_ref() {
+        // Plain minutes are common enough to accept unquoted.
+        DeValue::Integer(_) => cx.int(v, field, ex)?.to_string(),
+        _ => cx.string(v, field, ex)?,
+    };
+    let Some(minutes) = walltime_minutes(&s) else {
+        return Err(cx.err(
+            v.span().start,
+            field,
+            format!(
+                "`{}` is not an LSF run limit; write [hours:]minutes with minutes below 60 after \
+                 hours, e.g. \"4:00\" or \"90\"",
+                s.escape_debug()
+            ),
+        ));
+    };
+    if minutes == 0 || minutes > MAX_WALLTIME_MINUTES {
+        return Err(cx.err(
+            v.span().start,
+            field,
+            format!(
+                "`{s}` is {} minutes; a run limit must be between 1 minute and {} hours (a \
+                 year); write e.g. \"4:00\"",
+                group(minutes as i64),
+                group((MAX_WALLTIME_MINUTES / 60) as i64)
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// `memory`: a number with an optional unit, more than 0 and within LSF's 32-bit limit fields.
+fn memory(cx: &Cx<'_>, v: &Val<'_>) -> Res<String> {
+    let ex = "memory = \"8GB\"";
+    let field = "lsf.memory";
+    let s = match v.get_ref() {
+        DeValue::Integer(_) => cx
+            .int_in::<i64>(v, field, 1, MAX_LIMIT_NUMBER as i64, ex)?
+            .to_string(),
+        _ => cx.string(v, field, ex)?,
+    };
+    let Some((number, unit_kb)) = memory_amount(&s) else {
+        return Err(cx.err(
+            v.span().start,
+            field,
+            format!(
+                "`{}` is not a memory limit; write a number with an optional unit KB, MB, GB or \
+                 TB, e.g. \"8GB\" or \"512MB\"",
+                s.escape_debug()
+            ),
+        ));
+    };
+    if !(number > 0.0 && number <= MAX_LIMIT_NUMBER && number * unit_kb <= MAX_MEMORY_KB) {
+        return Err(cx.err(
+            v.span().start,
+            field,
+            format!(
+                "`{s}` is out of range: a memory limit must be more than 0 and at most 2048TB, \
+                 with a number of at most {} (LSF keeps limits in 32-bit fields); write e.g. \
+                 \"8GB\"",
+                group(MAX_LIMIT_NUMBER as i64)
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// One `extra` entry: the user's own `#BSUB` option text, written as it is.
+fn extra(cx: &Cx<'_>, e: &Val<'_>, field: &str, ex: &str) -> Res<String> {
+    let s = cx.one_line(e, field, ex)?;
+    if !s.starts_with('-') {
+        return Err(cx.err(
+            e.span().start,
+            field,
+            format!(
+                "`{s}` is not a bsub option: each entry must start with `-`, e.g. \"-P myproject\""
+            ),
+        ));
+    }
+    if s.contains('"') {
+        // LSF pairs a `"` with the next one on the line, with no escape: an unpaired or nested
+        // quote turns the rest into other options. Single quotes group words as well.
+        return Err(cx.err(
+            e.span().start,
+            field,
+            "must not contain `\"` (LSF reads a #BSUB value up to the next `\"`, with no escape); \
+             group words with single quotes instead, e.g. \"-Jd 'my run'\"",
+        ));
+    }
+    if s.ends_with('\\') {
+        return Err(cx.err(
+            e.span().start,
+            field,
+            "must not end with `\\`: LSF would join the next #BSUB line to this one; remove it",
+        ));
+    }
+    Ok(s)
 }
 
 fn default_target(max_in_flight: Option<u32>) -> Target {
@@ -253,7 +381,7 @@ fn target_name(
     example: &str,
     one_word: bool,
 ) -> Res<String> {
-    let s = cx.one_line(v, field, example)?;
+    let s = cx.bsub_text(v, field, example)?;
     if one_word && s.contains(char::is_whitespace) {
         return Err(cx.err(
             v.span().start,
@@ -445,7 +573,7 @@ fn parse_targets(cx: &Cx<'_>, tb: Tbl<'_, '_>, max_in_flight: Option<u32>) -> Re
             }
             let weight = match t.get("weight") {
                 None => 1,
-                Some(v) => cx.int_in(v, &t.sub("weight"), 1, i64::from(u32::MAX), "weight = 2")?,
+                Some(v) => cx.int_in(v, &t.sub("weight"), 1, MAX_WEIGHT, "weight = 2")?,
             };
             let mif = match t.get("max_in_flight") {
                 None => max_in_flight,
@@ -453,7 +581,7 @@ fn parse_targets(cx: &Cx<'_>, tb: Tbl<'_, '_>, max_in_flight: Option<u32>) -> Re
                     v,
                     &t.sub("max_in_flight"),
                     1,
-                    i64::from(u32::MAX),
+                    MAX_COUNT,
                     "max_in_flight = 50",
                 )?),
             };
@@ -498,10 +626,16 @@ pub(super) fn parse_local(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LocalOpts> {
             concurrency: default,
         });
     };
-    let tb = cx.table(v, "local", &["concurrency"], "[local] concurrency = 4")?;
+    let tb = cx.table(v, "local", LOCAL_KEYS, "[local] concurrency = 4")?;
     let concurrency = match tb.get("concurrency") {
         None => default,
-        Some(c) => cx.int_in(c, "local.concurrency", 1, 1 << 20, "concurrency = 4")?,
+        Some(c) => cx.int_in(
+            c,
+            "local.concurrency",
+            1,
+            MAX_CONCURRENCY,
+            "concurrency = 4",
+        )?,
     };
     Ok(LocalOpts { concurrency })
 }
@@ -510,13 +644,14 @@ pub(super) fn parse_cluster(cx: &Cx<'_>, v: &Val<'_>) -> Res<ClusterOpts> {
     let tb = cx.table(
         v,
         "cluster",
-        &["host", "init", "remote_dir"],
+        CLUSTER_KEYS,
         "[cluster] host = \"user@login.example.org\"",
     )?;
     let ex = "host = \"user@access.nju.edu.cn\"";
     let hv = tb.get("host").ok_or_else(|| cx.missing(tb, "host", ex))?;
     let host = cx.one_line(hv, "cluster.host", ex)?;
-    if host.starts_with('-') || host.contains(char::is_whitespace) {
+    // `[user@]host`, or an ssh config alias: short (a DNS name is at most 253 bytes).
+    if host.starts_with('-') || host.contains(char::is_whitespace) || host.len() > 300 {
         return Err(cx.err(
             hv.span().start,
             "cluster.host",
@@ -532,7 +667,14 @@ pub(super) fn parse_cluster(cx: &Cx<'_>, v: &Val<'_>) -> Res<ClusterOpts> {
         .transpose()?;
     let remote_dir = tb
         .get("remote_dir")
-        .map(|v| cx.one_line(v, "cluster.remote_dir", "remote_dir = \"~/.bsweep\""))
+        .map(|v| {
+            let field = "cluster.remote_dir";
+            let s = cx.one_line(v, field, "remote_dir = \"~/.bsweep\"")?;
+            match bad_remote_dir(&s) {
+                Some(why) => Err(cx.err(v.span().start, field, why)),
+                None => Ok(s),
+            }
+        })
         .transpose()?;
     Ok(ClusterOpts {
         host,
@@ -554,21 +696,22 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
     let tb = cx.table(
         v,
         "collect",
-        &["files", "metrics_json", "stdout_kv", "stdout_regex"],
+        COLLECT_KEYS,
         "[collect] metrics_json = \"metrics.json\"",
     )?;
-    let check_path = |s: &str, at: usize, field: &str| -> Res<()> {
-        match bad_collect_path(s) {
-            Some(why) => Err(cx.err(
+    // One rule for every file name collect reads or brings back.
+    let check_path = |s: &str, at: usize, field: &str| -> Res<String> {
+        collect_path(s).map_err(|why| {
+            cx.err(
                 at,
                 field,
                 format!(
-                    "`{s}` {why}; give a path relative to the point's out_dir, e.g. \
-                     \"metrics.json\""
+                    "`{}` {why}; give a path relative to the point's out_dir, e.g. \
+                     \"metrics.json\"",
+                    s.escape_debug()
                 ),
-            )),
-            None => Ok(()),
-        }
+            )
+        })
     };
     if let Some(v) = tb.get("files") {
         for (i, (s, at)) in cx
@@ -576,14 +719,13 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
             .into_iter()
             .enumerate()
         {
-            check_path(&s, at, &format!("collect.files[{i}]"))?;
-            c.files.push(s);
+            c.files
+                .push(check_path(&s, at, &format!("collect.files[{i}]"))?);
         }
     }
     if let Some(v) = tb.get("metrics_json") {
         let s = cx.string(v, "collect.metrics_json", "metrics_json = \"metrics.json\"")?;
-        check_path(&s, v.span().start, "collect.metrics_json")?;
-        c.metrics_json = Some(s);
+        c.metrics_json = Some(check_path(&s, v.span().start, "collect.metrics_json")?);
     }
     if let Some(v) = tb.get("stdout_kv") {
         c.stdout_kv = cx.boolean(v, "collect.stdout_kv", "stdout_kv = true")?;
