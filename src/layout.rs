@@ -13,33 +13,9 @@ pub const STDERR_FILE: &str = "stderr.txt";
 /// remote_dir`), relative to the remote home.
 pub const DEFAULT_REMOTE_DIR: &str = "~/.bsweep";
 
-/// A SWEEP argument that is not a sweep name (`../x`, `/abs`, `a/b`): refused before anything
-/// touches the file system.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "`{given}` is not a sweep name: a name is 1-64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (`bsweep list` shows the sweeps)"
-)]
-pub struct NameError {
-    pub given: String,
-}
-
-/// Checks a sweep name: it becomes a directory name, so nothing that could climb out of the
-/// home or name a path.
-pub fn check_sweep_name(name: &str) -> Result<(), NameError> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(NameError {
-            given: name.to_string(),
-        })
-    }
-}
+/// The sweep-name rule is the sweep file's (`name`); a SWEEP argument must follow it too, so
+/// `../x`, `/abs` or `a/b` is refused before anything touches the file system.
+pub use crate::spec::{NameError, check_sweep_name};
 
 /// Where bsweep keeps its state: `--home`, `$BSWEEP_HOME`, or the XDG data dir.
 #[derive(Debug, Clone)]

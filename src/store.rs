@@ -203,12 +203,33 @@ pub struct Store {
 }
 
 fn open_db(path: &Path, name: &str) -> Result<sled::Db, StoreError> {
+    // sled locks its file itself; bsweep's own lock already makes this process the only writer,
+    // so a lock still held is a database of this process being closed (or of one that is
+    // exiting): it is gone in a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open_db_once(path, name) {
+            Err(StoreError::Io { source, .. })
+                if source.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn open_db_once(path: &Path, name: &str) -> Result<sled::Db, StoreError> {
     // sled may panic on some damaged files rather than return an error: contain it, so a
     // broken store is an error with a way out, never a crash.
     let opened = quietly(|| {
         sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_BYTES)
+            // Every write bsweep makes is flushed when it must be durable; without a background
+            // flusher the database closes (and unlocks) the moment the store is dropped.
+            .flush_every_ms(None)
             .open()
     });
     match opened {
@@ -613,12 +634,27 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-/// Runs `f`, turning a panic into an error message without printing the panic.
+thread_local! {
+    /// Set while this thread runs [`quietly`]: its panics are turned into errors, not printed.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into an error message without printing the panic. The panic hook
+/// is wrapped once, and stays silent only for the thread inside `quietly`: swapping the
+/// process-wide hook each time would also silence other threads' panics meanwhile.
 fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    static WRAP: std::sync::Once = std::sync::Once::new();
+    WRAP.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    QUIET.with(|q| q.set(was));
     r.map_err(|p| {
         p.downcast_ref::<&str>()
             .map(|s| s.to_string())

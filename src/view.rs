@@ -213,16 +213,9 @@ pub fn where_label(meta: &SweepMeta, p: &PointRec) -> Option<String> {
         .or_else(|| meta.targets.get(a.target).cloned())
 }
 
-/// A parameter value as JSON: what `serde_json::to_value` gives, without a serializer per value
-/// (status builds one per parameter of every point).
+/// A parameter value as JSON (numbers as numbers, strings as strings).
 pub fn json_value(v: &crate::spec::Value) -> serde_json::Value {
-    use crate::spec::Value;
-    match v {
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Float(x) => serde_json::Value::from(*x),
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-    }
+    v.to_json()
 }
 
 #[cfg(test)]
@@ -252,7 +245,7 @@ mod tests {
     fn the_streamed_json_reads_back_as_the_view_with_its_overview() {
         let m = meta();
         let mut pts: Vec<PointRec> = (0..3)
-            .map(|i| PointRec::new(i, vec![("a".into(), Value::Float(0.5))]))
+            .map(|i| PointRec::new(i, vec![("a".into(), Value::from(0.5))]))
             .collect();
         let mut a = AttemptRec::intent(1, "bsw-abc-00001-1".into(), 1, 0.0);
         a.accept(JobId::element("9", 2), None, 1.0);

@@ -15,7 +15,12 @@ use crate::transport::{AnyTransport, Transport, batch_script, command_line, pars
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ok(String),
-    Problem { said: String, fix: String },
+    /// Works, but probably not as meant (a table the backend ignores).
+    Warning(String),
+    Problem {
+        said: String,
+        fix: String,
+    },
     NotChecked(String),
 }
 
@@ -52,10 +57,17 @@ pub async fn doctor(
     show: &mut dyn FnMut(&Check),
 ) -> Result<(), AppError> {
     let spec = Spec::load(file)?;
+    let n = spec.count();
     show(&ok(
         format!("sweep file {}", file.display()),
-        format!("ok ({} points)", spec.count()),
+        format!("ok ({n} point{})", if n == 1 { "" } else { "s" }),
     ));
+    for w in spec.warnings() {
+        show(&Check {
+            what: format!("sweep file {}", file.display()),
+            outcome: Outcome::Warning(w.to_string()),
+        });
+    }
     if spec.backend == BackendKind::Local {
         show(&ok(
             "backend local",

@@ -9,7 +9,7 @@ use super::connect::{self, Place};
 use super::{AppError, ClusterError, Ctx, UsageError, check_bound, check_size, io};
 use crate::model::{PointRec, now};
 use crate::sched::Profile;
-use crate::spec::{BackendKind, Spec};
+use crate::spec::{BackendKind, Spec, SpecWarning};
 use crate::store::{Store, StoreError, SweepMeta};
 use crate::transport::Transport;
 
@@ -29,9 +29,11 @@ pub async fn record(
     file: &Path,
     yes: bool,
     place: &Place,
+    warn: &mut dyn FnMut(&SpecWarning),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Store, AppError> {
     let spec = Spec::load(file)?;
+    spec.warnings().iter().for_each(&mut *warn);
     check_bound(&spec, yes)?;
     let count = spec.count();
     check_size(count, yes)?;

@@ -461,6 +461,10 @@ fn measure_cmd(file: &Path, command: &[OsString]) -> i32 {
 
 fn plan(ctx: &Ctx, file: &Path, all: bool, json: bool, yes: bool) -> Result<(), AppError> {
     let plan = app::plan::plan(ctx, file, yes)?;
+    // On stderr, so that `--json` stays JSON.
+    for w in plan.spec.warnings() {
+        note(format!("warning: {w}"));
+    }
     let shown = if all { plan.count } else { plan.count.min(3) };
     // Buffered: `--all` on a large grid writes millions of lines, one syscall each otherwise.
     let mut o = std::io::BufWriter::new(std::io::stdout().lock());
@@ -501,7 +505,8 @@ async fn launch(
         );
         bar
     });
-    let store = app::launch::record(ctx, file, yes, place, &mut |n, total| {
+    let mut warn = |w: &crate::spec::SpecWarning| note(format!("warning: {w}"));
+    let store = app::launch::record(ctx, file, yes, place, &mut warn, &mut |n, total| {
         if let Some(b) = &bar {
             b.set_length(total);
             b.set_position(n);

@@ -306,6 +306,7 @@ pub fn plan_json(plan: &Plan, shown: u64, out: &mut dyn Write) -> Result<(), App
 pub fn check_text(c: &Check) -> String {
     match &c.outcome {
         Outcome::Ok(d) => format!("{}: {d}", c.what),
+        Outcome::Warning(w) => format!("warning: {w}"),
         Outcome::NotChecked(why) => format!("{}: not checked ({why})", c.what),
         Outcome::Problem { said, fix } => format!("{}: PROBLEM: {said}\n  fix: {fix}", c.what),
     }

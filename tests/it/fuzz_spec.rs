@@ -1065,14 +1065,14 @@ proptest! {
         };
         let out_dir = PathBuf::from(format!("{dir}/b/out/00000"));
         let point = spec.points().next().expect("one point");
-        let script = bsweep::script::render(
+        let script = bsweep::sched::Dialect::Lsf.job_script(
             &spec,
-            &point,
-            &bsweep::script::ScriptCtx {
+            &bsweep::sched::script::Job {
                 sweep_name: "b",
                 sweep_id: "abc123",
                 job_name: "bsw-abc123-00000-1",
                 attempt: 1,
+                point: &point,
                 out_dir: &out_dir,
                 target: &spec.lsf.targets[0],
                 workdir_base: None,

@@ -8,6 +8,7 @@ mod debug_cli;
 mod fuzz_parsers;
 mod fuzz_spec;
 mod fuzzkit;
+mod hardening;
 mod local_e2e;
 mod lsf_fixtures;
 mod lsf_sim;

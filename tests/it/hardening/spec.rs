@@ -2,7 +2,7 @@
 //! are refused by `plan`, `launch` and `doctor` with exit 2 at `file:line:col` before anything
 //! is recorded, and numbers written in the file reach the program and the CSV as written.
 //!
-//! Self-contained (no `mod common;`): each test runs the real binary with `--home` in a temp dir.
+//! Each test runs the real binary with `--home` in a temp dir.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

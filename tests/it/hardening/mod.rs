@@ -1,0 +1,3 @@
+//! Regression tests of everything careless or hostile users broke, one per reported item (`cargo test hardening` runs them all).
+
+mod spec;
