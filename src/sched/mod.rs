@@ -3,6 +3,7 @@
 pub mod local;
 pub mod lsf;
 pub mod measure;
+pub mod slurm;
 
 use std::collections::HashMap;
 use std::fmt;
