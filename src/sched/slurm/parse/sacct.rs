@@ -572,6 +572,21 @@ mod tests {
                 ..
             }
         ));
+        // Slurm 22.05.8's sacct on a cluster without accounting: it will not come back.
+        let e = parse_sacct(
+            "",
+            "Slurm accounting storage is disabled\n",
+            Some(1),
+            SACCT_FIELDS,
+        )
+        .expect_err("no accounting");
+        assert!(matches!(
+            e,
+            QueryError::Failed {
+                kind: super::super::ErrorKind::Permanent,
+                ..
+            }
+        ));
         assert!(parse_sacct("", "", Some(0), SACCT_FIELDS).is_ok());
         assert!(parse_sacct("", "", None, SACCT_FIELDS).is_err());
     }

@@ -611,6 +611,13 @@ mod tests {
 
     #[test]
     fn failures_keep_slurms_words_and_their_kind() {
+        // Slurm 22.05.8's sbatch with its controller unreachable.
+        let e = err(
+            "",
+            "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n",
+            Some(1),
+        );
+        assert_eq!(e.kind, ErrorKind::Transient);
         let e = err(
             "",
             "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n",

@@ -98,10 +98,11 @@ mod tests {
         )
         .expect("reading");
         assert_eq!(r.already_done, ["5"]);
+        // Slurm 22.05.8's scancel with its controller unreachable: exit 8, a per-job line.
         let e = parse_scancel(
             "",
-            "scancel: error: Unable to contact slurm controller (connect failure)\n",
-            Some(1),
+            "scancel: error: Kill job error on job id 5: Unable to contact slurm controller (connect failure)\n",
+            Some(8),
         )
         .expect_err("failure");
         assert!(matches!(

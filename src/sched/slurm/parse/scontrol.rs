@@ -125,14 +125,18 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(
+        // Slurm 22.05.8's scontrol with its controller unreachable.
+        assert!(matches!(
             parse_scontrol_config(
                 "",
                 "slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)\n",
                 Some(1)
-            )
-            .is_err()
-        );
+            ),
+            Err(QueryError::Failed {
+                kind: super::super::ErrorKind::Transient,
+                ..
+            })
+        ));
         assert_eq!(
             parse_scontrol_config("", "", Some(0)),
             Ok(SlurmConfig::default())

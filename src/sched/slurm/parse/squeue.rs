@@ -488,6 +488,7 @@ mod tests {
         )
         .expect("reading");
         assert!(purged.none_known);
+        // The first as Slurm 22.05.8's squeue prints it with its controller unreachable.
         for (stderr, code, transient) in [
             (
                 "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n",
