@@ -8,6 +8,7 @@
 pub mod local;
 pub mod lsf;
 pub mod script;
+pub mod slurm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -16,6 +16,7 @@ mod plan_cli;
 mod recover;
 mod spec_files;
 mod spec_swap;
+mod slurm_fixtures;
 mod ssh_cli;
 mod ssh_transport;
 mod torture;
