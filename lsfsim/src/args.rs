@@ -73,6 +73,86 @@ pub fn parse(args: &[String], spec: &Spec) -> Result<Parsed, ArgError> {
     Ok(out)
 }
 
+/// What glibc's getopt(3) says about a bad option (`-o` for OpenLava's bjobs, a value missing).
+#[derive(Debug, PartialEq, Eq)]
+pub enum GetoptError {
+    Invalid(char),
+    MissingArg(char),
+}
+
+impl GetoptError {
+    /// The line getopt prints on stderr: `bjobs: invalid option -- 'o'`.
+    pub fn message(&self, argv0: &str) -> String {
+        match self {
+            GetoptError::Invalid(c) => format!("{argv0}: invalid option -- '{c}'"),
+            GetoptError::MissingArg(c) => {
+                format!("{argv0}: option requires an argument -- '{c}'")
+            }
+        }
+    }
+}
+
+/// Options in order (a value for those that take one) and the other words.
+pub type Getopt = (Vec<(char, Option<String>)>, Vec<String>);
+
+/// getopt(3) as glibc does it, for the OpenLava commands: one-letter options clustered
+/// (`-aw`), `x:` takes a value (glued, `-Jname`, or the next word), `x::` an optional glued
+/// value (`-W`, `-WL`); so `-noheader` is `-n oheader` and `-json` fails at `j`. Non-options are
+/// collected wherever they are (glibc permutes them); `--` ends the options.
+pub fn getopt(args: &[String], optstring: &str) -> Result<Getopt, GetoptError> {
+    let spec = |c: char| -> Option<usize> {
+        let at = optstring.find(c).filter(|_| c != ':')?;
+        Some(
+            optstring[at + 1..]
+                .chars()
+                .take_while(|&x| x == ':')
+                .count(),
+        )
+    };
+    let (mut opts, mut rest) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            rest.extend(args[i..].iter().cloned());
+            break;
+        }
+        if a.len() < 2 || !a.starts_with('-') {
+            rest.push(a.clone());
+            continue;
+        }
+        let chars: Vec<char> = a[1..].chars().collect();
+        let mut k = 0;
+        while k < chars.len() {
+            let c = chars[k];
+            k += 1;
+            let glued: String = chars[k..].iter().collect();
+            match spec(c) {
+                None => return Err(GetoptError::Invalid(c)),
+                Some(0) => opts.push((c, None)),
+                Some(1) => {
+                    let v = if !glued.is_empty() {
+                        glued
+                    } else if let Some(next) = args.get(i) {
+                        i += 1;
+                        next.clone()
+                    } else {
+                        return Err(GetoptError::MissingArg(c));
+                    };
+                    opts.push((c, Some(v)));
+                    break;
+                }
+                Some(_) => {
+                    opts.push((c, (!glued.is_empty()).then_some(glued)));
+                    break;
+                }
+            }
+        }
+    }
+    Ok((opts, rest))
+}
+
 /// Splits one line into words the way sh would for simple quoting: '...', "...", backslash, and
 /// an unquoted `#` at a word start begins a comment.
 pub fn shell_words(line: &str) -> Vec<String> {
@@ -143,6 +223,38 @@ mod tests {
             s(&["-R", "rusage[mem=20G]", "-J", "a b", "x y"])
         );
         assert_eq!(shell_words(r#"-J "sw[1-10]%2""#), s(&["-J", "sw[1-10]%2"]));
+    }
+
+    #[test]
+    fn getopt_like_glibc() {
+        let opt = "VladpsrwW::RAhJ:q:u:m:n:N:P:SU:g:";
+        let (o, rest) = getopt(&s(&["-aw", "12", "-noheader", "-UF", "-Jx*", "-W"]), opt).unwrap();
+        assert_eq!(
+            o,
+            vec![
+                ('a', None),
+                ('w', None),
+                ('n', Some("oheader".into())),
+                ('U', Some("F".into())),
+                ('J', Some("x*".into())),
+                ('W', None)
+            ]
+        );
+        assert_eq!(rest, s(&["12"]));
+        assert_eq!(
+            getopt(&s(&["-q", "normal"]), opt).unwrap().0,
+            vec![('q', Some("normal".into()))]
+        );
+        assert_eq!(getopt(&s(&["-json"]), opt), Err(GetoptError::Invalid('j')));
+        assert_eq!(
+            getopt(&s(&["-o", "jobid"]), opt),
+            Err(GetoptError::Invalid('o'))
+        );
+        assert_eq!(getopt(&s(&["-q"]), opt), Err(GetoptError::MissingArg('q')));
+        assert_eq!(
+            GetoptError::Invalid('o').message("bjobs"),
+            "bjobs: invalid option -- 'o'"
+        );
     }
 
     #[test]

@@ -10,8 +10,12 @@ pub enum Version {
     /// IBM Spectrum LSF 10.1: `bjobs -o`, `-json`, `-noheader` work.
     #[default]
     Lsf10,
-    /// Old LSF / OpenLava: only the classic tables; `-o`/`-json`/`-noheader` are unknown options.
+    /// Old LSF: only the classic tables; `-o`/`-json`/`-noheader` are unknown options.
     Old,
+    /// OpenLava 4.0 (the captures in `shared/lsf/openlava/`): OpenLava's bjobs/bqueues/bhist/
+    /// bmgroup options and formats, its job report (before the output, no `Run time`) and its
+    /// run limit (SIGUSR2 at the limit, so a job script exits 140; no `TERM_` lines).
+    Openlava,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +29,9 @@ pub struct Queue {
     /// Hosts this queue dispatches to; empty means all cluster hosts.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The queue's RUNLIMIT in minutes (`openlava` only enforces run limits).
+    #[serde(default)]
+    pub runlimit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +78,10 @@ pub struct Config {
     pub user: Option<String>,
     /// Milliseconds between bkill's SIGINT and the runner's SIGKILL.
     pub kill_grace_ms: u64,
+    /// How long one minute of a run limit (`bsub -W`, a queue's `runlimit`) lasts, in ms: tests
+    /// set it low to see limits reached in seconds. OpenLava's grace after its warning signal
+    /// (WARN_TIME, 600 s) is ten of these minutes.
+    pub runlimit_minute_ms: u64,
     pub faults: Faults,
 }
 
@@ -97,6 +108,7 @@ impl Default for Config {
             submit_host: None,
             user: None,
             kill_grace_ms: 2000,
+            runlimit_minute_ms: 60_000,
             faults: Faults::default(),
         }
     }
@@ -117,6 +129,7 @@ impl Config {
                 slots: default_slots(),
                 priority: default_priority(),
                 hosts: Vec::new(),
+                runlimit: None,
             });
         }
         if cfg.hosts.is_empty() && cfg.hostgroups.iter().all(|g| g.hosts.is_empty()) {
@@ -163,6 +176,20 @@ impl Config {
             Some(q) if !q.hosts.is_empty() => q.hosts.clone(),
             _ => self.hosts.clone(),
         }
+    }
+
+    pub fn openlava(&self) -> bool {
+        self.version == Version::Openlava
+    }
+
+    /// The run limit a job of `queue` with `bsub -W minutes` gets, in ms: the smaller of the two.
+    pub fn runlimit_ms(&self, queue: &str, minutes: Option<u64>) -> Option<u64> {
+        let queue = self.queue(queue).and_then(|q| q.runlimit);
+        let min = match (minutes, queue) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        min.map(|m| m.saturating_mul(self.runlimit_minute_ms))
     }
 
     pub fn master(&self) -> String {

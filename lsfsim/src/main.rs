@@ -1,4 +1,5 @@
-//! lsfsim: an LSF simulator for bsweep's tests, called as bsub/bjobs/bkill/bqueues/bhist/lsid.
+//! lsfsim: an LSF simulator for bsweep's tests, called as bsub/bjobs/bkill/bqueues/bhist/lsid/
+//! bmgroup.
 //!
 //! One multi-call binary: it dispatches on the name it was called by, or on its first argument
 //! (`lsfsim bjobs -a`). There is no daemon: every call locks `LSFSIM_DIR`, runs a scheduling pass,
@@ -21,7 +22,9 @@ use config::Config;
 use faults::Rng;
 use std::path::PathBuf;
 
-pub const COMMANDS: [&str; 6] = ["bsub", "bjobs", "bkill", "bqueues", "bhist", "lsid"];
+pub const COMMANDS: [&str; 7] = [
+    "bsub", "bjobs", "bkill", "bqueues", "bhist", "lsid", "bmgroup",
+];
 
 /// Everything a command needs besides the state.
 pub struct Ctx {
@@ -92,7 +95,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: lsfsim install DIR            symlink bsub, bjobs, bkill, bqueues, bhist, lsid in DIR\n       \
+        "usage: lsfsim install DIR            symlink bsub, bjobs, bkill, bqueues, bhist, lsid, bmgroup in DIR\n       \
          lsfsim <command> [args...]     run one command (also: call the symlinks)\n\
          State lives in $LSFSIM_DIR (required); see LSFSIM_DIR/config.toml."
     );
@@ -196,6 +199,7 @@ fn run_command(cmd: &str, args: &[String], argv0: String) -> i32 {
         "bkill" => cmd::bkill::run(&mut ctx, st, args),
         "bqueues" => cmd::bqueues::run(&mut ctx, st, args),
         "bhist" => cmd::bhist::run(&mut ctx, st, args),
+        "bmgroup" => cmd::bmgroup::run(&mut ctx, st, args),
         _ => cmd::lsid::run(&mut ctx, st, args),
     };
     ctx.now = sys::now_ms();

@@ -138,6 +138,113 @@ pub fn render(r: &Report) -> String {
     s
 }
 
+/// OpenLava's report (sbd.job.c), which comes BEFORE the job's output: the sender and subject
+/// without a cluster, no `Terminated at`, and only CPU time, Max Memory, Max Swap and Max
+/// Processes; it ends with "The output (if any) follows:" and a blank line, and the runner
+/// appends the output (and the "PS:" naming the stderr file) after it.
+pub fn render_openlava(r: &Report, master: &str, from_stdin: bool) -> String {
+    let (job, e) = (r.job, r.elem);
+    let start = e.start_ms.unwrap_or(job.submit_ms);
+    let finish = e.finish_ms.unwrap_or(start);
+    let done = e.stat == Stat::Done;
+    let name = job.submitted_name();
+    let mut s = String::new();
+    s.push_str(&format!("Sender: OpenLava System <openlava@{master}>\n"));
+    s.push_str(&format!(
+        "Subject: Job {}: <{name}> {}\n\n",
+        job.elem_id(e),
+        if done { "Done" } else { "Exited" }
+    ));
+    s.push_str(&format!(
+        "Job <{name}> was submitted from host <{}> by user <{}>.\n",
+        job.from_host, job.user
+    ));
+    let mut hosts: Vec<(String, usize)> = Vec::new();
+    for h in &e.exec_hosts {
+        match hosts.iter_mut().find(|(n, _)| n == h) {
+            Some((_, c)) => *c += 1,
+            None => hosts.push((h.clone(), 1)),
+        }
+    }
+    let first = match hosts.as_slice() {
+        [(h, 1)] => h.clone(),
+        [(h, c), ..] => format!("{c}*{h}"),
+        [] => first_host(e).to_string(),
+    };
+    s.push_str(&format!(
+        "Job was executed on host(s) <{first}>, in queue <{}>, as user <{}>.\n",
+        job.queue, job.user
+    ));
+    if hosts.len() > 1 || hosts.first().is_some_and(|(_, c)| *c > 1) {
+        for (h, c) in hosts.iter().skip(1) {
+            s.push_str(&format!("                            <{c}*{h}>\n"));
+        }
+    }
+    s.push_str(&format!("<{}> was used as the home directory.\n", r.home));
+    s.push_str(&format!(
+        "<{}> was used as the working directory.\n",
+        job.cwd
+    ));
+    s.push_str(&format!("Started at {}\n", timefmt::ctime(start)));
+    s.push_str(&format!("Results reported at {}\n", timefmt::ctime(finish)));
+    s.push_str("\nYour job looked like:\n\n");
+    s.push_str(DASHES);
+    s.push_str("\n# LSBATCH: User input\n");
+    s.push_str(r.script.trim_end_matches('\n'));
+    // A spooled script is echoed with the blank line its job file has after it.
+    s.push_str(if from_stdin { "\n\n" } else { "\n" });
+    s.push_str(DASHES);
+    s.push_str("\n\n");
+    // OpenLava's CPU time includes its job starter, so even `true` shows 0.01 s; with none at
+    // all it would print a bare "Exited" and no usage summary, which a simulated job whose CPU
+    // time rounds to nothing must not imitate.
+    let cpu = e.cpu_secs.max(0.01);
+    match (done, e.signal) {
+        (true, _) => s.push_str("Successfully completed"),
+        (false, Some(sig)) => s.push_str(&format!(
+            "Exited with signal termination: {}",
+            signal_name(sig)
+        )),
+        (false, None) => s.push_str(&format!(
+            "Exited with exit code {}",
+            e.exit_code.unwrap_or(1)
+        )),
+    }
+    s.push_str(".\n\nResource usage summary:\n\n");
+    s.push_str(&format!("    CPU time   :{cpu:10.2} sec.\n"));
+    let kb = |k: u64, label: &str, pad: &str| match k {
+        0 => String::new(),
+        k if k > 1024 => format!("    {label}{pad}:{:10} MB\n", (k + 512) / 1024),
+        k => format!("    {label}{pad}:{k:10} KB\n"),
+    };
+    s.push_str(&kb(e.max_rss_kb, "Max Memory", " "));
+    let swap = kb(e.max_swap_kb, "Max Swap", "   ");
+    if !swap.is_empty() {
+        s.push_str(&swap);
+        s.push('\n');
+    }
+    s.push_str(&format!("    Max Processes  :{:10}\n", e.max_procs.max(1)));
+    s.push_str("\nThe output (if any) follows:\n\n");
+    s
+}
+
+/// strsignal(3)'s words for the signals a job dies of.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGHUP => "Hangup".into(),
+        libc::SIGINT => "Interrupt".into(),
+        libc::SIGQUIT => "Quit".into(),
+        libc::SIGABRT => "Aborted".into(),
+        libc::SIGKILL => "Killed".into(),
+        libc::SIGSEGV => "Segmentation fault".into(),
+        libc::SIGPIPE => "Broken pipe".into(),
+        libc::SIGTERM => "Terminated".into(),
+        libc::SIGUSR1 => "User defined signal 1".into(),
+        libc::SIGUSR2 => "User defined signal 2".into(),
+        n => format!("Unknown signal {n}"),
+    }
+}
+
 fn first_host(e: &Elem) -> &str {
     e.exec_hosts
         .first()

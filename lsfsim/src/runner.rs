@@ -83,6 +83,39 @@ struct Started {
     script: String,
     /// Exit code when the job could not even start (bash missing, killed while dispatching).
     early_exit: Option<(i32, bool)>,
+    /// OpenLava: where the job's stdout (and stderr, without -e) and its -e stderr are spooled
+    /// until the job ends; the report goes first, then they are copied.
+    spool: Option<Spool>,
+}
+
+struct Spool {
+    out: PathBuf,
+    err: Option<(PathBuf, PathBuf)>,
+}
+
+fn spool_path(dir: &Path, job: &Job, index: u32, what: &str) -> PathBuf {
+    dir.join("jobs")
+        .join(format!("{}.{}.spool.{what}", job.id, index))
+}
+
+/// OpenLava's job file: the shell traps TERM, USR1, USR2, INT and HUP (`$LSB_TRAPSIGS` is
+/// `trap # 15 10 12 2 1`), so those signals kill only what it runs. A one-line command runs in
+/// that shell itself (it outlives a signal to its commands and goes on); a script of several
+/// lines runs as a child shell, which such a signal ends; the job file then prints the signal's
+/// name and exits 128 + its number (140 for the run limit's SIGUSR2).
+fn openlava_job_file(script_path: &Path, script: &str) -> String {
+    let mut s = String::from("trap '#' 15 10 12 2 1\n");
+    if script.trim_end_matches('\n').contains('\n') {
+        let quoted = format!(
+            "'{}'",
+            script_path.display().to_string().replace('\'', r"'\''")
+        );
+        s.push_str(&format!("bash {quoted}\nsaveExit=$?\n(exit $saveExit)\n"));
+    } else {
+        s.push_str(script);
+        s.push('\n');
+    }
+    s
 }
 
 fn run(dir: &Path, id: u64, index: u32) -> Result<(), String> {
@@ -100,7 +133,7 @@ fn run(dir: &Path, id: u64, index: u32) -> Result<(), String> {
         if e.stat != Stat::Run || e.runner_pid != Some(me) {
             return Ok(());
         }
-        let started = start(dir, &job, pos)?;
+        let started = start(dir, &cfg, &job, pos)?;
         if let Some(child) = &started.child {
             let e = &mut locked
                 .state
@@ -119,7 +152,7 @@ fn run(dir: &Path, id: u64, index: u32) -> Result<(), String> {
 /// Opens the output files and starts bash in its own process group (so bkill can signal the
 /// whole job without hitting this runner). Called with the state lock held, so a bkill either
 /// sees the job's pid or leaves a kill request this function honours.
-fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
+fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, String> {
     let e = &job.elems[pos];
     let index = e.index;
     let script = std::fs::read_to_string(sched::script_path(dir, job.id)).unwrap_or_default();
@@ -143,6 +176,7 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
         }
         None => (out.try_clone().map_err(|e| e.to_string())?, None),
     };
+    let openlava = cfg.openlava();
     let mut st = Started {
         child: None,
         out_path,
@@ -150,6 +184,28 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
         job: job.clone(),
         script,
         early_exit: None,
+        spool: None,
+    };
+    // OpenLava writes the output into the -o file only when the job has ended, after its
+    // report: until then it goes to spool files.
+    let (out, err) = if openlava {
+        let spool_out = spool_path(dir, job, index, "out");
+        let so = open_out(&spool_out, true).map_err(|e| e.to_string())?;
+        let (se, spool_err) = match (&job.opts.err, &st.err_note) {
+            (Some(_), Some(err_file)) => {
+                let p = spool_path(dir, job, index, "err");
+                let f = open_out(&p, true).map_err(|e| e.to_string())?;
+                (f, Some((p, PathBuf::from(err_file))))
+            }
+            _ => (so.try_clone().map_err(|e| e.to_string())?, None),
+        };
+        st.spool = Some(Spool {
+            out: spool_out,
+            err: spool_err,
+        });
+        (so, se)
+    } else {
+        (out, err)
     };
     if e.kill_ms.is_some() {
         // bkill arrived between dispatch and now: the job never starts.
@@ -167,8 +223,15 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
     };
     let hosts = e.exec_hosts.join(" ");
     let mut cmd = Command::new(find_bash(&env));
-    cmd.arg(sched::script_path(dir, job.id))
-        .current_dir(cwd)
+    if openlava {
+        cmd.arg("-c").arg(openlava_job_file(
+            &sched::script_path(dir, job.id),
+            &st.script,
+        ));
+    } else {
+        cmd.arg(sched::script_path(dir, job.id));
+    }
+    cmd.current_dir(cwd)
         .env_clear()
         .envs(&env)
         .env("LSB_JOBID", job.id.to_string())
@@ -208,6 +271,31 @@ fn start(dir: &Path, job: &Job, pos: usize) -> Result<Started, String> {
     Ok(st)
 }
 
+/// OpenLava's end of a job: the report, then the spooled output, then (with -e) the "PS:"
+/// naming the stderr file, all appended to the -o file; the spooled stderr is appended to the
+/// -e file.
+fn write_openlava_report(cfg: &Config, r: &Report, spool: &Spool, out_path: &Path) {
+    let mut text = report::render_openlava(r, &cfg.master(), r.job.stdin_script).into_bytes();
+    text.extend(std::fs::read(&spool.out).unwrap_or_default());
+    if let Some((spooled, err_file)) = &spool.err {
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(err_file) {
+            let _ = f.write_all(&std::fs::read(spooled).unwrap_or_default());
+        }
+        text.extend_from_slice(
+            format!(
+                "\n\nPS:\n\nRead file <{}> for stderr output of this job.\n\n",
+                err_file.display()
+            )
+            .as_bytes(),
+        );
+        let _ = std::fs::remove_file(spooled);
+    }
+    let _ = std::fs::remove_file(&spool.out);
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(out_path) {
+        let _ = f.write_all(&text);
+    }
+}
+
 /// bash from the job's PATH (the submitter's), else this process's, else /bin/bash; resolved
 /// here because the job's environment replaces ours before the exec.
 fn find_bash(env: &BTreeMap<String, String>) -> PathBuf {
@@ -242,12 +330,22 @@ struct Usage {
     samples: u64,
     rss_sum_kb: u64,
     max_rss_kb: u64,
+    max_swap_kb: u64,
     max_procs: u32,
     max_threads: u32,
 }
 
+/// How the job's shell ended: its exit code (128 + N for a signal), whether bkill ended it,
+/// and the signal that killed the shell itself, if one did.
+struct Ended {
+    code: i32,
+    killed: bool,
+    signal: Option<i32>,
+}
+
 /// Waits for the job, escalating a bkill (its marker file) to SIGTERM and then SIGKILL, and
-/// sampling memory for bjobs while it runs. Returns (exit code, killed by owner).
+/// sampling memory for bjobs while it runs. OpenLava: at the job's run limit the job gets
+/// SIGUSR2 (a warning its job file survives), and ten limit-minutes later (WARN_TIME) SIGKILL.
 fn wait(
     dir: &Path,
     cfg: &Config,
@@ -255,15 +353,28 @@ fn wait(
     index: u32,
     child: &mut Child,
     u: &mut Usage,
-) -> (i32, bool) {
+) -> Ended {
     let pgid = child.id() as i32;
+    let started = Instant::now();
+    let limit = if cfg.openlava() {
+        cfg.runlimit_ms(&job.queue, job.opts.runlimit_min)
+            .map(Duration::from_millis)
+    } else {
+        None
+    };
+    let warn_time = Duration::from_millis(cfg.runlimit_minute_ms.saturating_mul(10));
+    let mut warned: Option<Instant> = None;
+    let mut limit_killed = false;
     let marker = sched::marker_path(dir, job.id, index);
     let usage_file = sched::usage_path(dir, job.id, index);
     let grace = Duration::from_millis(cfg.kill_grace_ms);
     let mut kill_seen: Option<Instant> = None;
     let (mut termed, mut killed) = (false, false);
     let mut delay = Duration::from_millis(2);
-    let mut last_sample = Instant::now();
+    // The first sample comes at once: a short job may be gone before a second one.
+    let mut last_sample = Instant::now()
+        .checked_sub(Duration::from_millis(200))
+        .unwrap_or_else(Instant::now);
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
@@ -272,6 +383,21 @@ fn wait(
         }
         if kill_seen.is_none() && marker.exists() {
             kill_seen = Some(Instant::now());
+        }
+        if let Some(l) = limit
+            && started.elapsed() >= l
+        {
+            match warned {
+                None => {
+                    sys::kill_group(pgid, libc::SIGUSR2);
+                    warned = Some(Instant::now());
+                }
+                Some(w) if !limit_killed && w.elapsed() >= warn_time => {
+                    sys::kill_group(pgid, libc::SIGKILL);
+                    limit_killed = true;
+                }
+                Some(_) => {}
+            }
         }
         if let Some(t) = kill_seen {
             if !termed && t.elapsed() >= Duration::from_millis(500).min(grace) {
@@ -290,6 +416,7 @@ fn wait(
                 u.samples += 1;
                 u.rss_sum_kb += s.rss_kb;
                 u.max_rss_kb = u.max_rss_kb.max(s.rss_kb);
+                u.max_swap_kb = u.max_swap_kb.max(s.vsize_kb);
                 u.max_procs = u.max_procs.max(s.procs);
                 u.max_threads = u.max_threads.max(s.threads);
                 let live = serde_json::json!({
@@ -310,20 +437,43 @@ fn wait(
     };
     // LSF cleans up what the job left running in the background.
     sys::kill_group(pgid, libc::SIGKILL);
-    let code = match status {
-        Some(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(9)),
-        None => 1,
+    let (code, signal) = match status {
+        Some(s) => match s.code() {
+            Some(c) => (c, None),
+            None => {
+                let sig = s.signal().unwrap_or(9);
+                (128 + sig, Some(sig))
+            }
+        },
+        None => (1, None),
     };
-    (code, kill_seen.is_some() || marker.exists())
+    Ended {
+        code,
+        killed: kill_seen.is_some() || marker.exists(),
+        signal,
+    }
 }
 
 fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Result<(), String> {
     let mut u = Usage::default();
-    let (code, killed) = match (s.child.as_mut(), s.early_exit) {
-        (_, Some(early)) => early,
+    let ended = match (s.child.as_mut(), s.early_exit) {
+        (_, Some((code, killed))) => Ended {
+            code,
+            killed,
+            signal: None,
+        },
         (Some(child), None) => wait(dir, cfg, &s.job, index, child, &mut u),
-        (None, None) => (1, false),
+        (None, None) => Ended {
+            code: 1,
+            killed: false,
+            signal: None,
+        },
     };
+    let Ended {
+        code,
+        killed,
+        signal,
+    } = ended;
     let (cpu, maxrss) = sys::rusage_children();
     let now = sys::now_ms();
     let pos = s
@@ -349,28 +499,41 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
         e.avg_rss_kb = u.rss_sum_kb.checked_div(u.samples).unwrap_or(e.max_rss_kb);
         e.max_procs = u.max_procs.max(1);
         e.max_threads = u.max_threads.max(1);
+        // A job over before its first sample has no virtual size: its peak RSS stands in.
+        e.max_swap_kb = if u.samples > 0 {
+            u.max_swap_kb
+        } else {
+            e.max_rss_kb
+        };
+        e.signal = signal.filter(|_| e.stat == Stat::Exit);
     }
     // The report goes in before the state says DONE/EXIT, so whoever sees the end state can
     // already read the trailer.
     let home = sys::home();
-    let report = report::render(&Report {
+    let r = Report {
         job: &s.job,
         elem: &s.job.elems[pos],
         cluster: &cfg.cluster_name,
         home: &home,
         script: &s.script,
         err_file: s.err_note.as_deref(),
-    });
-    if let Ok(mut f) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&s.out_path)
-    {
-        let needs_nl = std::fs::read(&s.out_path)
-            .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
-            .unwrap_or(false);
-        let _ = f.write_all(if needs_nl { b"\n" } else { b"" });
-        let _ = f.write_all(report.as_bytes());
+    };
+    match &s.spool {
+        Some(spool) => write_openlava_report(cfg, &r, spool, &s.out_path),
+        None => {
+            let report = report::render(&r);
+            if let Ok(mut f) = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&s.out_path)
+            {
+                let needs_nl = std::fs::read(&s.out_path)
+                    .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+                    .unwrap_or(false);
+                let _ = f.write_all(if needs_nl { b"\n" } else { b"" });
+                let _ = f.write_all(report.as_bytes());
+            }
+        }
     }
     let mut locked = Locked::open(dir)?;
     let me = std::process::id() as i32;

@@ -83,6 +83,13 @@ pub struct Elem {
     pub max_procs: u32,
     #[serde(default)]
     pub max_threads: u32,
+    /// Peak virtual memory of the job's processes (OpenLava's "Max Swap").
+    #[serde(default)]
+    pub max_swap_kb: u64,
+    /// The signal that ended the job's shell itself, if one did (OpenLava then reports
+    /// "Exited with signal termination" / "Exited by signal N" rather than an exit code).
+    #[serde(default)]
+    pub signal: Option<i32>,
     pub term: Option<Term>,
     /// When bkill was accepted (shown in bhist).
     pub kill_ms: Option<u64>,
@@ -107,6 +114,8 @@ impl Elem {
             avg_rss_kb: 0,
             max_procs: 0,
             max_threads: 0,
+            max_swap_kb: 0,
+            signal: None,
             term: None,
             kill_ms: None,
             forgotten: false,
@@ -132,6 +141,9 @@ pub struct Job {
     pub submit_ms: u64,
     /// First line of the job (LSF's "Command <...>").
     pub command: String,
+    /// Submitted as a script on stdin (`bsub < job.sh`) rather than a command line.
+    #[serde(default)]
+    pub stdin_script: bool,
     pub opts: JobOpts,
     pub elems: Vec<Elem>,
 }
@@ -147,6 +159,21 @@ impl Job {
             format!("{}[{}]", self.name, e.index)
         } else {
             self.name.clone()
+        }
+    }
+
+    /// The name as submitted: `name[1-10]%2` for an array (OpenLava's reports name an
+    /// element by it).
+    pub fn submitted_name(&self) -> String {
+        match &self.array_spec {
+            Some(spec) => {
+                let limit = self
+                    .array_limit
+                    .map(|k| format!("%{k}"))
+                    .unwrap_or_default();
+                format!("{}[{spec}]{limit}", self.name)
+            }
+            None => self.name.clone(),
         }
     }
 

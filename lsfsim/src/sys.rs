@@ -92,6 +92,8 @@ pub struct Sample {
     pub procs: u32,
     pub threads: u32,
     pub rss_kb: u64,
+    /// Virtual memory of the processes together: what OpenLava reports as "Swap".
+    pub vsize_kb: u64,
     pub cpu_secs: f64,
 }
 
@@ -116,7 +118,8 @@ pub fn sample_group(pgid: i32) -> (Sample, Vec<i32>) {
             continue;
         };
         let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // f[0]=state f[2]=pgrp f[11]=utime f[12]=stime f[13]=cutime f[14]=cstime f[17]=threads f[21]=rss
+        // f[0]=state f[2]=pgrp f[11]=utime f[12]=stime f[13]=cutime f[14]=cstime f[17]=threads
+        // f[20]=vsize (bytes) f[21]=rss (pages)
         if f.len() < 22 || f[2].parse::<i32>().ok() != Some(pgid) || f[0] == "Z" {
             continue;
         }
@@ -124,6 +127,7 @@ pub fn sample_group(pgid: i32) -> (Sample, Vec<i32>) {
         s.procs += 1;
         s.threads += n(17) as u32;
         s.rss_kb += n(21) * page_kb;
+        s.vsize_kb += n(20) / 1024;
         s.cpu_secs += (n(11) + n(12) + n(13) + n(14)) as f64 / tick;
         pids.push(pid);
     }

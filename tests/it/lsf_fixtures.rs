@@ -14,6 +14,7 @@
 //!                "parse": "bkill",    // optional per-case override of the parser
 //!                "wrap": ["pre", "post"],         // optional text put around stdout
 //!                "strip_trailing_commas": true,   // optional: turn a Python literal into JSON
+//!                "job_name": "bsw-1-00002-1",     // trailer-of and output-of only
 //!                "reading": { ... } } ] }         // the expected reading, serialized
 //! ```
 //!
@@ -21,16 +22,18 @@
 //! whole body is stdout. Line ranges let one file hold several sessions (captures that
 //! concatenate sources with `### label` lines, or `% command` prompts) without editing it.
 //! KIND: bsub, bjobs-json, bjobs-delim, bjobs-table, bkill, bqueues, bqueues-json, lsid,
-//! trailer, bhist.
+//! trailer, trailer-of (the report of "job_name"), sections (`split_sections`), output-of (the
+//! output of "job_name"'s attempt), bhist.
 
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use bsweep::sched::lsf::parse::{
-    BJOBS_DELIMITER, BJOBS_FIELDS, LsidInfo, parse_bhist_long, parse_bjobs_delimited,
-    parse_bjobs_json, parse_bjobs_table, parse_bkill, parse_bqueues, parse_bqueues_json,
-    parse_bsub, parse_lsid, parse_trailer, split_reports, supports_o_and_json,
+    BJOBS_DELIMITER, BJOBS_FIELDS, INFERRED_RUNLIMIT, LsidInfo, OPENLAVA_RUNLIMIT_EXIT, Outcome,
+    output_of, parse_bhist_long, parse_bjobs_delimited, parse_bjobs_json, parse_bjobs_table,
+    parse_bkill, parse_bqueues, parse_bqueues_json, parse_bsub, parse_lsid, parse_trailer,
+    parse_trailer_of, split_reports, split_sections, supports_o_and_json,
 };
 use serde_json::Value;
 
@@ -77,6 +80,39 @@ const SKIPPED: &[(&str, &str)] = &[
     (
         "ref-lsb-errmsg-catalog-openlava.txt",
         "reference text, not command output",
+    ),
+    // OpenLava's transcripts (shared/lsf/openlava/) not copied as openlava-*.txt:
+    (
+        "openlava/05_bqueues_l_normal.txt",
+        "bqueues -l is not used; the default table is",
+    ),
+    (
+        "openlava/06_bqueues_w.txt",
+        "the same bytes as 04_bqueues.txt (openlava-bqueues.txt)",
+    ),
+    (
+        "openlava/53_bqueues_gpu_reopened.txt",
+        "one row of 04's table (openlava-bqueues.txt)",
+    ),
+    (
+        "openlava/68_bqueues_final.txt",
+        "the same bytes as 04_bqueues.txt (openlava-bqueues.txt)",
+    ),
+    (
+        "openlava/07_bhosts.txt, 08_bhosts_l.txt, 47_bhosts_busy.txt, 69_bhosts_final.txt",
+        "bsweep does not read bhosts",
+    ),
+    (
+        "openlava/09_lshosts.txt, 10_bparams.txt",
+        "bsweep does not read lshosts or bparams",
+    ),
+    (
+        "openlava/49_badmin_qclose_gpu.txt, 52_badmin_qopen_gpu.txt",
+        "bsweep does not run badmin",
+    ),
+    (
+        "openlava/67_bhist_a.txt",
+        "short bhist summary: time per state, no end state (lsfsim's tests use 17's)",
     ),
 ];
 
@@ -131,7 +167,19 @@ fn to_json<T: serde::Serialize>(v: T) -> Value {
     serde_json::to_value(v).expect("readings serialize")
 }
 
-fn run(kind: &str, spec: &Value, stdout: &str, stderr: &str, exit: Option<i32>) -> Value {
+fn run(
+    kind: &str,
+    spec: &Value,
+    case: &Value,
+    stdout: &str,
+    stderr: &str,
+    exit: Option<i32>,
+) -> Value {
+    let job_name = || {
+        case.get("job_name")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{kind} needs a \"job_name\""))
+    };
     match kind {
         "bsub" => to_json(parse_bsub(stdout, stderr, exit)),
         "bjobs-json" => to_json(parse_bjobs_json(stdout, stderr)),
@@ -153,6 +201,9 @@ fn run(kind: &str, spec: &Value, stdout: &str, stderr: &str, exit: Option<i32>) 
         "bqueues-json" => to_json(parse_bqueues_json(stdout)),
         "lsid" => to_json(parse_lsid(stdout)),
         "trailer" => to_json(parse_trailer(stdout)),
+        "trailer-of" => to_json(parse_trailer_of(stdout, job_name())),
+        "sections" => to_json(split_sections(stdout)),
+        "output-of" => to_json(output_of(stdout, job_name())),
         "bhist" => to_json(parse_bhist_long(stdout)),
         other => panic!("unknown parse kind {other:?}"),
     }
@@ -237,7 +288,7 @@ fn every_capture_reads_as_expected() {
                 stdout = format!("{}{stdout}{}", part(0), part(1));
             }
             let exit = case.get("exit").and_then(Value::as_i64).map(|c| c as i32);
-            let got = run(kind, &spec, &stdout, &stderr, exit);
+            let got = run(kind, &spec, case, &stdout, &stderr, exit);
             let want = case
                 .get("reading")
                 .unwrap_or_else(|| panic!("{name}: no \"reading\""));
@@ -293,6 +344,172 @@ fn json_support_on_real_banners() {
     assert!(!supports_o_and_json(&lsid(
         "lsid-lsf10-kubernetes-connector.txt"
     )));
+}
+
+/// The STDOUT section of an OpenLava transcript (`openlava-*.txt` hold the whole transcript:
+/// its header, `===== STDOUT =====`, the bytes, `===== STDERR =====`, ...).
+fn transcript_stdout(body: &str) -> &str {
+    let from = body.find("===== STDOUT =====\n").expect("STDOUT section") + 19;
+    let to = body.find("===== STDERR =====\n").expect("STDERR section");
+    &body[from..to]
+}
+
+fn openlava_stdout(name: &str) -> String {
+    let text = fs::read_to_string(fixture_dir().join(name)).expect("capture");
+    transcript_stdout(body(&text)).to_string()
+}
+
+#[test]
+fn openlava_banner_is_clean_and_has_no_json() {
+    let info = parse_lsid(&openlava_stdout("openlava-lsid.txt")).expect("banner");
+    assert_eq!(
+        (info.product.as_str(), info.version.as_deref()),
+        ("OpenLava", Some("4.0dev4"))
+    );
+    assert!(!supports_o_and_json(&info));
+}
+
+/// OpenLava writes its report BEFORE the output: the job's lines are exactly those after the
+/// blank line under "The output (if any) follows:", up to the "PS:" block OpenLava adds when
+/// stderr went to its own file; and the report reads the same whoever signs it.
+#[test]
+fn openlava_reports_split_from_the_jobs_output() {
+    for name in [
+        "openlava-joboutput-done.txt",
+        "openlava-joboutput-exit3.txt",
+        "openlava-joboutput-bkill-exit130.txt",
+        "openlava-joboutput-queue-runlimit.txt",
+        "openlava-joboutput-array-element-runlimit.txt",
+    ] {
+        let file = openlava_stdout(name);
+        let marker = "The output (if any) follows:\n\n";
+        let at = file.find(marker).expect("the OpenLava layout") + marker.len();
+        let rest = &file[at..];
+        // "\n\nPS:\n\n" follows the output, whose last line ends in a newline of its own.
+        let mut want = rest
+            .find("\n\nPS:\n\n")
+            .map_or(rest, |ps| &rest[..ps])
+            .to_string();
+        if !want.is_empty() && !want.ends_with('\n') {
+            want.push('\n');
+        }
+        let (output, reports) = split_reports(&file);
+        assert_eq!(output, want, "{name}");
+        assert_eq!(reports, [parse_trailer(&file)], "{name}");
+        let report = reports[0].clone().expect("a readable report");
+        assert!(
+            report.run_seconds.is_some() && report.finished.is_some(),
+            "{name}"
+        );
+        let site = file.replace("Sender: OpenLava System", "Sender: Acme Batch System");
+        assert_eq!(parse_trailer(&site), Some(report), "{name}");
+        // The job's output in front of the report is no attempt's (OpenLava writes each
+        // attempt's output after its report).
+        let sections = split_sections(&format!("left over\n{file}"));
+        assert_eq!(sections.unreported, "left over\n", "{name}");
+        assert_eq!(sections.sections.len(), 1, "{name}");
+        assert_eq!(sections.sections[0].output, want, "{name}");
+    }
+}
+
+/// Every OpenLava bjobs table reads one record per row, with the row's own id and name: no
+/// row lost, and no `   -   ` EXEC_HOST of a job without a host taken for part of its name.
+#[test]
+fn every_openlava_bjobs_table_keeps_every_row() {
+    let mut tables = 0;
+    for cap in captures() {
+        let name = cap
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        // -l and -UF are long records; -A (array summaries) has a table of its own, refused.
+        if !name.starts_with("openlava-bjobs-")
+            || ["-l-", "-UF-", "-A-"].iter().any(|k| name.contains(k))
+        {
+            continue;
+        }
+        let text = fs::read_to_string(&cap).expect("capture");
+        let out = transcript_stdout(body(&text));
+        let rows: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        let r = parse_bjobs_table(out, "").unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.records.len(), rows.len(), "{name}");
+        for (rec, row) in r.records.iter().zip(&rows) {
+            let job = rec.job_name.as_deref().expect("a name");
+            assert!(!job.starts_with('-'), "{name}: {row:?} read as {job:?}");
+            assert!(
+                row.contains(&format!(" {job} ")),
+                "{name}: {job:?} not in {row:?}"
+            );
+            assert!(row.contains(&format!(" {} ", rec.stat)), "{name}: {row:?}");
+            let base = rec.job_id.split('[').next().unwrap_or_default();
+            assert!(row.starts_with(&format!("{base} ")), "{name}: {row:?}");
+            let index = job.rsplit_once('[').map(|(_, i)| format!("[{i}"));
+            assert_eq!(
+                rec.job_id.strip_prefix(base).filter(|i| !i.is_empty()),
+                index.as_deref(),
+                "{name}: {row:?}"
+            );
+            assert_eq!(rec.exit_code, None, "OpenLava prints no exit code: {row:?}");
+        }
+        tables += 1;
+    }
+    assert!(tables >= 15, "only {tables} OpenLava bjobs tables");
+}
+
+/// OpenLava ends a job at its run limit with SIGUSR2 (exit 140) and says nothing more. Across
+/// the real records, a run-limit kill is read exactly where the record shows a run limit and a
+/// run that long; exit 140 without them stays a plain exit.
+#[test]
+fn openlava_run_limit_kills_need_the_limit_and_the_run() {
+    let (mut kills, mut plain_140) = (0, 0);
+    for cap in captures() {
+        let name = cap
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        if !name.starts_with("openlava-bhist-") && !name.starts_with("openlava-bjobs-l-") {
+            continue;
+        }
+        let text = fs::read_to_string(&cap).expect("capture");
+        let out = transcript_stdout(body(&text));
+        let records = parse_bhist_long(out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for r in &records {
+            match &r.outcome {
+                Some(Outcome::Term { reason, code }) => {
+                    assert_eq!(reason, INFERRED_RUNLIMIT, "{name}");
+                    assert_eq!(*code, Some(OPENLAVA_RUNLIMIT_EXIT), "{name}");
+                    assert!(r.run_limit_seconds.is_some(), "{name}");
+                    kills += 1;
+                }
+                Some(Outcome::Exited { code: 140 }) => {
+                    let ran_long = r
+                        .run_limit_seconds
+                        .zip(r.run_seconds)
+                        .is_some_and(|(l, s)| s >= l);
+                    assert!(
+                        !ran_long,
+                        "{name}: {} not read as a run-limit kill",
+                        r.job_id
+                    );
+                    plain_140 += 1;
+                }
+                _ => {}
+            }
+        }
+        // Without the RUNLIMIT lines the same record is an ordinary exit 140.
+        let no_limit = out.replace(" RUNLIMIT", " ").replace(" min of vm", "");
+        for r in parse_bhist_long(&no_limit).expect("still readable") {
+            assert!(!matches!(r.outcome, Some(Outcome::Term { .. })), "{name}");
+        }
+    }
+    // bhist -l and bjobs -l of attempt 1, and the two elements of the array; jobs 105 and 106
+    // (exit 140 on their own) and 101 (its queue's limit, which bhist does not show).
+    assert_eq!((kills, plain_140), (4, 3));
 }
 
 /// Every parser on one input; a panic is reported with the input that caused it.

@@ -95,6 +95,11 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         out.exit = 255;
         return out;
     }
+    if ctx.cfg.openlava() && p.has("l") {
+        out.stdout
+            .push_str(&long::openlava_records(ctx, &rows, Flavor::Bhist, false));
+        return out;
+    }
     if p.has("l") || p.has("UF") {
         for (i, (j, e)) in rows.iter().enumerate() {
             if i > 0 {
@@ -106,13 +111,20 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         return out;
     }
     let wide = p.has("w");
+    let openlava = ctx.cfg.openlava();
     out.line("Summary of time in seconds spent in various states:");
     out.line("JOBID   USER    JOB_NAME  PEND    PSUSP   RUN     USUSP   SSUSP   UNKWN   TOTAL");
     for (j, e) in rows {
         let (pend, run) = long::times(ctx, j, e);
         let name = j.elem_name(e);
+        // OpenLava pads TOTAL too (to 10) and ends the table with a blank line.
+        let total = if openlava {
+            format!("{:<10}", pend + run)
+        } else {
+            (pend + run).to_string()
+        };
         out.line(format!(
-            "{:<7} {:<7} {:<9} {:<7} {:<7} {:<7} {:<7} {:<7} {:<7} {}",
+            "{:<7} {:<7} {:<9} {:<7} {:<7} {:<7} {:<7} {:<7} {:<7} {total}",
             j.elem_id(e),
             if wide {
                 j.user.clone()
@@ -126,8 +138,10 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
             0,
             0,
             0,
-            pend + run
         ));
+    }
+    if openlava {
+        out.line("");
     }
     out
 }

@@ -119,8 +119,70 @@ enum Target {
     Elem(u64, u32),
 }
 
+/// OpenLava's bjobs usage text (bjobs.c `usage()`).
+pub fn openlava_usage(cmd: &str) -> String {
+    format!(
+        "Usage: {cmd} [-h] [-V] [-w |-l] [-W] [-a] [-d] [-p] [-s] [-r] [-g job_group]\n             \
+         [-A] [-m host_name] [-q queue_name] [-u user_name | -u all]\n             \
+         [-P project_name] [-N host_spec] [-J name_spec] [-UF] [-WL|-WP|-WF] [-noheader]\n             \
+         [jobId | \"jobId[idxList]\" ...]\n"
+    )
+}
+
+/// OpenLava's bjobs options (getopt "VladpsrwW::RAhJ:q:u:m:n:N:P:SU:g:") as the names the rest
+/// of `run` reads (`-noheader` is `-n oheader`, `-UF` is `-U F`, `-WL` is `-W L`), or what it
+/// prints instead: getopt's complaint and the usage, or the usage alone for a bad combination.
+fn openlava_options(ctx: &Ctx, argv: &[String]) -> Result<args::Parsed, Box<Out>> {
+    let usage = |msg: Option<String>| {
+        let mut o = Out {
+            exit: 255,
+            ..Out::default()
+        };
+        if let Some(m) = msg {
+            o.err(m);
+        }
+        o.stderr.push_str(&openlava_usage(&ctx.argv0));
+        Box::new(o)
+    };
+    let (opts, positional) = args::getopt(argv, "VladpsrwW::RAhJ:q:u:m:n:N:P:SU:g:")
+        .map_err(|e| usage(Some(e.message(&ctx.argv0))))?;
+    let mut p = args::Parsed {
+        opts: Vec::new(),
+        positional,
+    };
+    for (c, v) in opts {
+        let name = match (c, v.as_deref()) {
+            ('n', Some("oheader")) => "noheader".to_string(),
+            ('U', Some("F")) => "UF".to_string(),
+            ('W', None) => "W".to_string(),
+            ('W', Some(f @ ("L" | "P" | "F"))) => format!("W{f}"),
+            ('n' | 'U' | 'W', _) | ('h', _) => return Err(usage(None)),
+            (c, _) => c.to_string(),
+        };
+        let value = v.filter(|_| "JqumNPg".contains(c));
+        p.opts.push((name, value));
+    }
+    if p.has("w") && (p.has("l") || p.has("UF")) {
+        return Err(usage(None));
+    }
+    Ok(p)
+}
+
 pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
-    let mut out = Out::default();
+    let out = Out::default();
+    let openlava = ctx.cfg.openlava();
+    if openlava {
+        let p = match openlava_options(ctx, argv) {
+            Ok(p) => p,
+            Err(out) => return *out,
+        };
+        if p.has("V") {
+            let mut o = Out::default();
+            o.err(crate::cmd::lsid::OPENLAVA_BANNER);
+            return o;
+        }
+        return select_and_print(ctx, st, p, out);
+    }
     let old = ctx.cfg.version == Version::Old;
     let spec = if old {
         Spec {
@@ -153,6 +215,12 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         o.err(version_banner(ctx));
         return o;
     }
+    select_and_print(ctx, st, p, out)
+}
+
+/// The jobs the options and ids select, printed in the format asked for.
+fn select_and_print(ctx: &mut Ctx, st: &mut State, p: args::Parsed, mut out: Out) -> Out {
+    let openlava = ctx.cfg.openlava();
     let faults = ctx.cfg.faults.clone();
     let please_wait = ctx.rng.chance(faults.please_wait);
     let waits = ctx.rng.between(1, 3);
@@ -287,8 +355,22 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
                     .push_str(&jsonout::document("bjobs", "JOBS", &[]));
             }
             out.err(msg);
+            // OpenLava exits 255 whenever it shows no job.
+            if openlava {
+                out.exit = 255;
+            }
             return out;
         }
+    }
+    if openlava {
+        // mbatchd's order: running jobs, then pending ones, by queue priority and age; then
+        // finished ones as they ended.
+        let prio = |j: &Job| ctx.cfg.queue(&j.queue).map_or(0, |q| q.priority);
+        rows.sort_by_key(|(j, e)| match e.stat {
+            Stat::Run => (0, u32::MAX - prio(j), j.id, 0, e.index),
+            Stat::Pend => (1, u32::MAX - prio(j), j.id, 0, e.index),
+            _ => (2, 0, e.finish_ms.unwrap_or(0), j.id, e.index),
+        });
     }
 
     let rows: Vec<Row> = rows.into_iter().map(|(j, e)| Row::new(ctx, j, e)).collect();
@@ -338,6 +420,14 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
                 .collect();
             out.line(vals.join(&fmt.delim));
         }
+    } else if openlava && (p.has("l") || p.has("UF")) {
+        let refs: Vec<(&Job, &Elem)> = rows.iter().map(|r| (r.job, r.elem)).collect();
+        out.stdout.push_str(&long::openlava_records(
+            ctx,
+            &refs,
+            Flavor::Bjobs,
+            p.has("UF"),
+        ));
     } else if p.has("l") || p.has("UF") {
         for (i, r) in rows.iter().enumerate() {
             if i > 0 {
@@ -354,6 +444,8 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
         if !rows.is_empty() {
             out.stdout.push('\n');
         }
+    } else if openlava {
+        openlava_table(&rows, &p, &mut out);
     } else {
         table(&rows, &p, &mut out);
     }
@@ -362,11 +454,86 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
             out.err(format!("Job <{m}> is not found"));
         }
     }
-    // Real LSF: a lone unknown id exits 0; some found and some not exits 255.
-    if !missing.is_empty() && !rows.is_empty() {
+    // Real LSF: a lone unknown id exits 0; some found and some not exits 255. OpenLava exits
+    // 255 whenever an id is not found.
+    if !missing.is_empty() && (openlava || !rows.is_empty()) {
         out.exit = 255;
     }
     out
+}
+
+/// OpenLava's table (bjobs.c `displayJobs`): without -w every column is cut to its width, a
+/// long JOB_NAME keeps `*` and its last 9 characters, SUBMIT_TIME is padded to 14 (so rows end
+/// in two spaces), a pending job's EXEC_HOST is blank and further hosts follow on lines of
+/// their own; with -w nothing is cut and a job without hosts shows `   -    `.
+fn openlava_table(rows: &[Row], p: &args::Parsed, out: &mut Out) {
+    let wide_w = p.has("W");
+    let wide = p.has("w") || wide_w;
+    if !p.has("noheader") && !rows.is_empty() {
+        out.line(if wide_w {
+            format!("{HEADER}{W_HEADER}")
+        } else {
+            HEADER.to_string()
+        });
+    }
+    let cut = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
+    for r in rows {
+        let (j, e) = (r.job, r.elem);
+        let pending = e.stat == Stat::Pend;
+        let name = j.elem_name(e);
+        if wide {
+            let exec = if pending {
+                "   -    ".to_string()
+            } else if e.exec_hosts.is_empty() {
+                "   -   ".to_string()
+            } else {
+                e.exec_hosts.join(":")
+            };
+            let submit = if wide_w {
+                format!("{:<14}", timefmt::wide(j.submit_ms))
+            } else {
+                timefmt::short(j.submit_ms)
+            };
+            out.line(format!(
+                "{:<7} {:<7} {:<5} {:<10} {:<11} {:<11} {:<10} {submit}",
+                j.id,
+                j.user,
+                e.stat.as_str(),
+                j.queue,
+                j.from_host,
+                exec,
+                name,
+            ));
+        } else {
+            let exec = if pending {
+                String::new()
+            } else {
+                e.exec_hosts
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "   -   ".to_string())
+            };
+            out.line(format!(
+                "{:<7} {:<7} {:<5} {:<10} {:<11} {:<11} {:<10} {:<14}",
+                j.id,
+                cut(&j.user, 7),
+                e.stat.as_str(),
+                cut(&j.queue, 10),
+                cut(&j.from_host, 11),
+                cut(&exec, 11),
+                trunc_name(&name),
+                timefmt::short(j.submit_ms)
+            ));
+            if !pending {
+                for h in e.exec_hosts.iter().skip(1) {
+                    out.line(format!("{:45}{h}", ""));
+                }
+            }
+        }
+        if p.has("p") && pending {
+            out.line(format!(" {}", fields::pend_reason(j)));
+        }
+    }
 }
 
 fn table(rows: &[Row], p: &args::Parsed, out: &mut Out) {
@@ -476,6 +643,7 @@ fn version_banner(ctx: &Ctx) -> String {
     match ctx.cfg.version {
         Version::Lsf10 => "IBM Spectrum LSF Community Edition 10.1.0.15, May 13 2025".into(),
         Version::Old => "LSF 3.0, Dec 10, 1996".into(),
+        Version::Openlava => crate::cmd::lsid::OPENLAVA_BANNER.into(),
     }
 }
 

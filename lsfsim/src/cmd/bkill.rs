@@ -185,7 +185,14 @@ pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
                 }
             }
         }
-        if live {
+        if live && is_array && idx.is_none() && ctx.cfg.openlava() {
+            // OpenLava answers a whole array with an error, and kills its elements all the same.
+            out.err(format!("Job <{label}>: Operation is in progress"));
+            out.exit = 255;
+            if !out.jobs.contains(&id) {
+                out.jobs.push(id);
+            }
+        } else if live {
             out.line(format!("Job <{label}> is being {verb}"));
             if !out.jobs.contains(&id) {
                 out.jobs.push(id);

@@ -47,7 +47,80 @@ fn field(q: &Queue, c: &Counts, key: &str) -> Option<String> {
     })
 }
 
+/// OpenLava's bqueues (bqueues.c): getopt "Vhlwm:u:", its odd usage text, and its table.
+fn openlava(ctx: &Ctx, st: &State, argv: &[String]) -> Out {
+    let usage = |msg: Option<String>| {
+        let mut o = Out {
+            exit: 255,
+            ..Out::default()
+        };
+        if let Some(m) = msg {
+            o.err(m);
+        }
+        o.stderr.push_str(&format!(
+            ": {} [-h] [-V] [-w | -l] [-m host_name | -m cluster_name]\n [-u user_name] [queue_name ...]\n",
+            ctx.argv0
+        ));
+        o
+    };
+    let (opts, names) = match crate::args::getopt(argv, "Vhlwm:u:") {
+        Ok(x) => x,
+        Err(e) => return usage(Some(e.message(&ctx.argv0))),
+    };
+    let has = |c: char| opts.iter().any(|(o, _)| *o == c);
+    if has('h') || (has('l') && has('w')) {
+        return usage(None);
+    }
+    let mut out = Out::default();
+    if has('V') {
+        out.err(crate::cmd::lsid::OPENLAVA_BANNER);
+        return out;
+    }
+    let mut queues: Vec<&Queue> = Vec::new();
+    for name in &names {
+        match ctx.cfg.queue(name) {
+            Some(q) => queues.push(q),
+            None => {
+                out.err(format!("{name}: No such queue"));
+                out.exit = 255;
+            }
+        }
+    }
+    if names.is_empty() {
+        queues = ctx.cfg.queues.iter().collect();
+    }
+    if queues.is_empty() {
+        return out;
+    }
+    out.line("QUEUE_NAME     PRIO      STATUS      MAX  JL/U JL/P JL/H NJOBS  PEND  RUN  SUSP");
+    for q in queues {
+        let c = counts(st, q);
+        let name = if has('w') {
+            q.name.clone()
+        } else {
+            q.name.chars().take(15).collect()
+        };
+        out.line(format!(
+            "{name:<15} {:2}  {:<15}{:>5} {:>4} {:>4} {:>4} {:5} {:5} {:5} {:5} ",
+            q.priority,
+            "  Open:Active  ",
+            q.slots,
+            "-",
+            "-",
+            "-",
+            c.pend + c.run,
+            c.pend,
+            c.run,
+            0
+        ));
+    }
+    out
+}
+
 pub fn run(ctx: &mut Ctx, st: &mut State, argv: &[String]) -> Out {
+    if ctx.cfg.openlava() {
+        return openlava(ctx, st, argv);
+    }
     let old = ctx.cfg.version == Version::Old;
     let spec = Spec {
         valued: if old { &["m", "u"] } else { &["m", "u", "o"] },

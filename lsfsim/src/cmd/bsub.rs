@@ -404,6 +404,7 @@ pub fn run(ctx: &mut Ctx, st: &mut State, pre: Prepared) -> Out {
         cwd: pre.cwd.clone(),
         submit_ms: ctx.now,
         command: pre.command.clone(),
+        stdin_script: pre.from_stdin,
         opts: JobOpts {
             out: out_spec,
             err: err_spec,

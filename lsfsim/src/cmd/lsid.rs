@@ -4,6 +4,9 @@ use crate::config::Version;
 use crate::state::State;
 use crate::{Ctx, Out};
 
+/// `_LS_VERSION_` of the captured OpenLava build (its date is the build's `__DATE__`).
+pub const OPENLAVA_BANNER: &str = "OpenLava 4.0dev4, Dec  1 2026";
+
 pub fn run(ctx: &mut Ctx, _st: &mut State, _argv: &[String]) -> Out {
     let mut out = Out::default();
     match ctx.cfg.version {
@@ -16,6 +19,8 @@ pub fn run(ctx: &mut Ctx, _st: &mut State, _argv: &[String]) -> Out {
             out.line("LSF 3.0, Dec 10, 1996");
             out.line("Copyright 1992-1996 Platform Computing Corporation");
         }
+        // `puts(_LS_VERSION_)`: the banner ends in a newline of its own, hence the blank line.
+        Version::Openlava => out.line(OPENLAVA_BANNER),
     }
     out.line("");
     out.line(format!("My cluster name is {}", ctx.cfg.cluster_name));

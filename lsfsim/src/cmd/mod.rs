@@ -3,6 +3,7 @@
 pub mod bhist;
 pub mod bjobs;
 pub mod bkill;
+pub mod bmgroup;
 pub mod bqueues;
 pub mod bsub;
 pub mod fields;

@@ -5,3 +5,4 @@ mod common;
 mod faults;
 mod formats;
 mod jobs;
+mod openlava;

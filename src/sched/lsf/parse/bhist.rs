@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::stat::Stat;
-use super::values::{add_host, parse_mem_mb};
+use super::values::{add_host, parse_mem_mb, seconds_between};
 use super::{Outcome, ParseError};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,7 +32,18 @@ pub struct HistRecord {
     pub avg_mem_mb: Option<f64>,
     /// Seconds in RUN from the "Summary of time in seconds spent in various states" table.
     pub run_seconds: Option<f64>,
+    /// The job's own run limit (`bsub -W`), from the `RUNLIMIT` heading and the "480.0 min of
+    /// hostA" under it; a queue's limit is not shown here.
+    pub run_limit_seconds: Option<f64>,
 }
+
+/// What OpenLava's job starter exits with when the run limit's SIGUSR2 kills the job script
+/// (128 + 12). OpenLava prints no `TERM_RUNLIMIT` line anywhere.
+pub const OPENLAVA_RUNLIMIT_EXIT: i32 = 140;
+
+/// The reason given for a run-limit kill that OpenLava did not name but its record proves.
+pub const INFERRED_RUNLIMIT: &str =
+    "TERM_RUNLIMIT: job killed after reaching its run limit (OpenLava: SIGUSR2, exit 140)";
 
 static HEADER_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Job (?:Id )?<([^<>\s]+)>,").expect("static regex"));
@@ -61,6 +72,14 @@ static COMPLETED_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static MEM_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"MAX MEM: ([^;]+);\s*AVG MEM: ([^;]+)").expect("static regex"));
+// "RUNLIMIT" among the limit headings, and each limit's value under it ("480.0 min of a6122";
+// PROCLIMIT, always last, is a bare number).
+static LIMITS_HEAD_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:(?:CPULIMIT|RUNLIMIT|PROCLIMIT)\s*)+$").expect("static regex")
+});
+static LIMIT_VALUE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"([0-9]+(?:\.[0-9]+)?) min(?: of [^\s]+)?").expect("static regex")
+});
 static STATES_HEAD_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*$").expect("static regex")
 });
@@ -103,6 +122,7 @@ fn new_record(job_id: &str, header: &str) -> Result<HistRecord, (String, String)
         max_mem_mb: None,
         avg_mem_mb: None,
         run_seconds: None,
+        run_limit_seconds: None,
     };
     for c in FIELD_RE.captures_iter(head) {
         let v = c[2].to_string();
@@ -186,22 +206,38 @@ pub fn parse_bhist_long(stdout: &str) -> Result<Vec<HistRecord>, ParseError> {
     let lines = unwrap_lines(stdout);
     let mut out: Vec<HistRecord> = Vec::new();
     let mut states_head = false;
+    // Which "N min" under a limits heading is the run limit.
+    let mut run_limit_at: Option<usize> = None;
     for (lineno, line) in &lines {
         if let Some(c) = HEADER_RE.captures(line) {
+            if let Some(done) = out.last_mut() {
+                infer_run_limit_kill(done);
+            }
             let rec = new_record(&c[1], line).map_err(|(found, expected)| {
                 ParseError::new(Some(*lineno), &format!("{line} ({found:?})"), expected)
             })?;
             out.push(rec);
             states_head = false;
+            run_limit_at = None;
             continue;
         }
         let Some(rec) = out.last_mut() else { continue };
+        if let Some(at) = run_limit_at.take() {
+            rec.run_limit_seconds = LIMIT_VALUE_RE
+                .captures_iter(line)
+                .nth(at)
+                .and_then(|c| c[1].parse::<f64>().ok())
+                .map(|min| min * 60.0);
+        }
         if states_head {
             states_head = false;
             // PEND PSUSP RUN ...: the third number is the time spent running.
             rec.run_seconds = line.split_whitespace().nth(2).and_then(|v| v.parse().ok());
         } else if STATES_HEAD_RE.is_match(line) {
             states_head = true;
+        } else if LIMITS_HEAD_RE.is_match(line) {
+            let heads: Vec<&str> = line.split_whitespace().collect();
+            run_limit_at = heads.iter().position(|h| *h == "RUNLIMIT");
         } else if let Some(c) = EVENT_RE.captures(line) {
             event(rec, &c[1], &c[2]);
         } else if let Some(c) = MEM_RE.captures(line) {
@@ -209,7 +245,34 @@ pub fn parse_bhist_long(stdout: &str) -> Result<Vec<HistRecord>, ParseError> {
             rec.avg_mem_mb = parse_mem_mb(&c[2]).ok().flatten();
         }
     }
+    if let Some(done) = out.last_mut() {
+        infer_run_limit_kill(done);
+    }
     Ok(out)
+}
+
+/// OpenLava ends a job at its run limit with SIGUSR2, so the job exits 140 and no `TERM_` line
+/// says why. Exit 140 alone proves nothing (a program may exit 140, and a job that traps the
+/// signal may exit with anything later): it is read as a run-limit kill only when the record
+/// also shows the job's run limit and a run at least that long (RUN seconds, or the time from
+/// its start to its end event).
+fn infer_run_limit_kill(rec: &mut HistRecord) {
+    let Some(Outcome::Exited { code }) = rec.outcome else {
+        return;
+    };
+    let Some(limit) = rec.run_limit_seconds else {
+        return;
+    };
+    let ran = rec.run_seconds.or_else(|| {
+        let (s, f) = (rec.started.as_deref()?, rec.finished.as_deref()?);
+        seconds_between(s, f).map(|s| s as f64)
+    });
+    if code == OPENLAVA_RUNLIMIT_EXIT && ran.is_some_and(|r| r >= limit) {
+        rec.outcome = Some(Outcome::Term {
+            reason: INFERRED_RUNLIMIT.to_string(),
+            code: Some(code),
+        });
+    }
 }
 
 #[cfg(test)]

@@ -847,8 +847,13 @@ fn parse_row(
     // A pending job's EXEC_HOST is blank, so whitespace alone cannot tell "host name" from
     // "name with a space". The blank cell shows as a gap wider than the EXEC_HOST column
     // (this survives columns pushed right by a long USER or FROM_HOST).
+    // A job that has no execution host shows `   -   ` there instead (OpenLava's -w for a
+    // pending job, any job killed while pending): that dash sits further right than a host
+    // name would, so it is taken for EXEC_HOST before the gap is looked at.
     let gap = first.0.saturating_sub(tok_end(&from_host));
-    let (exec, name_start) = if middle.len() == 1 || gap > h.exec_width {
+    let (exec, name_start) = if middle.len() > 1 && first.1 == "-" {
+        (None, middle[1].0)
+    } else if middle.len() == 1 || gap > h.exec_width {
         (None, first.0)
     } else {
         (Some(first.1), middle[1].0)
@@ -996,6 +1001,19 @@ mod tests {
             rec.job_name.as_deref(),
             Some("phenix.autobuild autobuild_config.eff")
         );
+    }
+
+    /// OpenLava's -w table: a pending job's EXEC_HOST is `   -   `, not blank.
+    #[test]
+    fn dash_exec_host_of_a_pending_job() {
+        let r = table(
+            "108     root    PEND  normal     vm             -        arr[1]     Dec  1 07:08\n\
+             107     root    PEND  long       vm             -        lab_pending Dec  1 07:08\n",
+        );
+        assert_eq!(r.records[0].job_id, "108[1]");
+        assert_eq!(r.records[0].job_name.as_deref(), Some("arr[1]"));
+        assert!(r.records[0].exec_hosts.is_empty());
+        assert_eq!(r.records[1].job_name.as_deref(), Some("lab_pending"));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum KillStatus {
     AlreadyFinished,
     /// "Job <N>: No matching job found": LSF does not know the id (any more).
     NotFound,
+    /// "Job <N>: Operation is in progress": OpenLava's answer (on stderr, exit 255) to bkill of
+    /// a whole job array, whose elements are being killed all the same.
+    InProgress,
     /// Anything else LSF said about this job ("User permission denied", "is being checkpointed").
     Other(String),
 }
@@ -69,6 +72,8 @@ pub fn parse_bkill(stdout: &str, stderr: &str) -> BkillReading {
                 KillStatus::AlreadyFinished
             } else if msg.starts_with("No matching job found") {
                 KillStatus::NotFound
+            } else if msg.starts_with("Operation is in progress") {
+                KillStatus::InProgress
             } else {
                 KillStatus::Other(msg.to_string())
             };

@@ -18,9 +18,11 @@ pub struct LsidInfo {
     pub master: Option<String>,
 }
 
-// "IBM Spectrum LSF Standard 10.1.0.13, <date>" / "LSF 3.0, Dec 10, 1996".
+// "IBM Spectrum LSF Standard 10.1.0.13, <date>" / "LSF 3.0, Dec 10, 1996" / "OpenLava
+// 4.0dev4, Dec  1 2026" (a release suffix on the number; older builds end the version with
+// " ;").
 static BANNER_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.*?(?:LSF|[Ll]ava)\b.*?)\s+([0-9]+(?:\.[0-9]+)+)\s*(?:,|$)")
+    Regex::new(r"^(.*?(?:LSF|[Ll]ava)\b.*?)\s+([0-9]+(?:\.[0-9]+)+[A-Za-z0-9]*)\s*(?:[,;]|$)")
         .expect("static regex")
 });
 static PRODUCT_RE: LazyLock<Regex> =
@@ -56,8 +58,14 @@ pub fn parse_lsid(stdout: &str) -> Result<LsidInfo, ParseError> {
                 continue;
             }
             if PRODUCT_RE.is_match(line) && !line.to_ascii_lowercase().contains("copyright") {
+                // No version to read: the name, without a build date after a comma.
+                let product = line
+                    .split([',', ';'])
+                    .map(str::trim)
+                    .find(|p| PRODUCT_RE.is_match(p))
+                    .unwrap_or(line);
                 info = Some(LsidInfo {
-                    product: line.to_string(),
+                    product: product.to_string(),
                     version: None,
                     cluster: None,
                     master: None,
@@ -155,6 +163,32 @@ mod tests {
             })
         );
         assert!(parse_lsid("lsid: ls_getmastername failed: LIM is down; try later\n").is_err());
+    }
+
+    #[test]
+    fn openlava_banners() {
+        let i = parse_lsid("OpenLava 4.0dev4, Dec  1 2026\n\nMy cluster name is openlava\n");
+        assert_eq!(
+            i.as_ref()
+                .map(|i| (i.product.as_str(), i.version.as_deref())),
+            Ok(("OpenLava", Some("4.0dev4")))
+        );
+        let i = parse_lsid("openlava project 2.2 ; Nov  6 2013\n");
+        assert_eq!(
+            i.map(|i| (i.product, i.version)),
+            Ok(("openlava project".to_string(), Some("2.2".to_string())))
+        );
+        let i = parse_lsid("OpenLava, Dec  1 2026\n");
+        assert_eq!(
+            i.map(|i| (i.product, i.version)),
+            Ok(("OpenLava".to_string(), None))
+        );
+        // Found by fuzzing: a comma first left no name at all.
+        let i = parse_lsid(",Sender: LSF System <lsf@h>\n");
+        assert_eq!(
+            i.map(|i| i.product),
+            Ok("Sender: LSF System <lsf@h>".to_string())
+        );
     }
 
     /// Found by fuzzing: the chatter line names LSF and was taken for the banner.

@@ -199,6 +199,81 @@ pub(crate) fn element_id(
     job_id
 }
 
+/// A time as LSF prints it in job reports and long listings: `Tue Dec  1 07:08:31 2026`, or
+/// without the year (`Tue Dec  1 07:08:31`): (year if shown, month 1-12, day, seconds into the
+/// day). The weekday is not checked: it adds nothing to the date.
+fn clock_parts(s: &str) -> Option<(Option<i64>, i64, i64, i64)> {
+    let mut w = s.split_whitespace();
+    let (_weekday, month, day, clock) = (w.next()?, w.next()?, w.next()?, w.next()?);
+    let year = match w.next() {
+        Some(y) if all_digits(y, 4, 4) => Some(y.parse().ok()?),
+        Some(_) => return None,
+        None => None,
+    };
+    if w.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let day: i64 = all_digits(day, 1, 2).then(|| day.parse().ok())??;
+    let mut hms = clock.split(':');
+    let mut part = |max: i64| -> Option<i64> {
+        let p = hms.next()?;
+        let v: i64 = all_digits(p, 2, 2).then(|| p.parse().ok())??;
+        (v <= max).then_some(v)
+    };
+    let secs = part(23)? * 3600 + part(59)? * 60 + part(60)?;
+    if hms.next().is_some() || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some((year, month, day, secs))
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A report time with its year (`Sun Apr  5 13:39:23 2020`) as seconds since 1970 in the
+/// cluster's wall clock: only differences of two such times mean anything.
+pub(crate) fn report_time_seconds(s: &str) -> Option<i64> {
+    let (year, m, d, secs) = clock_parts(s)?;
+    Some(days_from_civil(year?, m, d) * 86_400 + secs)
+}
+
+/// Seconds from time `a` to time `b`, both as [`clock_parts`] reads them. Without years
+/// (`Tue Dec  1 07:08:31`), `b` is taken as the first such date not before `a`, so a job that
+/// ran over New Year still reads right. `None` when either is unreadable or `b` is before `a`.
+pub(crate) fn seconds_between(a: &str, b: &str) -> Option<i64> {
+    let (ya, ma, da, sa) = clock_parts(a)?;
+    let (yb, mb, db, sb) = clock_parts(b)?;
+    // A leap year, so that Feb 29 of a year LSF does not show still reads.
+    let ya = ya.unwrap_or(2000);
+    let at = |y: i64, m: i64, d: i64, s: i64| days_from_civil(y, m, d) * 86_400 + s;
+    let start = at(ya, ma, da, sa);
+    let end = match yb {
+        Some(y) => at(y, mb, db, sb),
+        None => {
+            let same = at(ya, mb, db, sb);
+            if same >= start {
+                same
+            } else {
+                at(ya + 1, mb, db, sb)
+            }
+        }
+    };
+    (end >= start).then_some(end - start)
+}
+
 /// Lines that only say LSF is busy; they may precede any command's real output.
 pub(crate) fn is_wait_chatter(line: &str) -> bool {
     let l = line.to_ascii_lowercase();
@@ -411,6 +486,56 @@ mod tests {
         assert_eq!(element_id("5", None, Some("3")), "5[3]");
         assert_eq!(element_id("5", Some("x"), Some("0")), "5");
         assert_eq!(element_id("5[2]", Some("x[9]"), None), "5[2]");
+    }
+
+    #[test]
+    fn clock_times() {
+        assert_eq!(
+            seconds_between("Tue Dec  1 07:08:31 2026", "Tue Dec  1 07:08:35 2026"),
+            Some(4)
+        );
+        assert_eq!(
+            seconds_between("Thu Dec 31 23:59:30 2026", "Fri Jan  1 00:00:30 2027"),
+            Some(60)
+        );
+        // Without years: over New Year, and Feb 29.
+        assert_eq!(
+            seconds_between("Thu Dec 31 23:59:30", "Fri Jan  1 00:00:30"),
+            Some(60)
+        );
+        assert_eq!(
+            seconds_between("Mon Feb 28 12:00:00", "Tue Feb 29 12:00:00"),
+            Some(86_400)
+        );
+        assert_eq!(
+            seconds_between("Tue Dec  1 07:08:35 2026", "Tue Dec  1 07:08:31 2026"),
+            None
+        );
+        assert_eq!(
+            report_time_seconds("Thu Jan  1 00:01:00 1970"),
+            Some(60),
+            "the epoch itself"
+        );
+        assert_eq!(
+            report_time_seconds("Sat Mar 28 12:54:45 2020")
+                .zip(report_time_seconds("Sat Mar 28 09:31:50 2020"))
+                .map(|(b, a)| b - a),
+            Some(12_175)
+        );
+        for bad in [
+            "",
+            "Tue Dec  1 07:08:31 26",
+            "Tue Dek  1 07:08:31 2026",
+            "Tue Dec 41 07:08:31 2026",
+            "Tue Dec  1 7:08:31 2026",
+            "Tue Dec  1 07:08 2026",
+            "Tue Dec  1 24:00:00 2026",
+            "Tue Dec  1 07:08:31 2026 x",
+            "unknown time in the past",
+        ] {
+            assert_eq!(report_time_seconds(bad), None, "{bad:?}");
+        }
+        assert_eq!(report_time_seconds("Tue Dec  1 07:08:31"), None, "no year");
     }
 
     #[test]
