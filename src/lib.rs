@@ -10,6 +10,7 @@ pub mod script;
 pub mod shell;
 pub mod spec;
 pub mod store;
+pub mod summary;
 pub mod transport;
 
 /// An error and its causes on one line (`what: why: why`), for notes printed while a sweep is
