@@ -5,6 +5,7 @@ pub mod cli;
 pub mod collect;
 pub mod engine;
 pub mod report;
+pub mod report_html;
 pub mod sched;
 pub mod script;
 pub mod shell;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::sched::State;
 use crate::spec::Value;
 
+pub(crate) use render::shorten;
 pub use render::{fmt_mean_std, fmt_sig, table_csv, table_text, to_json};
 
 /// One point of a sweep as collect sees it: its parameters, how its last attempt ended and what
