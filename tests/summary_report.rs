@@ -398,6 +398,22 @@ fn fixture_report_in_chromium() {
     if let Some(out) = std::env::var_os("BSWEEP_KEEP_REPORTS") {
         std::fs::copy(&page, Path::new(&out).join("fixture.html")).unwrap();
     }
+    // It prints: a few pages of PDF (the print style keeps plots side by side).
+    let pdf = dir.path().join("report.pdf");
+    let printed = run_chromium(
+        &bin,
+        &page,
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+    );
+    assert_eq!(printed.console(), Vec::<&str>::new());
+    let pdf = std::fs::read(&pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    let pages = count(&text, "/Type /Page") - count(&text, "/Type /Pages");
+    assert!((2..=6).contains(&pages), "{pages} pages");
     if std::env::var("BSWEEP_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
         std::fs::copy(&png, fixture_dir().join("report.png")).unwrap();
         eprintln!("wrote tests/fixtures/summary/report.png");
@@ -523,6 +539,122 @@ fn hostile_values_render_as_text() {
     assert!(!run.stdout.contains("<img"));
     assert!(run.stdout.contains("data-ready=\"1\""));
     assert!(run.stdout.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever the rows hold (odd states, missing or non-finite times, text where numbers
+    /// should be, markup everywhere), the summary is a result and the page a complete page.
+    #[test]
+    fn any_rows_give_a_summary_or_an_error_and_a_whole_page(
+        raw in proptest::collection::vec(arb_row(), 0..40),
+        metric in proptest::option::of(proptest::sample::select(vec!["m", "n", "<x>"])),
+        width in 20usize..120,
+    ) {
+        let info = SweepInfo {
+            name: "p<b>".into(),
+            file: "f.toml".into(),
+            backend: "lsf".into(),
+            targets: vec!["q1".into()],
+            count: raw.len() as u64,
+            param_names: vec!["a".into(), "b".into(), "repeat".into()],
+        };
+        let opts = SummaryOpts {
+            metric: metric.map(str::to_string),
+            top: 5,
+            ..SummaryOpts::default()
+        };
+        let Ok(s) = summarize(&info, &raw, &opts) else { return Ok(()) };
+        let text = bsweep::summary::table_text(&s, width, true);
+        for line in bsweep::summary::table_text(&s, width, false).lines() {
+            proptest::prop_assert!(line.chars().count() <= width, "{line:?}");
+        }
+        proptest::prop_assert!(!text.is_empty());
+        let json = bsweep::summary::to_json(&s);
+        proptest::prop_assert_eq!(json["groups"].as_array().map(Vec::len), Some(s.groups.len()));
+        proptest::prop_assert!(bsweep::summary::table_csv(&s).is_ok());
+        let html = render_html(&info, &raw, &s);
+        proptest::prop_assert!(html.trim_end().ends_with("</html>"));
+        proptest::prop_assert_eq!(count(&html, "<script"), 1);
+    }
+}
+
+fn arb_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<bool>().prop_map(Value::Bool),
+        (-3i64..3).prop_map(Value::Int),
+        proptest::sample::select(vec![0.1, -0.0, 0.0, 1e-300, 1e300, 2.5]).prop_map(Value::Float),
+        proptest::sample::select(vec!["x", "<script>", "", "a&b"])
+            .prop_map(|s| Value::Str(s.into())),
+    ]
+}
+
+fn arb_time() -> impl proptest::strategy::Strategy<Value = Option<f64>> {
+    proptest::option::of(proptest::sample::select(vec![
+        1.8e9,
+        1.8e9 + 30.0,
+        1.8e9 + 3600.0,
+        0.0,
+        -5.0,
+        f64::NAN,
+        f64::INFINITY,
+    ]))
+}
+
+fn arb_row() -> impl proptest::strategy::Strategy<Value = Row> {
+    use proptest::prelude::*;
+    let metric = (
+        proptest::sample::select(vec!["m", "n", "<x>"]),
+        proptest::sample::select(vec![
+            "", "1", "-2.5e3", "nan", "inf", "abc", "1e308", " 3 ", "0.5",
+        ]),
+    )
+        .prop_map(|(k, v)| (k.to_string(), v.to_string()));
+    (
+        (
+            0u64..30,
+            arb_value(),
+            arb_value(),
+            0i64..3,
+            proptest::sample::select(State::ALL.to_vec()),
+        ),
+        (
+            proptest::sample::select(vec!["q1", "q2", "<q>"]),
+            0u32..4,
+            proptest::option::of(-1i32..140),
+        ),
+        (arb_time(), arb_time(), arb_time(), arb_time(), arb_time()),
+        (
+            proptest::collection::vec(metric, 0..4),
+            proptest::option::of(".{0,40}"),
+        ),
+    )
+        .prop_map(
+            |((index, a, b, repeat, state), (target, attempts, exit_code), t, (metrics, tail))| {
+                Row {
+                    index,
+                    params: vec![
+                        ("a".into(), a),
+                        ("b".into(), b),
+                        ("repeat".into(), Value::Int(repeat)),
+                    ],
+                    state,
+                    target: target.into(),
+                    attempts,
+                    exit_code,
+                    reason: tail.clone(),
+                    submitted: t.0,
+                    started: t.1,
+                    ended: t.2,
+                    run_seconds: t.3,
+                    max_mem_mb: t.4,
+                    metrics,
+                    stderr_tail: tail,
+                }
+            },
+        )
 }
 
 #[test]

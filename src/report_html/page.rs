@@ -89,11 +89,13 @@ pre.stderr { margin: 4px 0 0; padding: 6px 8px; background: #fff5f5; border: 1px
 .params { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }
 #reasons-table { width: auto; min-width: 50%; margin-bottom: 14px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-@media (max-width: 760px) { .two { grid-template-columns: 1fr; } main { padding: 12px; } }
+@media screen and (max-width: 760px) { .two { grid-template-columns: 1fr; } main { padding: 12px; } }
 @media print {
   @page { margin: 12mm; }
   body { font-size: 10pt; }
   main { max-width: none; padding: 0; }
+  .grid-figs { grid-template-columns: repeat(3, 1fr); }
+  .two { grid-template-columns: 1fr 1fr; }
   h2 { break-after: avoid; }
   figure, .card, tr, .winner { break-inside: avoid; }
   .scroll { max-height: none; overflow: visible; border: 0; }

@@ -165,6 +165,12 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
             (a.min(x), b.max(x))
         });
+    if done.is_empty() {
+        return format!(
+            "<p class=\"note\">No done point has a value of {} yet.</p>",
+            esc(&m.name)
+        );
+    }
     let mut out = String::new();
     for p in &s.params {
         let axis = Axis::of(rows, p);

@@ -286,7 +286,10 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
         out.push("(no points)".into());
     }
     if shown < s.groups.len() {
-        out.push(format!("… and {} more groups", s.groups.len() - shown));
+        out.push(shorten(
+            &format!("… and {} more groups", s.groups.len() - shown),
+            width,
+        ));
     }
     if !dropped.is_empty() {
         out.push(shorten(
@@ -363,10 +366,13 @@ fn effects_text(s: &Summary, width: usize, out: &mut Vec<String>) {
             ));
         }
         if e.levels.len() > MAX_LEVELS {
-            out.push(format!(
-                "  {}  … and {} more values",
-                pad("", pw, false),
-                e.levels.len() - MAX_LEVELS
+            out.push(shorten(
+                &format!(
+                    "  {}  … and {} more values",
+                    pad("", pw, false),
+                    e.levels.len() - MAX_LEVELS
+                ),
+                width,
             ));
         }
     }
