@@ -95,6 +95,8 @@ enum Kind {
     Param,
     /// Another metric's mean: dropped, last first, when the table is too wide.
     Extra,
+    /// The primary metric's interval and count: dropped after the other metrics.
+    Detail,
 }
 
 struct Col {
@@ -105,6 +107,20 @@ struct Col {
 }
 
 impl Col {
+    fn cells_width(&self) -> usize {
+        self.cells.iter().map(|c| width_of(c)).max().unwrap_or(0)
+    }
+
+    /// How narrow a parameter column may get: numbers stay whole (`0.0…` would be another
+    /// number), text down to [`MIN_PARAM`]; the header is shortened instead.
+    fn min_width(&self) -> usize {
+        if self.right {
+            self.cells_width().max(1)
+        } else {
+            MIN_PARAM
+        }
+    }
+
     fn natural(&self) -> usize {
         self.cells
             .iter()
@@ -217,13 +233,13 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
             header: "±95%".into(),
             cells: groups.iter().map(|g| opt_sig(stat(g).ci95, 2)).collect(),
             right: true,
-            kind: Kind::Fixed,
+            kind: Kind::Detail,
         });
         cols.push(Col {
             header: "n".into(),
             cells: groups.iter().map(|g| stat(g).n.to_string()).collect(),
             right: true,
-            kind: Kind::Fixed,
+            kind: Kind::Detail,
         });
     }
     for (k, name) in s.metrics.iter().enumerate() {
@@ -241,24 +257,41 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
         });
     }
 
-    // Fit: drop other metrics from the right, then shorten parameters, widest first.
-    let mut dropped = Vec::new();
-    while total(&cols.iter().map(Col::natural).collect::<Vec<_>>()) > width {
-        match cols.iter().rposition(|c| c.kind == Kind::Extra) {
-            Some(i) => dropped.insert(0, cols.remove(i).header),
-            None => break,
-        }
-    }
+    // Fit: drop other metrics from the right; shorten headers to their values; drop the
+    // interval and count; shorten text values of parameters, widest first.
     let mut widths: Vec<usize> = cols.iter().map(Col::natural).collect();
-    while total(&widths) > width {
-        let widest = (0..cols.len())
-            .filter(|&i| cols[i].kind == Kind::Param && widths[i] > MIN_PARAM)
-            .max_by_key(|&i| widths[i]);
-        match widest {
-            Some(i) => widths[i] -= 1,
-            None => break,
+    // Drops columns of `kind` from the right until the table fits; their headers in order.
+    let fit = |cols: &mut Vec<Col>, widths: &mut Vec<usize>, kind| {
+        let mut gone = Vec::new();
+        while total(widths) > width {
+            match cols.iter().rposition(|c: &Col| c.kind == kind) {
+                Some(i) => {
+                    gone.insert(0, cols.remove(i).header);
+                    widths.remove(i);
+                }
+                None => break,
+            }
         }
-    }
+        gone
+    };
+    // Narrows the widest column of those `floor` lets go lower, one character at a time.
+    let shrink = |cols: &[Col], widths: &mut [usize], floor: &dyn Fn(&Col) -> Option<usize>| {
+        while total(widths) > width {
+            let widest = (0..cols.len())
+                .filter(|&i| floor(&cols[i]).is_some_and(|f| widths[i] > f))
+                .max_by_key(|&i| widths[i]);
+            match widest {
+                Some(i) => widths[i] -= 1,
+                None => break,
+            }
+        }
+    };
+    let mut dropped = fit(&mut cols, &mut widths, Kind::Extra);
+    shrink(&cols, &mut widths, &|c: &Col| Some(c.cells_width().max(1)));
+    dropped.extend(fit(&mut cols, &mut widths, Kind::Detail));
+    shrink(&cols, &mut widths, &|c: &Col| {
+        (c.kind == Kind::Param).then(|| c.min_width())
+    });
 
     let line = |cells: Vec<&str>| -> String {
         let parts: Vec<String> = cells
@@ -286,8 +319,12 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
         out.push("(no points)".into());
     }
     if shown < s.groups.len() {
+        let more = s.groups.len() - shown;
         out.push(shorten(
-            &format!("… and {} more groups", s.groups.len() - shown),
+            &format!(
+                "… and {more} more group{}",
+                if more == 1 { "" } else { "s" }
+            ),
             width,
         ));
     }

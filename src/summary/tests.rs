@@ -373,6 +373,20 @@ fn text_table_marks_the_best_and_fits_the_width() {
     );
     assert!(narrow.contains("0.9610 ± 0.0035"));
 
+    // Narrower still: the interval and count go too, and numeric values stay whole (a header
+    // is shortened instead).
+    let narrower = table_text(&s, 46, false);
+    lines_fit(&narrower, 46);
+    assert!(
+        narrower.contains("not shown for width: loss, epoch, ±95%, n"),
+        "{narrower}"
+    );
+    let best_line = narrower.lines().nth(2).unwrap();
+    assert!(
+        best_line.contains("0.001") && best_line.contains("0.9610 ± 0.0035"),
+        "{narrower}"
+    );
+
     let colored = table_text(&s, 100, true);
     let best = colored.lines().nth(2).unwrap();
     assert!(best.starts_with("\x1b[1m* ") && best.ends_with("\x1b[0m"));
