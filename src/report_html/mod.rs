@@ -7,6 +7,7 @@
 mod page;
 mod plots;
 mod svg;
+mod timeline;
 
 use crate::sched::State;
 use crate::spec::Value;

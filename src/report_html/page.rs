@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::plots::{self, PlotMetric};
+use super::timeline;
 use super::{Facts, esc, fmt_duration, fmt_int, fmt_utc, state_color, value_text};
 use crate::sched::State;
 use crate::summary::{Row, Summary, SweepInfo, fmt_mean_std, fmt_sig, shorten};
@@ -198,11 +199,11 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
          attempts, by target: the pale bar is the wait in the queue, the solid one the run, \
          coloured by how it ended. Hover for details.</p>",
     );
-    out.push_str(&plots::timeline(info, rows, facts));
+    out.push_str(&timeline::timeline(info, rows, facts));
     out.push_str("</section>");
 
     out.push_str("<section id=\"resources\"><h2>Run time and memory per target</h2>");
-    out.push_str(&plots::resources(info, rows));
+    out.push_str(&timeline::resources(info, rows));
     out.push_str("</section>");
 
     out.push_str("<section id=\"failures\"><h2>Failed points</h2>");
