@@ -9,10 +9,12 @@ pub mod collect;
 pub mod engine;
 pub mod layout;
 pub mod model;
+pub mod report;
 pub mod sched;
 pub mod shell;
 pub mod spec;
 pub mod store;
+pub mod summary;
 pub mod transport;
 pub mod view;
 

@@ -19,4 +19,5 @@ mod spec_files;
 mod spec_swap;
 mod ssh_cli;
 mod ssh_transport;
+mod summary_report;
 mod torture;
