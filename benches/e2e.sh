@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: bsweep against the ssh loop a user writes by hand, on the same simulated
 # LSF cluster behind the same slow link. The cluster is the LSF simulator on the loopback sshd of
-# .ci/sshd-setup (user bsweeptest); every ssh connection goes through lsfsim's delayproxy, which
+# benches/sshd-setup.sh (user bsweeptest); every ssh connection goes through lsfsim's delayproxy, which
 # holds each chunk DELAY_MS in each direction (the kernel here has no tc netem), and the
 # simulator spends LATENCY_MS in every scheduler call. Run as root (sshd setup) from anywhere:
 #
@@ -63,8 +63,8 @@ T_START=$(now)
 echo "== building $PROFILE binaries (bsweep, lsfsim, delayproxy)"
 (cd "$ROOT" && cargo build "${CARGO_PROFILE[@]}" -q --bin bsweep &&
     cargo build "${CARGO_PROFILE[@]}" -q -p lsfsim --bins) || die "cargo build failed"
-echo "== starting the loopback sshd (.ci/sshd-setup)"
-bash "$ROOT/.ci/sshd-setup"
+echo "== starting the loopback sshd (benches/sshd-setup.sh)"
+bash "$ROOT/benches/sshd-setup.sh"
 
 # Local work dir: short, because bsweep's ssh control sockets live under it.
 W=$(mktemp -d /tmp/bse2e.XXXXXX)

@@ -1,6 +1,7 @@
 //! The command line: clap types, dispatch to the use cases in `app`, rendering of their results
 //! (`render`, `progress`), and the exit codes (`exit`). No use-case logic lives here.
 
+pub mod args;
 pub mod exit;
 pub mod progress;
 pub mod render;
@@ -9,8 +10,9 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 
+pub use self::args::{Cli, Command, DebugCommand, ParseKind, PlaceArgs};
 use self::exit::Exit;
 use self::progress::{JsonLines, Progress};
 use crate::app::connect::Place;
@@ -19,219 +21,6 @@ use crate::app::{self, AppError, Ctx};
 use crate::engine::events::Reporter;
 use crate::layout::Home;
 use crate::store::Store;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "bsweep",
-    version,
-    about = "Parameter sweeps on LSF clusters and the local machine, that survive disconnects and crashes"
-)]
-pub struct Cli {
-    /// Where bsweep keeps its state (or $BSWEEP_HOME; default: the XDG data dir,
-    /// ~/.local/share/bsweep).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub home: Option<PathBuf>,
-
-    /// Print no progress display.
-    #[arg(long, short, global = true)]
-    pub quiet: bool,
-
-    /// An ssh config file to use instead of ~/.ssh/config (`ssh -F`).
-    #[arg(long, global = true, env = "BSWEEP_SSH_CONFIG", value_name = "FILE")]
-    pub ssh_config: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Show what would be submitted: point count, distribution over targets, job scripts. Touches nothing.
-    Plan {
-        file: PathBuf,
-        /// Print every job script (default: the first 3).
-        #[arg(long)]
-        all: bool,
-        #[arg(long)]
-        json: bool,
-        /// Confirm a grid above 100,000 points.
-        #[arg(long)]
-        yes: bool,
-    },
-    /// Record the sweep, submit its points, and follow them until all end.
-    Launch {
-        file: PathBuf,
-        /// Return once everything that fits is submitted; a background bsweep follows the rest.
-        #[arg(long)]
-        detach: bool,
-        /// Confirm a grid above 100,000 points.
-        #[arg(long)]
-        yes: bool,
-        /// Report progress as JSON lines on stdout (one event per line).
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        place: PlaceArgs,
-    },
-    /// Open a connection to a cluster's login node that later bsweep commands reuse: type the
-    /// password and one-time code once.
-    Login {
-        /// The login host: `user@host` or an alias of ~/.ssh/config.
-        host: String,
-        /// Only report whether a live connection exists.
-        #[arg(long)]
-        check: bool,
-        /// Close the connection.
-        #[arg(long, conflicts_with = "check")]
-        close: bool,
-    },
-    /// Check that a sweep file can run: the connection, LSF, its queues, the remote directory.
-    Doctor {
-        file: PathBuf,
-        #[command(flatten)]
-        place: PlaceArgs,
-    },
-    /// Counts per state and per target (polls the scheduler unless another bsweep follows the sweep).
-    Status {
-        sweep: Option<String>,
-        #[arg(long)]
-        json: bool,
-        /// Refresh every 2 s until every point has ended.
-        #[arg(long)]
-        watch: bool,
-    },
-    /// All recorded sweeps.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Pick up a sweep where it was: adopt submitted jobs, submit the rest, follow to the end.
-    Resume {
-        sweep: String,
-        /// Return once everything that fits is submitted; a background bsweep follows the rest.
-        #[arg(long)]
-        detach: bool,
-        /// Report progress as JSON lines on stdout (one event per line).
-        #[arg(long)]
-        json: bool,
-        /// Follow an edited sweep file from now on (see `retry --spec`).
-        #[arg(long, value_name = "FILE")]
-        spec: Option<PathBuf>,
-    },
-    /// Cancel every point not yet ended (running jobs are killed).
-    Cancel { sweep: String },
-    /// Run failed (or cancelled) points again as new attempts, then follow.
-    #[command(group = clap::ArgGroup::new("which").required(true).multiple(true))]
-    Retry {
-        sweep: String,
-        /// Retry the points whose last attempt failed (lost or killed jobs included).
-        #[arg(long, group = "which")]
-        failed: bool,
-        /// Retry the points that were cancelled.
-        #[arg(long, group = "which")]
-        cancelled: bool,
-        /// Return once everything that fits is submitted; a background bsweep follows the rest.
-        #[arg(long)]
-        detach: bool,
-        /// Report progress as JSON lines on stdout (one event per line).
-        #[arg(long)]
-        json: bool,
-        /// Follow an edited sweep file from now on: its command, setup, [lsf] options (memory,
-        /// walltime, ...) and [collect] apply to every job submitted after this. The name,
-        /// backend, cluster and grid must stay the same; a target that has had jobs keeps its
-        /// place (one LSF refused may be replaced), and new targets may follow.
-        #[arg(long, value_name = "FILE")]
-        spec: Option<PathBuf>,
-    },
-    /// Show the end of a point's output (its stdout, where LSF also writes its report), from the
-    /// cluster if the sweep runs there. Works while another bsweep follows the sweep.
-    Logs {
-        sweep: String,
-        /// The point's index (`bsweep status` names the points that failed).
-        index: u64,
-        /// Its stderr instead.
-        #[arg(long)]
-        stderr: bool,
-        /// How many lines from the end.
-        #[arg(short = 'n', long, default_value_t = 40)]
-        lines: usize,
-        /// The file as it is, LSF's reports included (otherwise each is shown as one line).
-        #[arg(long)]
-        raw: bool,
-    },
-    /// Write one CSV row per point: parameters, job, state, exit code, times, metrics.
-    Collect {
-        sweep: String,
-        /// Output file (default: <sweep>.csv in the current directory; `-` for stdout).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
-    /// Rebuild a sweep whose store is damaged, from its record, its job scripts, the scheduler
-    /// (jobs found by name) and the jobs' outputs; then `resume` goes on from there.
-    Recover { sweep: String },
-    /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
-    Delete {
-        sweep: String,
-        /// Delete even with points in flight (their jobs are not cancelled).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
-    /// Tools for reporting problems.
-    #[command(subcommand)]
-    Debug(DebugCommand),
-    /// Runs PROGRAM, writes its peak memory (KB) to FILE, and exits as PROGRAM did: the local
-    /// backend runs each job through it.
-    #[command(hide = true)]
-    InternalMeasure {
-        file: PathBuf,
-        #[arg(last = true, required = true, value_name = "PROGRAM")]
-        command: Vec<OsString>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum DebugCommand {
-    /// Show, as JSON, how bsweep reads a captured LSF output (paste it into a file, or pipe it in).
-    Parse {
-        kind: ParseKind,
-        /// The captured output (stdout of the command); standard input when absent.
-        file: Option<PathBuf>,
-        /// What the command printed on stderr, when captured apart.
-        #[arg(long, value_name = "FILE")]
-        stderr: Option<PathBuf>,
-        /// The command's exit code (bsub).
-        #[arg(long)]
-        exit: Option<i32>,
-    },
-}
-
-/// Which LSF output `debug parse` reads.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum ParseKind {
-    Bsub,
-    BjobsJson,
-    BjobsDelim,
-    BjobsTable,
-    Bkill,
-    Bqueues,
-    Bhist,
-    Lsid,
-    Trailer,
-}
-
-/// Where a sweep's scheduler commands run.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct PlaceArgs {
-    /// Reach the scheduler on this login host over SSH (overrides `[cluster] host`).
-    #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
-    /// Run scheduler commands on this machine even if the sweep file names a `[cluster] host`
-    /// (when bsweep runs on the login node itself).
-    #[arg(long, conflicts_with = "host")]
-    pub here: bool,
-}
 
 impl From<&PlaceArgs> for Place {
     fn from(p: &PlaceArgs) -> Self {
@@ -327,13 +116,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             place,
         } => launch(&ctx, &file, detach, yes, json, &(&place).into()).await,
         Command::Login { host, check, close } => login(&ctx, &host, check, close),
-        Command::Doctor { file, place } => {
-            app::doctor::doctor(&ctx, &file, &(&place).into(), &mut |c| {
-                let _ = out(format!("{}\n", render::check_text(c)));
-            })
-            .await?;
-            out("all checks passed\n")
-        }
+        Command::Doctor { file, place } => doctor(&ctx, &file, &(&place).into()).await,
         Command::Status { sweep, json, watch } => match sweep {
             Some(name) => status(&ctx, &name, json, watch).await,
             None => list(&ctx, json),
@@ -345,15 +128,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             json,
             spec,
         } => resume(&ctx, &sweep, detach, json, spec, Prepare::Nothing).await,
-        Command::Cancel { sweep } => match app::cancel::cancel(&ctx, &sweep).await? {
-            app::cancel::Cancelled::Done { points } => out(format!(
-                "cancelled {} of sweep {sweep}\n",
-                render::points(points)
-            )),
-            app::cancel::Cancelled::Asked { pid } => out(format!(
-                "asked bsweep pid {pid}, which follows sweep {sweep}, to cancel it (`bsweep status {sweep}` shows when it has)\n"
-            )),
-        },
+        Command::Cancel { sweep } => cancel(&ctx, &sweep).await,
         Command::Retry {
             sweep,
             failed,
@@ -380,32 +155,13 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             };
             out(format!("deleted sweep {sweep}{what}\n"))
         }
-        Command::Recover { sweep } => {
-            let r = app::recover::recover(&ctx, &sweep).await?;
-            out(format!(
-                "recovered sweep {sweep}: {} have a job on the scheduler, {} will be submitted by `bsweep resume {sweep}` ({})\n",
-                render::points(r.with_jobs as u64),
-                r.waiting,
-                r.counts
-            ))
-        }
+        Command::Recover { sweep } => recover(&ctx, &sweep).await,
         Command::Debug(DebugCommand::Parse {
             kind,
             file,
             stderr,
             exit,
-        }) => {
-            let text = app::debug::read_capture(file.as_deref())?;
-            let err = match &stderr {
-                Some(f) => app::debug::read_capture(Some(f))?,
-                None => String::new(),
-            };
-            let v = app::debug::parse(kind.into(), &text, &err, exit);
-            out(format!(
-                "{}\n",
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            ))
-        }
+        }) => debug_parse(kind, file.as_deref(), stderr.as_deref(), exit),
         // `run` handles it before the runtime starts; nothing else dispatches commands.
         Command::InternalMeasure { .. } => Ok(()),
         Command::Completions { shell } => {
@@ -417,6 +173,54 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
                 .map_err(AppError::Stdout)
         }
     }
+}
+
+async fn doctor(ctx: &Ctx, file: &Path, place: &Place) -> Result<(), AppError> {
+    app::doctor::doctor(ctx, file, place, &mut |c| {
+        let _ = out(format!("{}\n", render::check_text(c)));
+    })
+    .await?;
+    out("all checks passed\n")
+}
+
+async fn cancel(ctx: &Ctx, sweep: &str) -> Result<(), AppError> {
+    match app::cancel::cancel(ctx, sweep).await? {
+        app::cancel::Cancelled::Done { points } => out(format!(
+            "cancelled {} of sweep {sweep}; `bsweep retry {sweep} --cancelled` runs them again\n",
+            render::points(points)
+        )),
+        app::cancel::Cancelled::Asked { pid } => out(format!(
+            "asked bsweep pid {pid}, which follows sweep {sweep}, to cancel it (`bsweep status {sweep}` shows when it has)\n"
+        )),
+    }
+}
+
+async fn recover(ctx: &Ctx, sweep: &str) -> Result<(), AppError> {
+    let r = app::recover::recover(ctx, sweep).await?;
+    out(format!(
+        "recovered sweep {sweep}: {} have a job on the scheduler, {} will be submitted by `bsweep resume {sweep}` ({})\n",
+        render::points(r.with_jobs as u64),
+        r.waiting,
+        r.counts
+    ))
+}
+
+fn debug_parse(
+    kind: ParseKind,
+    file: Option<&Path>,
+    stderr: Option<&Path>,
+    exit: Option<i32>,
+) -> Result<(), AppError> {
+    let text = app::debug::read_capture(file)?;
+    let err = match stderr {
+        Some(f) => app::debug::read_capture(Some(f))?,
+        None => String::new(),
+    };
+    let v = app::debug::parse(kind.into(), &text, &err, exit);
+    out(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    ))
 }
 
 impl From<ParseKind> for app::debug::Kind {

@@ -1,5 +1,5 @@
 //! The real `bsweep` binary driving the LSF simulator on a "remote" login node: the test sshd
-//! on 127.0.0.1:2222 (`.ci/sshd-setup`), where LSF is on PATH only through the login profile.
+//! (the harness's sshd on loopback), where LSF is on PATH only through the login profile.
 
 use std::collections::BTreeMap;
 use std::path::Path;

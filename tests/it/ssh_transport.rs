@@ -1,5 +1,5 @@
-//! The SSH transport against a real sshd on 127.0.0.1:2222 (set up by `.ci/sshd-setup`, which
-//! needs root): commands, batching, the login-shell environment, the LSF backend through the
+//! The SSH transport against a real sshd on loopback (the harness starts its own, as the
+//! current user): commands, batching, the login-shell environment, the LSF backend through the
 //! simulator, uploads and downloads, and masters opened by `bsweep login`, lost and replaced.
 
 use std::path::PathBuf;

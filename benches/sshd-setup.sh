@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private sshd on 127.0.0.1:2222 for the SSH transport tests (tests/ssh_transport.rs).
+# A private sshd on 127.0.0.1:2222 for the end-to-end benchmark (benches/e2e.sh), as root.
 # Runs as root, idempotent, quiet unless something fails. Everything lives in /tmp/bsweep-sshd/:
 #   sshd_config, host key, the client key (id_ed25519), authorized_keys, sshd.pid, sshd.log,
 #   ssh_config (Host bsweep-test: key login as bsweeptest; Host bsweep-test-nokey: no key, so
