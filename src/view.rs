@@ -73,9 +73,72 @@ pub struct StatusView {
     #[serde(default)]
     pub points: Vec<PointView>,
     pub targets: BTreeMap<String, Counts>,
+    /// The first failed or lost points, and how many there are.
+    #[serde(default)]
+    pub problems: Vec<PointView>,
+    #[serde(default)]
+    pub problem_count: usize,
     /// When bsweep last heard from the scheduler about this sweep (unix seconds), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<f64>,
+}
+
+/// A [`StatusView`] without its points: what `status` and `list` need of a snapshot, read
+/// without holding a million points in memory.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusHead {
+    pub sweep: String,
+    pub id: String,
+    pub backend: BackendKind,
+    pub total: u64,
+    pub counts: Counts,
+    pub targets: BTreeMap<String, Counts>,
+    #[serde(default)]
+    pub problems: Vec<PointView>,
+    #[serde(default)]
+    pub problem_count: usize,
+    #[serde(default)]
+    pub as_of: Option<f64>,
+}
+
+impl StatusHead {
+    /// Reads a snapshot's head; the points are parsed but not kept.
+    pub fn read(json: impl std::io::Read) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Skipping {
+            #[serde(flatten)]
+            head: StatusHead,
+            #[serde(default)]
+            #[allow(dead_code)] // parsed to be skipped, never read
+            points: serde::de::IgnoredAny,
+        }
+        serde_json::from_reader::<_, Skipping>(std::io::BufReader::new(json)).map(|s| s.head)
+    }
+
+    pub fn overview(&self) -> Overview {
+        Overview {
+            counts: self.counts.clone(),
+            targets: self.targets.clone(),
+            problems: self.problems.clone(),
+            problem_count: self.problem_count,
+        }
+    }
+}
+
+/// Point `index` of a snapshot written by [`write_json`], found line by line (each point is on
+/// a line of its own): one point is read, not the million around it.
+pub fn snapshot_point(json: impl std::io::Read, index: u64) -> Option<PointView> {
+    use std::io::BufRead;
+    let prefix = format!("{{\"index\":{index},");
+    std::io::BufReader::new(json)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            l.starts_with(&prefix)
+                .then(|| serde_json::from_str(l).ok())
+                .flatten()
+        })
 }
 
 /// What `status` shows without listing every point.
@@ -167,6 +230,7 @@ pub fn write_json(
         "counts": counts,
     });
     let (nl, ind) = if pretty { ("\n", "  ") } else { ("", "") };
+    // Each point on a line of its own, whatever `pretty` says: `snapshot_point` relies on it.
     let text = if pretty {
         serde_json::to_string_pretty(&head)
     } else {
@@ -187,15 +251,18 @@ pub fn write_json(
         let v = PointView::of(meta, &p);
         let sep = if first { "" } else { "," };
         first = false;
-        write!(out, "{sep}{nl}{ind}{ind}").map_err(ViewError::Write)?;
+        write!(out, "{sep}\n{ind}{ind}").map_err(ViewError::Write)?;
         serde_json::to_writer(&mut out, &v).map_err(w)?;
         o.add(meta, &p, Some(v));
     }
     check_count(meta, o.counts.total())?;
     let close = if first { "]" } else { "\n  ]" };
-    write!(out, "{}", if pretty { close } else { "]" }).map_err(ViewError::Write)?;
+    write!(out, "{}", if pretty { close } else { "\n]" }).map_err(ViewError::Write)?;
     write!(out, ",{nl}{ind}\"targets\": ").map_err(ViewError::Write)?;
     serde_json::to_writer(&mut out, &o.targets).map_err(w)?;
+    write!(out, ",{nl}{ind}\"problems\": ").map_err(ViewError::Write)?;
+    serde_json::to_writer(&mut out, &o.problems).map_err(w)?;
+    write!(out, ",{nl}{ind}\"problem_count\": {}", o.problem_count).map_err(ViewError::Write)?;
     if let Some(t) = as_of {
         write!(out, ",{nl}{ind}\"as_of\": {t}").map_err(ViewError::Write)?;
     }
@@ -204,13 +271,15 @@ pub fn write_json(
     Ok(o)
 }
 
-/// The label of where a point's last attempt went: the queue the scheduler reported, else the
-/// target it was placed on.
+/// The label of where a point's last attempt went: its target (`short`, `@hostgroup`,
+/// `gpu@hostgroup`, `local`), or, for a sweep that leaves the queue to the site, the queue the
+/// scheduler reported.
 pub fn where_label(meta: &SweepMeta, p: &PointRec) -> Option<String> {
     let a = p.last()?;
-    a.queue
-        .clone()
-        .or_else(|| meta.targets.get(a.target).cloned())
+    match meta.targets.get(a.target) {
+        Some(label) if label != "default" => Some(label.clone()),
+        label => a.queue.clone().or_else(|| label.cloned()),
+    }
 }
 
 /// A parameter value as JSON (numbers as numbers, strings as strings).
@@ -273,6 +342,12 @@ mod tests {
             assert_eq!(o.problem_count, 1);
             assert_eq!(Overview::of_view(&v), o);
             assert_eq!(v.points[0].params["a"], 0.5);
+            let head = StatusHead::read(&buf[..]).unwrap();
+            assert_eq!(head.overview(), o);
+            assert_eq!(head.as_of, Some(5.0));
+            let p1 = snapshot_point(&buf[..], 1).unwrap();
+            assert_eq!(p1, v.points[1]);
+            assert_eq!(snapshot_point(&buf[..], 9), None);
         }
         // A store missing points is damaged, not a shorter sweep.
         let two = pts[..2].iter().cloned().map(Ok);

@@ -25,6 +25,8 @@ pub struct Logs {
     pub text: Option<Tail>,
     /// Where an array element's report is, when it is in a file of its own.
     pub report_file: Option<PathBuf>,
+    /// The point never ran (cancelled or refused before any job): why.
+    pub never_ran: Option<String>,
 }
 
 #[derive(Debug)]
@@ -37,22 +39,39 @@ pub struct Tail {
     pub report: Option<Option<JobReport>>,
 }
 
-/// The job name of a point's last submitted attempt: from the store, or from the status
-/// snapshot while another bsweep follows the sweep.
-fn last_job_name(ctx: &Ctx, name: &str, index: u64) -> Result<Option<String>, AppError> {
+/// The job name of a point's last submitted attempt, and why its last attempt never ran when
+/// it had no job: from the store, or from the status snapshot while another bsweep follows the
+/// sweep.
+fn last_job(
+    ctx: &Ctx,
+    name: &str,
+    index: u64,
+) -> Result<(Option<String>, Option<String>), AppError> {
     Ok(match look(&ctx.home, name)? {
-        Look::Owned(store) => store
-            .point(index)?
-            .attempts
-            .into_iter()
-            .rev()
-            .find(|a| a.job_id.is_some())
-            .map(|a| a.job_name),
-        Look::Snapshot { view, .. } => view
-            .points
-            .into_iter()
-            .find(|p| p.index == index)
-            .and_then(|p| p.job_name),
+        Look::Owned(store) => {
+            let p = store.point(index)?;
+            let never = p
+                .last()
+                .filter(|a| a.job_id.is_none() && a.state.is_final())
+                .map(|a| a.error.clone().unwrap_or_else(|| a.state.to_string()));
+            let job = p
+                .attempts
+                .into_iter()
+                .rev()
+                .find(|a| a.job_id.is_some())
+                .map(|a| a.job_name);
+            (job, never)
+        }
+        Look::Snapshot { path, .. } => {
+            let p = std::fs::File::open(&path)
+                .ok()
+                .and_then(|f| crate::view::snapshot_point(f, index));
+            let never = p
+                .as_ref()
+                .filter(|p| p.job_id.is_none() && p.state.is_final())
+                .map(|p| p.error.clone().unwrap_or_else(|| p.state.to_string()));
+            (p.and_then(|p| p.job_name), never)
+        }
     })
 }
 
@@ -83,7 +102,7 @@ pub async fn logs(
         .into());
     }
     let file = if stderr { STDERR_FILE } else { STDOUT_FILE };
-    let job_name = last_job_name(ctx, name, index)?;
+    let (job_name, never_ran) = last_job(ctx, name, index)?;
     let jobs = match &meta.cluster_dir {
         Some(d) => JobPaths::new(d.into()),
         None => ctx.home.sweep(name)?.jobs(),
@@ -124,6 +143,7 @@ pub async fn logs(
             path: out_path,
             text: None,
             report_file: report_path,
+            never_ran: if job_name.is_none() { never_ran } else { None },
         });
     };
     let dialect = Dialect::of(meta.backend);
@@ -149,6 +169,7 @@ pub async fn logs(
             report: reports.pop(),
         }),
         report_file: report_path,
+        never_ran: None,
     })
 }
 
@@ -174,8 +195,10 @@ fn tail_bytes(path: &Path, n: u64) -> Result<Option<String>, AppError> {
     let mut buf = Vec::new();
     f.take(n).read_to_end(&mut buf).map_err(io("read", path))?;
     let text = String::from_utf8_lossy(&buf).into_owned();
+    // Without the partial first line, unless that line is all there is (one huge line).
     Ok(Some(match (len > n, text.find('\n')) {
-        (true, Some(i)) => text[i + 1..].to_string(),
+        (true, Some(i)) if i + 1 < text.trim_end_matches('\n').len() => text[i + 1..].to_string(),
+        (true, _) => format!("…{text}"),
         _ => text,
     }))
 }

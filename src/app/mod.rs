@@ -136,6 +136,16 @@ pub enum AppError {
     },
     #[error("cannot write to standard output")]
     Stdout(#[source] std::io::Error),
+    /// A file the user named cannot be read (bad input, not a failure of bsweep).
+    #[error("cannot read {}", path.display())]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The figures shown are as of the last contact: the cluster was not reached now.
+    #[error("the cluster was not reached; the figures shown are as of the last contact")]
+    Offline(#[source] Box<AppError>),
     #[error(transparent)]
     Unfinished(#[from] Unfinished),
     /// `doctor` found things to fix (it showed each with what to do).

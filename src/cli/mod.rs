@@ -390,7 +390,8 @@ fn finish(followed: Followed) -> Result<(), AppError> {
                     "{counts}; every point is submitted: bsweep (pid {pid}) follows them in the background for retries"
                 )),
                 (Some(pid), n) => note(format!(
-                    "{counts}; {n} point(s) wait for a free slot: bsweep (pid {pid}) follows them in the background"
+                    "{counts}; {} wait for a free slot: bsweep (pid {pid}) follows them in the background",
+                    render::points(n)
                 )),
                 (None, _) => note(format!("{counts}; every point is submitted")),
             }
@@ -442,7 +443,7 @@ async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), Ap
         if let app::status::Source::Stale { error } = s.source {
             // The figures were shown with their age; the exit code says the cluster was not
             // reached.
-            return Err(*error);
+            return Err(AppError::Offline(error));
         }
         if !watch || s.settled() {
             return Ok(());
@@ -486,6 +487,12 @@ async fn logs(
         .unwrap_or(crate::spec::BackendKind::Local);
     let l = app::logs::logs(ctx, name, index, stderr, lines, raw).await?;
     let Some(tail) = l.text else {
+        if let Some(why) = &l.never_ran {
+            note(format!(
+                "bsweep: point {index} of sweep {name} never ran ({why})"
+            ));
+            return Ok(());
+        }
         let file = l
             .path
             .file_name()

@@ -294,14 +294,14 @@ impl<S: Scheduler> Engine<S> {
         &self,
         changed: impl IntoIterator<Item = (u64, &'a AttemptRec)>,
     ) -> Result<(), EngineError> {
-        let mut points = Vec::new();
-        for (index, a) in changed {
-            let mut p = self.store.point(index)?;
+        let changed: Vec<(u64, &AttemptRec)> = changed.into_iter().collect();
+        let indices: Vec<u64> = changed.iter().map(|(i, _)| *i).collect();
+        let mut points = self.store.points_at(&indices)?;
+        for (p, (_, a)) in points.iter_mut().zip(&changed) {
             match p.last_mut() {
-                Some(last) if last.attempt == a.attempt => *last = a.clone(),
-                _ => p.attempts.push(a.clone()),
+                Some(last) if last.attempt == a.attempt => *last = (*a).clone(),
+                _ => p.attempts.push((*a).clone()),
             }
-            points.push(p);
         }
         self.save(&points)
     }

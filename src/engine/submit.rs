@@ -123,7 +123,11 @@ impl<S: Scheduler> Engine<S> {
                             let index = p.index;
                             let a = p.last_mut().expect("an intent");
                             a.accept(id, acc.queue.clone(), t);
-                            self.counts.moved(State::Unsubmitted, State::Pending);
+                            a.set_state(acc.state);
+                            if acc.state == State::Running {
+                                a.started = Some(t);
+                            }
+                            self.counts.moved(State::Unsubmitted, acc.state);
                             self.active.insert(index, a.clone());
                         }
                         submitted += unit.points.len();

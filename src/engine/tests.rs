@@ -165,6 +165,7 @@ impl Scheduler for Fake {
                 Ok(Accepted {
                     job_id: id,
                     queue: None,
+                    state: State::Pending,
                 })
             })
             .collect()

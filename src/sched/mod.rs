@@ -184,6 +184,9 @@ pub struct Accepted {
     /// The job's id (a job array's own id for an array).
     pub job_id: JobId,
     pub queue: Option<String>,
+    /// The job's state right after submission: pending on a batch scheduler, running for a
+    /// process started here.
+    pub state: State,
 }
 
 /// Why a submission failed, and what that means for the job.

@@ -468,7 +468,12 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
                     Ok(s) => Ok(Accepted {
                         job_id: JobId::new(s.job_id.to_string()),
                         queue: s.queue,
+                        state: State::Pending,
                     }),
+                    // LSF said so: nothing to look for, try again later.
+                    Err(e) if e.kind == BsubErrorKind::Transient && e.not_submitted => {
+                        Err(SubmitError::Retry { said: e.message })
+                    }
                     // A transient failure can hide an accepted job (timeouts, a daemon that
                     // answered late): look it up by name before submitting again.
                     Err(e) if e.kind == BsubErrorKind::Transient => {

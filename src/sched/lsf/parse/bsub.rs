@@ -39,6 +39,8 @@ impl fmt::Display for BsubErrorKind {
 #[error("bsub failed ({kind}): {message}")]
 pub struct BsubError {
     pub kind: BsubErrorKind,
+    /// LSF said `Job not submitted.`: whatever the kind, no job exists to look for.
+    pub not_submitted: bool,
     /// LSF's own line(s) (esub chatter included, "Please wait" lines left out unless they are
     /// all there is), or a description when bsub printed nothing.
     pub message: String,
@@ -142,6 +144,7 @@ pub fn parse_bsub(
         // refusal of this job.
         BsubErrorKind::Permanent
     };
+    let not_submitted = lower.contains("job not submitted");
     let message = if !said.is_empty() {
         said.join("\n")
     } else if let Some(last) = lines.last() {
@@ -152,7 +155,11 @@ pub fn parse_bsub(
             None => "bsub printed nothing and its exit status is unknown".to_string(),
         }
     };
-    Err(BsubError { kind, message })
+    Err(BsubError {
+        kind,
+        not_submitted,
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -239,6 +246,7 @@ mod tests {
             Some(255),
         );
         assert_eq!(e.kind, BsubErrorKind::Transient);
+        assert!(e.not_submitted, "LSF says so: no job to look for");
         assert_eq!(
             e.message,
             "Failed in an LSF library call: LIM is down; try later. Job not submitted."
@@ -249,6 +257,8 @@ mod tests {
             None,
         );
         assert_eq!(e.kind, BsubErrorKind::Transient);
+        // Cut off while LSF retried: it may have taken the job.
+        assert!(!e.not_submitted);
         assert_eq!(
             e.message,
             "batch system daemon not responding ... still trying"
