@@ -263,7 +263,7 @@ fn hardening_09_watch_stops_when_nothing_follows_the_sweep() {
     let env = Env::new();
     let file = local(&env, "w", 4, "sleep 1", "");
     // Stop following at once: the points that wait have no follower.
-    let mut child = env.spawn(&["launch", &file]);
+    let child = env.spawn(&["launch", &file]);
     wait_for("the first jobs to start", Duration::from_secs(20), || {
         env.home().join("sweeps/w/status.json").exists()
     });
