@@ -125,6 +125,12 @@ impl Dialect {
         }
     }
 
+    /// Whether the scheduler writes a report on each job into its output files (LSF does;
+    /// Slurm keeps it in sacct).
+    pub fn writes_reports(self) -> bool {
+        self == Dialect::Lsf
+    }
+
     /// The scheduler's report on job `job_name` in an output file, if it writes one there.
     pub fn report_of(self, text: &str, job_name: &str) -> Option<JobReport> {
         match self {
