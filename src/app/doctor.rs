@@ -216,11 +216,13 @@ async fn slurm_checks(t: &AnyTransport, spec: &Spec) -> Vec<Check> {
     let mut out = vec![ok(
         "Slurm",
         format!(
-            "{} (cluster {}); MinJobAge {}",
+            "{} (cluster {}); MinJobAge {}; MaxArraySize {}",
             c.version.as_deref().unwrap_or("unknown version"),
             c.cluster_name.as_deref().unwrap_or("unnamed"),
             c.min_job_age_seconds
                 .map_or_else(|| "unknown".to_string(), |s| format!("{s} s")),
+            c.max_array_size
+                .map_or_else(|| "unknown".to_string(), |n| n.to_string()),
         ),
     )];
     if !probe.accounting {
@@ -243,30 +245,11 @@ async fn slurm_checks(t: &AnyTransport, spec: &Spec) -> Vec<Check> {
     };
     let parts = spec.slurm.targets.iter().filter_map(|t| t.queue.as_deref());
     for p in parts {
-        let what = format!("partition {p}");
-        out.push(match (&probe.partitions, said("partition", p)) {
-            (_, Some(why)) => problem(what, why, "use one of the partitions `sinfo` lists there"),
-            (None, _) => Check {
-                what,
-                outcome: Outcome::NotChecked("scontrol listed no partitions".into()),
-            },
-            (Some(all), None) => {
-                let part = all.iter().find(|x| x.name == p);
-                let state = part.map_or("", |x| x.state.as_str());
-                let max = part
-                    .and_then(|x| x.max_time_seconds)
-                    .map_or_else(|| "unlimited".to_string(), slurm::probe::duration);
-                if state == "UP" {
-                    ok(what, format!("up, MaxTime {max}"))
-                } else {
-                    problem(
-                        what,
-                        format!("its state is {state}: jobs sent there wait"),
-                        "use a partition that is up, or wait until it is",
-                    )
-                }
-            }
-        });
+        out.push(partition_check(
+            p,
+            probe.partitions.as_deref(),
+            said("partition", p),
+        ));
     }
     for r in refused.iter().filter(|r| r.key == "time") {
         out.push(problem(
@@ -292,27 +275,65 @@ async fn slurm_checks(t: &AnyTransport, spec: &Spec) -> Vec<Check> {
         });
     }
     if spec.slurm.array {
-        let asked = spec.slurm.max_array_size;
-        let on = slurm::profile_on(spec, &probe.facts()).arrays;
-        out.push(match (on, c.max_array_size) {
-            (None, _) => problem(
-                "job arrays",
-                "the cluster allows none (MaxArraySize 0 or 1)",
-                "set array = false in [slurm]",
-            ),
-            (Some(n), max) if asked.is_some_and(|a| a > n) => Check {
-                what: "job arrays".into(),
-                outcome: Outcome::Warning(format!(
-                    "max_array_size {} is more than Slurm there allows (MaxArraySize {}): \
-                     arrays are split at {n} points",
-                    asked.unwrap_or_default(),
-                    max.map_or_else(|| "unknown".into(), |m| m.to_string())
-                )),
-            },
-            (Some(n), _) => ok("job arrays", format!("up to {n} points each")),
-        });
+        out.push(array_check(spec, &probe));
     }
     out
+}
+
+/// One partition the file names: `refused` is why the cluster refuses it, if it does.
+fn partition_check(
+    p: &str,
+    partitions: Option<&[slurm::probe::Partition]>,
+    refused: Option<String>,
+) -> Check {
+    let what = format!("partition {p}");
+    match (partitions, refused) {
+        (_, Some(why)) => problem(what, why, "use one of the partitions `sinfo` lists there"),
+        (None, _) => Check {
+            what,
+            outcome: Outcome::NotChecked("scontrol listed no partitions".into()),
+        },
+        (Some(all), None) => {
+            let part = all.iter().find(|x| x.name == p);
+            let state = part.map_or("", |x| x.state.as_str());
+            let max = part
+                .and_then(|x| x.max_time_seconds)
+                .map_or_else(|| "unlimited".to_string(), slurm::probe::duration);
+            if state == "UP" {
+                ok(what, format!("up, MaxTime {max}"))
+            } else {
+                problem(
+                    what,
+                    format!("its state is {state}: jobs sent there wait"),
+                    "use a partition that is up, or wait until it is",
+                )
+            }
+        }
+    }
+}
+
+/// Whether the cluster takes job arrays of the size the file asks for.
+fn array_check(spec: &Spec, probe: &slurm::Probe) -> Check {
+    let c = &probe.config;
+    let asked = spec.slurm.max_array_size;
+    let on = slurm::profile_on(spec, &probe.facts()).arrays;
+    match (on, c.max_array_size) {
+        (None, _) => problem(
+            "job arrays",
+            "the cluster allows none (MaxArraySize 0 or 1)",
+            "set array = false in [slurm]",
+        ),
+        (Some(n), max) if asked.is_some_and(|a| a > n) => Check {
+            what: "job arrays".into(),
+            outcome: Outcome::Warning(format!(
+                "max_array_size {} is more than Slurm there allows (MaxArraySize {}): \
+                 arrays are split at {n} points",
+                asked.unwrap_or_default(),
+                max.map_or_else(|| "unknown".into(), |m| m.to_string())
+            )),
+        },
+        (Some(n), _) => ok("job arrays", format!("up to {n} points each")),
+    }
 }
 
 /// Whether `[cluster] init` succeeds in the login shell (the transport runs it before every
