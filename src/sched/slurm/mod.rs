@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use self::parse::{
-    BuildError, ErrorKind, QueryError, SACCT_FIELDS, SQUEUE_FIELDS, SacctRecord, SbatchError,
-    SlurmJobId, SqueueRecord,
+    BuildError, Class, ErrorKind, QueryError, SACCT_FIELDS, SQUEUE_FIELDS, SacctRecord,
+    SbatchError, SlurmJobId, SqueueRecord,
 };
 use super::lsf::{locked, said, upload};
 use super::{
@@ -637,9 +637,17 @@ impl<T: Transport> Scheduler for SlurmScheduler<T> {
                 // squeue forgot a job sacct still has running (rare, but its word).
                 (Some(r), None) => Seen::Known(info::from_sacct(r, offset)),
                 (_, Some(r)) => {
-                    // Ended, but sacct lags: wait for its exit code and memory, up to `settle`.
+                    // Ended, but sacct lags. A success only lacks its memory and times: wait
+                    // `settle` for them. Any other end lacks its exit code, which decides a
+                    // retry: wait for sacct while squeue still shows the job, up to
+                    // `lost_after`.
+                    let patience = if r.state.class() == Class::Done {
+                        settle
+                    } else {
+                        self.profile.lost_after
+                    };
                     let since = *self.ended_early.entry(id.clone()).or_insert(now);
-                    if self.facts.accounting && now - since <= settle {
+                    if self.facts.accounting && now - since <= patience {
                         continue;
                     }
                     Seen::Known(info::from_squeue(r, offset))

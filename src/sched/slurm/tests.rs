@@ -514,3 +514,31 @@ fn arrays_fit_the_clusters_limit() {
     );
     assert_eq!(slurm_id(&JobId::new("")), None);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failure_squeue_shows_waits_longer_for_its_exit_code() {
+    let fake = Fake::default();
+    let clock = Clock::manual(T0);
+    let mut s = sched(&fake, &clock, true);
+    let jobs = vec![job(JobId::new("72"), "rec-w2-fail", T0 - 60.0)];
+    for _ in 0..3 {
+        fake.reply(vec![
+            fixture!("01-squeue-bsweep-format"),
+            said("+0000\n", "", 0),
+        ]);
+        fake.reply(vec![fixture!(shared "17-sacct-unknown-id")]);
+    }
+    assert!(s.status(&jobs).await.expect("a poll").is_empty());
+    clock.advance(60.0);
+    assert!(
+        s.status(&jobs).await.expect("a poll").is_empty(),
+        "past settle, still waiting for the exit code"
+    );
+    clock.advance(600.0);
+    let info = known(&s.status(&jobs).await.expect("a poll"), &JobId::new("72"));
+    assert_eq!(
+        (info.state, info.exit_code),
+        (State::Failed, None),
+        "squeue's word at last"
+    );
+}
