@@ -323,24 +323,31 @@ fn bsweep_killed_at_ten_random_moments_resumes_with_one_job_per_point() {
         seed ^= seed << 17;
         Duration::from_millis(lo + seed % (hi - lo))
     };
-    let mut args = vec!["launch".to_string(), file];
+    let recorded = c.env.home().join("sweeps/kill9/db");
+    let log = c.env.path().join("kill9.log");
     let mut kills = 0;
     while kills < 10 {
+        // Killed before it recorded the sweep, a launch is simply run again.
+        let args = match recorded.exists() {
+            true => vec!["resume", "kill9"],
+            false => vec!["launch", file.as_str()],
+        };
         let mut child = c
             .env
-            .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .cmd(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         std::thread::sleep(next(100, 1500));
-        if child.try_wait().unwrap().is_some() {
+        if let Some(st) = child.try_wait().unwrap() {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(st.success(), "{args:?} failed: {said}");
             break;
         }
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();
         kills += 1;
-        args = vec!["resume".into(), "kill9".into()];
     }
     assert!(kills >= 10, "only {kills} kills: the sweep ended too soon");
     assert_ok(&c.run(&["resume", "kill9"]));
@@ -451,5 +458,35 @@ fn launch_refuses_what_slurm_would_refuse_at_the_line_that_says_it() {
         text(&out.stdout).contains("PartitionTimeLimit"),
         "{}",
         text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_job_over_its_memory_ends_failed_saying_so() {
+    let c = need!(Cluster::new());
+    // Slurm samples memory every 2 s here: hold the excess long enough to be seen.
+    let file = c.sweep(
+        "oom",
+        &format!(
+            "command = '''python3 -c \"x = bytearray(300 << 20); import time; time.sleep(8)\"'''\n{}",
+            grid(1)
+        ),
+        &format!("partition = \"{}\"\nmem = \"60M\"", c.slurm.long),
+    );
+    let out = c.run(&["launch", &file]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "ended with a failed point: {}",
+        text(&out.stderr)
+    );
+    let st = status(&c, "oom");
+    let p = &st["points"][0];
+    assert_eq!(p["state"], "failed", "{st}");
+    // With cgroups Slurm says OUT_OF_MEMORY; without, its OverMemoryKill ends the batch step.
+    let why = p["error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("OUT_OF_MEMORY") || why.contains("OverMemoryKill"),
+        "{st}"
     );
 }

@@ -86,8 +86,8 @@ fn reason_of(r: &SacctRecord, exit: Option<ExitStatus>) -> Option<String> {
                 0 => None,
                 9 if killed_by_slurm => Some(
                     "FAILED: Slurm killed the batch step with signal 9, as it does when a job \
-                     exceeds its memory without cgroups (OverMemoryKill); the job's stderr \
-                     says so"
+                     exceeds its memory without cgroups (OverMemoryKill); the error file \
+                     Slurm writes for the job (--error) names the limit"
                         .to_string(),
                 ),
                 s => Some(format!("FAILED: killed by signal {s}")),
