@@ -379,7 +379,8 @@ fn bsweep_killed_at_ten_random_moments_resumes_with_one_job_per_point() {
 fn the_same_sweep_runs_over_ssh_where_only_the_login_profile_knows_slurm() {
     let c = need!(Cluster::new());
     let ssh = need!(SshEnv::new());
-    let remote = format!("{}/{}", ssh.sshd.slurm_home.display(), "runs");
+    // A scratch directory the test's SshEnv removes; the login's HOME is elsewhere.
+    let remote = ssh.remote.clone();
     let body = format!(
         "{}\n{}\n[cluster]\nhost = \"{SLURM_HOST}\"\nremote_dir = \"{remote}\"\n",
         work(30),

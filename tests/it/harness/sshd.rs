@@ -28,8 +28,6 @@ pub struct Sshd {
     pub config: PathBuf,
     /// HOME of logins to [`HOST`]: `lsfbin/` holds the simulator, on PATH in its profile.
     pub home: PathBuf,
-    /// HOME of logins to [`SLURM_HOST`].
-    pub slurm_home: PathBuf,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
@@ -213,12 +211,7 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(Sshd {
-        dir,
-        config,
-        home,
-        slurm_home,
-    })
+    Ok(Sshd { dir, config, home })
 }
 
 /// The simulator with its bsub/bjobs/... links in `dir` (on PATH only for login shells there).
