@@ -286,14 +286,18 @@ fn a_job_purged_from_squeue_ends_right_from_sacct() {
     );
     // No bsweep follows the job: launch it, and stop bsweep once Slurm has it.
     let mut child = c.env.spawn(&["launch", &file]);
+    // Read from the holder's snapshot: no other bsweep polls Slurm about the job.
+    let mut id = None;
     wait_for("the job id", Duration::from_secs(30), || {
         let out = c.run(&["status", "purged", "--json"]);
-        out.status.success()
-            && serde_json::from_slice(&out.stdout).is_ok_and(|st| !job_ids(&st).is_empty())
+        id = serde_json::from_slice(&out.stdout)
+            .ok()
+            .and_then(|st: serde_json::Value| job_ids(&st).pop());
+        id.is_some()
     });
     child.kill().unwrap();
     let _ = child.wait();
-    let id = job_ids(&status(&c, "purged")).remove(0);
+    let id = id.expect("a job id");
     // MinJobAge and the purge cycle: 13-19 s here after the job ends.
     wait_purged(&c, &id, Duration::from_secs(c.slurm.min_job_age * 3 + 60));
     assert_ok(&c.run(&["resume", "purged"]));
