@@ -83,13 +83,17 @@ pub fn profile(spec: &Spec) -> Profile {
     }
 }
 
-/// The profile on a cluster: arrays no larger than its MaxArraySize allows (indices 1..=N need
-/// N < MaxArraySize), none where it allows none.
+/// The profile on a cluster: arrays as large as its MaxArraySize allows (indices 1..=N need
+/// N < MaxArraySize) unless the file asks for smaller ones, none where it allows none.
 pub fn profile_on(spec: &Spec, facts: &Facts) -> Profile {
     let mut p = profile(spec);
     if let (Some(n), Some(max)) = (p.arrays, facts.max_array_size) {
         let largest = max.saturating_sub(1);
-        p.arrays = (largest >= 1).then_some(n.min(largest));
+        let wanted = spec
+            .slurm
+            .max_array_size
+            .map_or(largest, |asked| n.min(asked));
+        p.arrays = (largest >= 1).then_some(wanted.min(largest));
     }
     p
 }

@@ -506,6 +506,20 @@ fn arrays_fit_the_clusters_limit() {
     assert_eq!(on(Some(1001)), Some(1000));
     assert_eq!(on(Some(1)), None, "MaxArraySize 1 allows index 0 only");
     assert_eq!(on(None), Some(5000));
+    // Without max_array_size, the cluster's limit decides.
+    let s = spec("array = true\n");
+    let on = |max| {
+        profile_on(
+            &s,
+            &Facts {
+                max_array_size: max,
+                accounting: true,
+            },
+        )
+        .arrays
+    };
+    assert_eq!(on(Some(20_001)), Some(20_000));
+    assert_eq!(on(None), Some(1000), "plan's default");
     assert_eq!(
         slurm_id(&JobId::element("16", 2))
             .map(|i| i.to_string())
