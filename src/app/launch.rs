@@ -49,16 +49,24 @@ pub async fn record(
     if paths.db().exists() {
         return Err(StoreError::Exists(spec.name.clone()).into());
     }
-    let (mut remote_home, mut cluster_dir, mut bjobs_mode) = (None, None, None);
-    if spec.backend == BackendKind::Lsf {
+    let (mut remote_home, mut cluster_dir, mut known) = (None, None, connect::Known::default());
+    if spec.backend != BackendKind::Local {
         let t = connect::transport(&ctx.home, host.as_deref(), &spec).await?;
         if host.is_some() {
             let dirs = connect::remote_dirs(&t, &spec).await?;
             make_remote_dir(&t, &dirs.sweep).await?;
             (remote_home, cluster_dir) = (Some(dirs.home), Some(dirs.sweep));
         }
-        let probe = connect::check_lsf(&t, &spec, "launch again (nothing was recorded)").await?;
-        bjobs_mode = Some(probe.mode);
+        let next = "launch again (nothing was recorded)";
+        match spec.backend {
+            BackendKind::Lsf => {
+                known.bjobs_mode = Some(connect::check_lsf(&t, &spec, next).await?.mode);
+            }
+            BackendKind::Slurm => {
+                known.slurm = Some(connect::check_slurm(&t, &spec, next).await?.facts());
+            }
+            BackendKind::Local => {}
+        }
     }
     let spec_text = fs::read_to_string(file).map_err(io("read", file))?;
     let meta = SweepMeta {
@@ -79,9 +87,7 @@ pub async fn record(
     let store = Store::create(&ctx.home, meta, points, "launch", &mut |n| {
         progress(n, count)
     })?;
-    if let Some(mode) = bjobs_mode {
-        connect::remember_mode(&store, mode)?;
-    }
+    connect::remember(&store, &known)?;
     Ok(store)
 }
 

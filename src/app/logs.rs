@@ -153,7 +153,9 @@ pub async fn logs(
     } else {
         dialect.split_output(&text)
     };
-    if let (Some(Some(report)), Some(name), false) = (texts.get(1), &job_name, raw) {
+    if let (Some(Some(report)), Some(name), false, true) =
+        (texts.get(1), &job_name, raw, dialect.writes_reports())
+    {
         reports.push(dialect.report_of(report, name));
     }
     let all: Vec<&str> = output.lines().collect();

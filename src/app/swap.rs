@@ -36,9 +36,17 @@ pub async fn swap_spec(
     let (had, now) = (Profile::of(&old).labels(), Profile::of(&new).labels());
     let used = targets_used(store, had.len())?;
     same_targets(&used, &had, &now, new.backend).map_err(|(field, why)| refuse(field, why))?;
-    if new.backend == BackendKind::Lsf {
-        let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
-        connect::check_lsf(&t, &new, "try again (the sweep is unchanged)").await?;
+    let next = "try again (the sweep is unchanged)";
+    match new.backend {
+        BackendKind::Lsf => {
+            let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
+            connect::check_lsf(&t, &new, next).await?;
+        }
+        BackendKind::Slurm => {
+            let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
+            connect::check_slurm(&t, &new, next).await?;
+        }
+        BackendKind::Local => {}
     }
     let text = fs::read_to_string(file).map_err(io("read", file))?;
     let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
@@ -126,6 +134,7 @@ fn same_targets(
     let table = match backend {
         BackendKind::Local => "local",
         BackendKind::Lsf => "lsf",
+        BackendKind::Slurm => "slurm",
     };
     if let Some(i) = (0..had.len()).find(|&i| used[i] && now.get(i) != Some(&had[i])) {
         return Err((

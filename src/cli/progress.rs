@@ -89,6 +89,10 @@ impl Progress {
                 ". Fix that target in the sweep file's [lsf] table, then `bsweep retry {} --failed --spec FILE`",
                 self.sweep
             ),
+            BackendKind::Slurm => format!(
+                ". Fix that target in the sweep file's [slurm] table, then `bsweep retry {} --failed --spec FILE`",
+                self.sweep
+            ),
             BackendKind::Local => String::new(),
         }
     }

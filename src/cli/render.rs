@@ -17,6 +17,7 @@ pub fn backend_name(b: BackendKind) -> &'static str {
     match b {
         BackendKind::Local => "local",
         BackendKind::Lsf => "lsf",
+        BackendKind::Slurm => "slurm",
     }
 }
 
@@ -194,7 +195,7 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
     let spec = &plan.spec;
     let policy = match spec.backend {
         BackendKind::Local => format!("at most {} at a time", spec.local.concurrency),
-        BackendKind::Lsf => match spec.lsf.policy {
+        BackendKind::Lsf | BackendKind::Slurm => match plan.profile.policy {
             crate::spec::Policy::RoundRobin => "round-robin".to_string(),
             crate::spec::Policy::Weighted => "weighted".to_string(),
             crate::spec::Policy::LeastPending => "least-pending, decided at launch".to_string(),
@@ -316,7 +317,7 @@ pub fn check_text(c: &Check) -> String {
 pub fn report_line(backend: BackendKind, r: Option<&JobReport>) -> String {
     let who = match backend {
         BackendKind::Lsf => "LSF report",
-        BackendKind::Local => "report",
+        BackendKind::Local | BackendKind::Slurm => "report",
     };
     let Some(r) = r else {
         return format!("[{who}: unreadable; --raw shows it]");

@@ -1,4 +1,4 @@
-//! Schedulers: the backends that run points (local processes, LSF) behind one batched trait, each
+//! Schedulers: the backends that run points (local processes, LSF, Slurm) behind one batched trait, each
 //! with its own job-script dialect and its own reading of the sweep file's options.
 //!
 //! The engine sees a backend only through this module: a [`Profile`] (targets, policy, arrays,
@@ -50,6 +50,7 @@ impl Profile {
         match spec.backend {
             BackendKind::Local => local::profile(spec),
             BackendKind::Lsf => lsf::profile(spec),
+            BackendKind::Slurm => slurm::profile(spec),
         }
     }
 
@@ -73,6 +74,9 @@ pub enum Dialect {
     Local,
     /// `#BSUB` scripts for `bsub < script`; LSF writes a report into the `-o` file.
     Lsf,
+    /// `#SBATCH` scripts for `sbatch < script`; Slurm keeps its reports in sacct, not in
+    /// the output.
+    Slurm,
 }
 
 impl Dialect {
@@ -80,6 +84,7 @@ impl Dialect {
         match backend {
             BackendKind::Local => Dialect::Local,
             BackendKind::Lsf => Dialect::Lsf,
+            BackendKind::Slurm => Dialect::Slurm,
         }
     }
 
@@ -88,6 +93,7 @@ impl Dialect {
         match self {
             Dialect::Local => local::job_script(spec, job),
             Dialect::Lsf => lsf::script::job_script(spec, job),
+            Dialect::Slurm => slurm::script::job_script(spec, job),
         }
     }
 
@@ -96,6 +102,7 @@ impl Dialect {
         match self {
             Dialect::Local => None,
             Dialect::Lsf => Some(lsf::script::array_script(spec, array)),
+            Dialect::Slurm => Some(slurm::script::array_script(spec, array)),
         }
     }
 
@@ -105,6 +112,7 @@ impl Dialect {
         match self {
             Dialect::Local => None,
             Dialect::Lsf => lsf::script::job_name_in(script),
+            Dialect::Slurm => slurm::script::job_name_in(script),
         }
     }
 
@@ -113,13 +121,20 @@ impl Dialect {
         match self {
             Dialect::Local => Some(0),
             Dialect::Lsf => lsf::script::target_in(script, targets),
+            Dialect::Slurm => slurm::script::target_in(script, targets),
         }
+    }
+
+    /// Whether the scheduler writes a report on each job into its output files (LSF does;
+    /// Slurm keeps it in sacct).
+    pub fn writes_reports(self) -> bool {
+        self == Dialect::Lsf
     }
 
     /// The scheduler's report on job `job_name` in an output file, if it writes one there.
     pub fn report_of(self, text: &str, job_name: &str) -> Option<JobReport> {
         match self {
-            Dialect::Local => None,
+            Dialect::Local | Dialect::Slurm => None,
             Dialect::Lsf => lsf::report_of(text, job_name),
         }
     }
@@ -128,7 +143,7 @@ impl Dialect {
     /// (`None` for a report that cannot be read).
     pub fn split_output(self, text: &str) -> (String, Vec<Option<JobReport>>) {
         match self {
-            Dialect::Local => (text.to_string(), Vec::new()),
+            Dialect::Local | Dialect::Slurm => (text.to_string(), Vec::new()),
             Dialect::Lsf => lsf::split_output(text),
         }
     }
@@ -320,6 +335,7 @@ pub trait Scheduler {
 pub enum AnySched {
     Local(Box<local::LocalScheduler>),
     Lsf(Box<lsf::LsfScheduler<crate::transport::AnyTransport>>),
+    Slurm(Box<slurm::SlurmScheduler<crate::transport::AnyTransport>>),
 }
 
 impl Scheduler for AnySched {
@@ -327,6 +343,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.profile(),
             AnySched::Lsf(s) => s.profile(),
+            AnySched::Slurm(s) => s.profile(),
         }
     }
 
@@ -334,6 +351,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.dialect(),
             AnySched::Lsf(s) => s.dialect(),
+            AnySched::Slurm(s) => s.dialect(),
         }
     }
 
@@ -341,6 +359,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.pending_per_target().await,
             AnySched::Lsf(s) => s.pending_per_target().await,
+            AnySched::Slurm(s) => s.pending_per_target().await,
         }
     }
 
@@ -348,6 +367,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.submit(batch).await,
             AnySched::Lsf(s) => s.submit(batch).await,
+            AnySched::Slurm(s) => s.submit(batch).await,
         }
     }
 
@@ -355,6 +375,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.status(jobs).await,
             AnySched::Lsf(s) => s.status(jobs).await,
+            AnySched::Slurm(s) => s.status(jobs).await,
         }
     }
 
@@ -362,6 +383,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.cancel(jobs).await,
             AnySched::Lsf(s) => s.cancel(jobs).await,
+            AnySched::Slurm(s) => s.cancel(jobs).await,
         }
     }
 
@@ -372,6 +394,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.find_by_name(jobs).await,
             AnySched::Lsf(s) => s.find_by_name(jobs).await,
+            AnySched::Slurm(s) => s.find_by_name(jobs).await,
         }
     }
 }

@@ -15,6 +15,7 @@ mod lsf_sim;
 mod plan_cli;
 mod recover;
 mod slurm_fixtures;
+mod slurm_real;
 mod spec_files;
 mod spec_swap;
 mod ssh_cli;

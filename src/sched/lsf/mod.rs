@@ -172,12 +172,41 @@ pub struct LsfScheduler<T: Transport> {
 }
 
 /// Wraps a script so it runs holding `lock` (where `flock` exists; sites without it keep the
-/// settle time as their only guard).
-fn locked(lock: &str, script: &str) -> String {
+/// settle time as their only guard). Slurm's scheduler shares it.
+pub(crate) fn locked(lock: &str, script: &str) -> String {
     format!(
         "if command -v flock >/dev/null 2>&1; then exec 9>>{l} && flock -w 900 9; fi\n{script}",
         l = shell::quote(lock)
     )
+}
+
+/// The script prelude that unpacks a batch's job scripts into `upload_to` on a remote cluster,
+/// and the archive for its stdin (nothing when the cluster is this machine, `None`). Slurm's
+/// scheduler shares it.
+pub(crate) fn upload(
+    upload_to: Option<&str>,
+    batch: &[Submission],
+) -> Result<(String, Vec<u8>), archive::ArchiveError> {
+    let Some(dir) = upload_to else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let files: Vec<(String, Vec<u8>, u32)> = batch
+        .iter()
+        .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
+        .collect();
+    let archive = archive::build(&files)?;
+    let dirs: Vec<String> = batch
+        .iter()
+        .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
+        .collect();
+    let d = shell::quote(dir);
+    Ok((
+        format!(
+            "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
+            dirs.join(" ")
+        ),
+        archive,
+    ))
 }
 
 impl<T: Transport> LsfScheduler<T> {
@@ -368,26 +397,7 @@ impl<T: Transport> LsfScheduler<T> {
     /// The script prelude that unpacks a batch's job scripts on a remote cluster, and the
     /// archive for its stdin (nothing when the cluster is this machine).
     fn upload(&self, batch: &[Submission]) -> Result<(String, Vec<u8>), archive::ArchiveError> {
-        let Some(dir) = &self.upload_to else {
-            return Ok((String::new(), Vec::new()));
-        };
-        let files: Vec<(String, Vec<u8>, u32)> = batch
-            .iter()
-            .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
-            .collect();
-        let archive = archive::build(&files)?;
-        let dirs: Vec<String> = batch
-            .iter()
-            .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
-            .collect();
-        let d = shell::quote(dir);
-        Ok((
-            format!(
-                "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
-                dirs.join(" ")
-            ),
-            archive,
-        ))
+        upload(self.upload_to.as_deref(), batch)
     }
 }
 

@@ -22,6 +22,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "exclude",
     "sample",
     "lsf",
+    "slurm",
     "local",
     "cluster",
     "collect",
@@ -48,6 +49,33 @@ pub(super) const LSF_KEYS: &[&str] = &[
     "targets",
 ];
 pub(super) const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_flight"];
+pub(super) const SLURM_KEYS: &[&str] = &[
+    "partition",
+    "partitions",
+    "targets",
+    "policy",
+    "account",
+    "qos",
+    "time",
+    "mem",
+    "mem_per_cpu",
+    "cpus_per_task",
+    "ntasks",
+    "gpus",
+    "gres",
+    "constraint",
+    "extra",
+    "array",
+    "max_array_size",
+    "array_parallel",
+    "max_in_flight",
+    "submit_rate",
+    "poll_min",
+    "poll_max",
+    "settle",
+    "lost_after",
+];
+pub(super) const SLURM_TARGET_KEYS: &[&str] = &["partition", "weight", "max_in_flight"];
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
 pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
@@ -81,6 +109,7 @@ const REQUIRED: &[&str] = &["name", "command"];
 /// The top-level tables with a fixed set of keys, for "belongs in [local]" hints.
 pub(super) const KEYED_TABLES: &[(&str, &[&str])] = &[
     ("lsf", LSF_KEYS),
+    ("slurm", SLURM_KEYS),
     ("local", LOCAL_KEYS),
     ("cluster", CLUSTER_KEYS),
     ("collect", COLLECT_KEYS),
@@ -112,6 +141,8 @@ fn keys_of(path: &[Seg<'_>]) -> Option<Keys> {
         [] => Keys::Fixed(TOP_KEYS),
         [Key("lsf")] => Keys::Fixed(LSF_KEYS),
         [Key("lsf"), Key("targets"), Elem] => Keys::Fixed(TARGET_KEYS),
+        [Key("slurm")] => Keys::Fixed(SLURM_KEYS),
+        [Key("slurm"), Key("targets"), Elem] => Keys::Fixed(SLURM_TARGET_KEYS),
         [Key("local")] => Keys::Fixed(LOCAL_KEYS),
         [Key("cluster")] => Keys::Fixed(CLUSTER_KEYS),
         [Key("collect")] => Keys::Fixed(COLLECT_KEYS),

@@ -9,33 +9,33 @@ use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Site, Ta
 /// Bounds of the [lsf] numbers: wide enough for any site, narrow enough that every value is a
 /// sane `Duration`, rate or count (1e300 seconds overflowed `Duration`; 1e-300 submissions per
 /// second waited forever after the first job).
-const POLL: Range = Range {
+pub(super) const POLL: Range = Range {
     min: 0.05,
     max: 86_400.0,
     unit: "seconds",
     note: " (1 day)",
 };
-const SETTLE: Range = Range {
+pub(super) const SETTLE: Range = Range {
     min: 0.05,
     max: 3_600.0,
     unit: "seconds",
     note: " (1 hour)",
 };
-const LOST_AFTER: Range = Range {
+pub(super) const LOST_AFTER: Range = Range {
     min: 1.0,
     max: 604_800.0,
     unit: "seconds",
     note: " (7 days)",
 };
-const SUBMIT_RATE: Range = Range {
+pub(super) const SUBMIT_RATE: Range = Range {
     min: 0.001,
     max: 1_000.0,
     unit: "submissions per second",
     note: "",
 };
-const MAX_CORES: i64 = 1_000_000;
-const MAX_COUNT: i64 = 1_000_000;
-const MAX_WEIGHT: i64 = 1_000;
+pub(super) const MAX_CORES: i64 = 1_000_000;
+pub(super) const MAX_COUNT: i64 = 1_000_000;
+pub(super) const MAX_WEIGHT: i64 = 1_000;
 const MAX_CONCURRENCY: i64 = 10_000;
 /// Longest run limit accepted, in minutes: a year. No site runs a job longer; a larger number is
 /// a slip (minutes taken for seconds), and LSF's limit fields are 32-bit.

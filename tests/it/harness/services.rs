@@ -57,3 +57,87 @@ pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// What a CI setup script wrote about the service it started: the `KEY=value` lines of
+/// `/tmp/bsweep-ci/NAME.env` (e.g. `slurm`), each overridden by an environment variable of the
+/// same name when one is set.
+pub fn ci_facts(name: &str) -> std::collections::HashMap<String, String> {
+    let file = std::path::Path::new("/tmp/bsweep-ci").join(format!("{name}.env"));
+    let mut facts: std::collections::HashMap<String, String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    for (k, v) in facts.iter_mut() {
+        if let Ok(e) = std::env::var(k) {
+            *v = e;
+        }
+    }
+    facts
+}
+
+/// The real Slurm `.ci/slurm-setup` starts (see `.ci/slurm.md`).
+#[derive(Debug, Clone)]
+pub struct Slurm {
+    /// SLURM_CONF: every client command needs it.
+    pub conf: String,
+    /// The default partition (MaxTime in `short_max_minutes`) and one without a limit.
+    pub short: String,
+    pub short_max_minutes: u64,
+    pub long: String,
+    pub account: String,
+    pub qos: String,
+    pub min_job_age: u64,
+}
+
+impl Slurm {
+    /// A Slurm client command (`squeue`, `sacct`, ...) with this cluster's environment.
+    pub fn command(&self, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        c.env("SLURM_CONF", &self.conf)
+            .env("SLURM_TIME_FORMAT", "standard");
+        c
+    }
+}
+
+/// This machine's Slurm, when its clients are installed, its config is known (SLURM_CONF or
+/// `/tmp/bsweep-ci/slurm.env`) and its controller answers; else `None` with a notice (a
+/// failure under `BSWEEP_REQUIRE_SERVICES=1`).
+pub fn slurm() -> Option<Slurm> {
+    const HOW: &str = "run `sudo bash .ci/slurm-setup` (see .ci/slurm.md)";
+    let facts = ci_facts("slurm");
+    let conf = std::env::var("SLURM_CONF")
+        .ok()
+        .or_else(|| facts.get("SLURM_CONF").cloned())
+        .filter(|c| std::path::Path::new(c).is_file());
+    let (Some(conf), Some(_)) = (conf, which(&["sbatch"])) else {
+        missing("Slurm", HOW);
+        return None;
+    };
+    let get = |k: &str, default: &str| facts.get(k).cloned().unwrap_or_else(|| default.into());
+    let s = Slurm {
+        conf,
+        short: get("BSWEEP_SLURM_PARTITION", "short"),
+        short_max_minutes: get("BSWEEP_SLURM_PARTITION_MAXTIME_MIN", "10")
+            .parse()
+            .unwrap_or(10),
+        long: get("BSWEEP_SLURM_PARTITION_LONG", "long"),
+        account: get("BSWEEP_SLURM_ACCOUNT", "bsweep"),
+        qos: get("BSWEEP_SLURM_QOS", "bsweep"),
+        min_job_age: get("BSWEEP_SLURM_MIN_JOB_AGE", "10").parse().unwrap_or(10),
+    };
+    let up = s
+        .command("scontrol")
+        .arg("ping")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"));
+    if !up {
+        missing(
+            "Slurm",
+            &format!("its controller does not answer `scontrol ping`; {HOW}"),
+        );
+        return None;
+    }
+    Some(s)
+}

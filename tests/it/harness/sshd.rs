@@ -1,7 +1,8 @@
 //! A private sshd on 127.0.0.1 for the SSH tests, started once per test process as the current
 //! user on a free port: no root, no package installs, no extra users. Its key logins set HOME
 //! to a scratch "remote home" whose login profile is the only thing that puts the scheduler on
-//! PATH (the LSF simulator, or OpenLava), as on a real cluster. A watchdog stops it when the
+//! PATH or says where it is (the LSF simulator, OpenLava, or Slurm's config), as on a real
+//! cluster. A watchdog stops it when the
 //! test process ends.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub const HOST: &str = "bsweep-test";
 pub const NOKEY_HOST: &str = "bsweep-test-nokey";
 /// Key login whose profile sources OpenLava's environment (when OpenLava is installed).
 pub const OPENLAVA_HOST: &str = "bsweep-openlava";
+/// Key login whose profile exports this machine's Slurm environment (`SLURM_CONF`).
+pub const SLURM_HOST: &str = "bsweep-slurm";
 
 pub struct Sshd {
     pub dir: PathBuf,
@@ -85,14 +88,16 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
             "ssh-keygen",
         )
     };
-    for k in ["host", "sim", "openlava"] {
+    for k in ["host", "sim", "openlava", "slurm"] {
         keygen(k)?;
     }
     let user = current_user();
     let home = dir.join("home-sim");
     let openlava_home = dir.join("home-openlava");
+    let slurm_home = dir.join("home-slurm");
     std::fs::create_dir_all(home.join("lsfbin")).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&openlava_home).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&slurm_home).map_err(|e| e.to_string())?;
     install_lsfsim(&home.join("lsfbin"))?;
     // Like many cluster profiles: a banner on stdout and a read from stdin. bsweep's round
     // trips must keep both away from their own stdin and stdout (scripts, tar archives).
@@ -113,16 +118,28 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
+    // As on a Slurm cluster, only the login profile says where Slurm's config is.
+    let slurm_conf = std::env::var("SLURM_CONF")
+        .ok()
+        .or_else(|| services::ci_facts("slurm").get("SLURM_CONF").cloned())
+        .unwrap_or_else(|| "/etc/slurm/slurm.conf".into());
+    std::fs::write(
+        slurm_home.join(".bash_profile"),
+        format!("export SLURM_CONF={slurm_conf}\necho \"Welcome to the Slurm test cluster\"\n"),
+    )
+    .map_err(|e| e.to_string())?;
     let pubkey =
         |k: &str| std::fs::read_to_string(dir.join(format!("{k}.pub"))).unwrap_or_default();
     std::fs::write(
         dir.join("authorized_keys"),
         format!(
-            "environment=\"HOME={}\" {}environment=\"HOME={}\" {}",
+            "environment=\"HOME={}\" {}environment=\"HOME={}\" {}environment=\"HOME={}\" {}",
             home.display(),
             pubkey("sim"),
             openlava_home.display(),
-            pubkey("openlava")
+            pubkey("openlava"),
+            slurm_home.display(),
+            pubkey("slurm")
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -150,10 +167,11 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
     std::fs::write(
         &config,
         format!(
-            "{}{}{}",
+            "{}{}{}{}",
             host(HOST, "sim"),
             host(NOKEY_HOST, "no-such-key"),
-            host(OPENLAVA_HOST, "openlava")
+            host(OPENLAVA_HOST, "openlava"),
+            host(SLURM_HOST, "slurm")
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -297,7 +315,7 @@ impl SshEnv {
 
 impl Drop for SshEnv {
     fn drop(&mut self) {
-        for dest in [HOST, NOKEY_HOST, OPENLAVA_HOST] {
+        for dest in [HOST, NOKEY_HOST, OPENLAVA_HOST, SLURM_HOST] {
             let _ = bsweep::transport::ssh::close_master(dest, &self.control_dir());
         }
         // The remote side is this machine, as this user.
