@@ -42,7 +42,10 @@ fn store(e: &StoreError) -> Exit {
 /// The exit code of an error.
 pub fn of(e: &AppError) -> Exit {
     match e {
-        AppError::Spec(_) | AppError::Usage(_) | AppError::Name(_) => Exit::BadInput,
+        AppError::Spec(_)
+        | AppError::Usage(_)
+        | AppError::Name(_)
+        | AppError::Login(crate::app::login::LoginError::NoTerminal { .. }) => Exit::BadInput,
         AppError::Store(s)
         | AppError::Engine(EngineError::Store(s))
         | AppError::View(crate::view::ViewError::Store(s)) => store(s),

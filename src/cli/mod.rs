@@ -409,22 +409,78 @@ fn finish(followed: Followed) -> Result<(), AppError> {
 
 fn login(ctx: &Ctx, host: &str, check: bool, close: bool) -> Result<(), AppError> {
     use app::login::Login;
-    if !check && !close {
+    let announce = |resolved: &str| {
         note(format!(
-            "opening a connection to {host} (type your password and one-time code if asked)"
-        ));
-    }
-    let said = match app::login::login(ctx, host, check, close)? {
-        Login::AlreadyOpen => {
-            format!("a live connection to {host} is open; bsweep commands reuse it")
-        }
-        Login::Opened => format!(
-            "connected to {host}; bsweep commands reuse this connection while it lasts (`bsweep login {host} --close` ends it)"
-        ),
-        Login::Closed => format!("closed the connection to {host}"),
-        Login::NoneOpen => format!("no open connection to {host}"),
+            "opening a connection to {host} ({resolved}): type your password and one-time code when ssh asks"
+        ))
     };
-    out(format!("{said}\n"))
+    let said = match app::login::login(ctx, host, check, close, announce)? {
+        Login::AlreadyOpen(c) => login_open_text(host, &c),
+        Login::Opened(c) => login_opened_text(host, &c),
+        Login::Closed => format!("closed the connection to {host}\n"),
+        Login::NoneOpen => format!("no open connection to {host}\n"),
+    };
+    out(said)
+}
+
+/// What `bsweep login` says after a login: the lifetime, the socket, how to share it.
+fn login_opened_text(host: &str, c: &app::login::Connection) -> String {
+    let persist = match c.life {
+        app::login::Life::Login { persist, .. } | app::login::Life::Key { persist } => persist,
+    };
+    let mut t = format!(
+        "connected to {host} ({}); bsweep commands reuse this connection\n\
+         it stays open while in use and closes after {} with nothing using it (or when the \
+         network or the site drops it): `bsweep login {host} --check` shows the time left, \
+         `bsweep login {host} --close` ends it\n",
+        c.resolved,
+        crate::report::fmt_duration(persist.as_secs_f64())
+    );
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+/// What `bsweep login` (`--check`) says of a connection that is open.
+fn login_open_text(host: &str, c: &app::login::Connection) -> String {
+    let span = |d: std::time::Duration| crate::report::fmt_duration(d.as_secs_f64());
+    let mut t = format!("a live connection to {host} ({}) is open", c.resolved);
+    match c.life {
+        app::login::Life::Login { persist, age, left } => {
+            if let Some(age) = age {
+                t.push_str(&format!(", opened {} ago", span(age)));
+            }
+            if left.is_zero() {
+                t.push_str(&format!(
+                    "; it closes after {} unused and may close at any moment",
+                    span(persist)
+                ));
+            } else {
+                t.push_str(&format!(
+                    "; it closes after {} unused: {} left if nothing uses it",
+                    span(persist),
+                    span(left)
+                ));
+            }
+        }
+        app::login::Life::Key { persist } => t.push_str(&format!(
+            "; bsweep opened it with your key (it closes after {} unused, and bsweep opens a new one when needed)",
+            span(persist)
+        )),
+    }
+    t.push('\n');
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+fn login_share_text(host: &str, c: &app::login::Connection) -> String {
+    let snippet: String = c.snippet.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "socket: {}\n\
+         use it from your own ssh, with no new password or code: {}\n\
+         or make every `ssh {host}` use it while it is open: add to your ssh config (~/.ssh/config)\n{snippet}",
+        c.socket.display(),
+        c.share
+    )
 }
 
 async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), AppError> {
