@@ -434,7 +434,7 @@ fn login_opened_text(host: &str, c: &app::login::Connection) -> String {
          network or the site drops it): `bsweep login {host} --check` shows the time left, \
          `bsweep login {host} --close` ends it\n",
         c.resolved,
-        crate::report::fmt_duration(persist.as_secs_f64())
+        span(persist)
     );
     t.push_str(&login_share_text(host, c));
     t
@@ -442,7 +442,6 @@ fn login_opened_text(host: &str, c: &app::login::Connection) -> String {
 
 /// What `bsweep login` (`--check`) says of a connection that is open.
 fn login_open_text(host: &str, c: &app::login::Connection) -> String {
-    let span = |d: std::time::Duration| crate::report::fmt_duration(d.as_secs_f64());
     let mut t = format!("a live connection to {host} ({}) is open", c.resolved);
     match c.life {
         app::login::Life::Login { persist, age, left } => {
@@ -470,6 +469,17 @@ fn login_open_text(host: &str, c: &app::login::Connection) -> String {
     t.push('\n');
     t.push_str(&login_share_text(host, c));
     t
+}
+
+/// A connection's lifetime in words: `8 h`, `7 h 58 min`, `12 min`, `40 s`.
+fn span(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60) {
+        (0, 0) => format!("{s} s"),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }
 
 fn login_share_text(host: &str, c: &app::login::Connection) -> String {
@@ -626,6 +636,58 @@ async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_says_the_lifetime_the_socket_and_how_to_share_it() {
+        use app::login::{Connection, Life};
+        use std::time::Duration;
+        let h = |h: u64, m: u64| Duration::from_secs(h * 3600 + m * 60);
+        let c = Connection {
+            resolved: "u@10.0.0.1:22".into(),
+            socket: "/s/cm-1".into(),
+            share: "ssh -S /s/cm-1 nju".into(),
+            snippet: "Host nju\n    ControlPath /s/cm-1\n".into(),
+            life: Life::Login {
+                persist: h(8, 0),
+                age: Some(h(1, 2)),
+                left: h(7, 58),
+            },
+        };
+        let share = "socket: /s/cm-1\n\
+            use it from your own ssh, with no new password or code: ssh -S /s/cm-1 nju\n\
+            or make every `ssh nju` use it while it is open: add to your ssh config (~/.ssh/config)\n\
+            \x20   Host nju\n        ControlPath /s/cm-1\n";
+        assert_eq!(
+            login_open_text("nju", &c),
+            format!(
+                "a live connection to nju (u@10.0.0.1:22) is open, opened 1 h 2 min ago; it \
+                 closes after 8 h unused: 7 h 58 min left if nothing uses it\n{share}"
+            )
+        );
+        assert!(
+            login_opened_text("nju", &c).starts_with(
+                "connected to nju (u@10.0.0.1:22); bsweep commands reuse this connection\n\
+                 it stays open while in use and closes after 8 h with nothing using it"
+            ),
+            "{}",
+            login_opened_text("nju", &c)
+        );
+        let gone = Connection {
+            life: Life::Login {
+                persist: h(8, 0),
+                age: None,
+                left: Duration::ZERO,
+            },
+            ..c.clone()
+        };
+        assert!(login_open_text("nju", &gone).contains("may close at any moment"));
+        let key = Connection {
+            life: Life::Key { persist: h(0, 10) },
+            ..c
+        };
+        assert!(login_open_text("nju", &key).contains("with your key (it closes after 10 min"));
+        assert_eq!(span(Duration::from_secs(40)), "40 s");
+    }
 
     #[test]
     fn the_measuring_step_parses_but_no_shell_completion_offers_it() {

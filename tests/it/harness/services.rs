@@ -57,3 +57,24 @@ pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// A fact about a service the CI scripts started (`.ci/*-setup`): the environment variable
+/// `key`, or else its `KEY=value` line in one of `/tmp/bsweep-ci/*.env`.
+pub fn ci_fact(key: &str) -> Option<String> {
+    if let Some(v) = std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        return Some(v);
+    }
+    let mut files: Vec<_> = std::fs::read_dir("/tmp/bsweep-ci")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "env"))
+        .collect();
+    files.sort();
+    files.iter().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        text.lines().find_map(|l| {
+            let v = l.trim().strip_prefix(key)?.strip_prefix('=')?;
+            Some(v.trim().to_string()).filter(|v| !v.is_empty())
+        })
+    })
+}
