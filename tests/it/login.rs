@@ -612,3 +612,53 @@ fn a_follower_waits_for_a_new_login_without_knocking_then_finishes() {
     assert!(said.contains(&format!("{points} done")), "{said}");
     assert!(said.contains("the cluster was not asked"), "{said}");
 }
+
+#[test]
+fn a_host_that_needs_a_person_is_tried_once_in_batch_mode_then_never() {
+    let w = need!(World::new());
+    let host = w.totp.host.clone();
+    let name = unique("fresh");
+    let file = sweep_file(&w, &name, &host, 2, "echo v={i}");
+    let file = file.to_str().unwrap();
+    let (attempts, unauthenticated) = (w.totp.attempts().len(), w.totp.unauthenticated());
+    // A home that never logged in: one batch-mode try (ssh sends no answer), refused.
+    let start = Instant::now();
+    let out = w.run_detached(&["launch", file]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        text(&out.stderr).contains(&format!("run `bsweep login {host}` in a terminal")),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = w.run_detached(&["list"]);
+    assert!(!text(&list.stdout).contains(&name), "nothing recorded");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.totp.attempts().len(), attempts, "no answer was sent");
+    assert_eq!(w.totp.unauthenticated(), unauthenticated + 1);
+    // From then on bsweep knows: no connection at all, whatever the command or spelling.
+    for args in [
+        vec!["doctor", file],
+        vec!["launch", file],
+        vec!["login", &host, "--check"],
+    ] {
+        let out = w.run_detached(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let spelled = format!("{}@{host}", w.totp.user);
+    let other = sweep_file(&w, &format!("{name}b"), &spelled, 2, "echo v={i}");
+    let out = w.run_detached(&["launch", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        w.totp.unauthenticated(),
+        unauthenticated + 1,
+        "no second try"
+    );
+    assert_eq!(w.totp.attempts().len(), attempts);
+}
