@@ -14,6 +14,7 @@
 //! to it, and a remote directory written `~/...` is expanded on the remote side (as `$HOME`).
 
 mod master;
+mod start;
 
 use std::collections::HashSet;
 use std::io;
@@ -24,11 +25,12 @@ use std::time::Duration;
 use openssh::Session;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
+use self::master::prepare_control_dir;
 pub use self::master::{
     LOGIN_PERSIST, LoginRecord, Master, Resolved, authenticated_with, control_socket,
     is_person_method,
 };
-use self::master::{prepare_control_dir, start_master_retrying};
+use self::start::start_master_retrying;
 use super::archive::{self, Unpacked, relative_path, unpack_safely};
 use super::{CmdOutput, Transport, TransportError};
 use crate::shell;
