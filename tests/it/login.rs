@@ -116,6 +116,8 @@ fn node_lock() -> MutexGuard<'static, ()> {
 struct World {
     totp: Totp,
     env: Env,
+    /// Sweeps whose files are under the login user's home, removed at the end.
+    remote: std::cell::RefCell<Vec<String>>,
     _node: MutexGuard<'static, ()>,
 }
 
@@ -126,6 +128,7 @@ impl World {
             _node: node_lock(),
             totp,
             env: Env::new(),
+            remote: Default::default(),
         })
     }
 
@@ -171,6 +174,27 @@ impl World {
         let out = self.cmd(&["status", sweep, "--json"]).output().unwrap();
         assert_ok(&out);
         serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+}
+
+/// A test leaves no 8-hour master and no remote files behind, failed or not.
+impl Drop for World {
+    fn drop(&mut self) {
+        let dir = self.env.home().join("ssh");
+        let master =
+            bsweep::transport::ssh::Master::of(&self.totp.host, &dir, Some(&self.totp.config));
+        if let Ok(m) = master {
+            let _ = m.close();
+        }
+        let out = Command::new("getent")
+            .args(["passwd", &self.totp.user])
+            .output();
+        let passwd = out.map(|o| text(&o.stdout)).unwrap_or_default();
+        if let Some(home) = passwd.trim().split(':').nth(5) {
+            for name in self.remote.borrow().iter() {
+                let _ = std::fs::remove_dir_all(Path::new(home).join("bsweep-tests").join(name));
+            }
+        }
     }
 }
 
@@ -406,6 +430,7 @@ fn without_a_terminal_login_is_refused_before_any_attempt() {
 /// A sweep file for the login node's OpenLava, two jobs at a time; its files under the user's
 /// home there.
 fn sweep_file(w: &World, name: &str, host: &str, points: usize, command: &str) -> PathBuf {
+    w.remote.borrow_mut().push(name.to_string());
     w.env.sweep(
         &format!("{name}.toml"),
         &format!(
@@ -428,17 +453,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{t}-{n}", std::process::id())
 }
 
-/// Removes a sweep's files under the login user's home (this machine, as root or that user).
-fn remove_remote(w: &World, name: &str) {
-    let out = Command::new("getent")
-        .args(["passwd", &w.totp.user])
-        .output()
-        .unwrap();
-    if let Some(home) = text(&out.stdout).trim().split(':').nth(5) {
-        let _ = std::fs::remove_dir_all(Path::new(home).join("bsweep-tests").join(name));
-    }
-}
-
 #[test]
 fn user_at_alias_reuses_a_login_made_as_the_alias() {
     let w = need!(World::new());
@@ -459,7 +473,6 @@ fn user_at_alias_reuses_a_login_made_as_the_alias() {
     let name = unique("alias");
     let file = sweep_file(&w, &name, &spelled, 1, "echo v={i}");
     let out = w.run_detached(&["doctor", file.to_str().unwrap()]);
-    remove_remote(&w, &name);
     assert_ok(&out);
     let said = text(&out.stdout);
     assert!(said.contains(&format!("connection to {spelled}")), "{said}");
@@ -606,7 +619,6 @@ fn a_follower_waits_for_a_new_login_without_knocking_then_finishes() {
     // A finished sweep's status needs no connection: it says where its figures come from.
     assert_ok(&w.run_detached(&["login", &host, "--close"]));
     let st = w.run_detached(&["status", &name]);
-    remove_remote(&w, &name);
     assert_ok(&st);
     let said = text(&st.stdout);
     assert!(said.contains(&format!("{points} done")), "{said}");
