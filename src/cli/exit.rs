@@ -42,9 +42,11 @@ fn store(e: &StoreError) -> Exit {
 /// The exit code of an error.
 pub fn of(e: &AppError) -> Exit {
     match e {
-        AppError::Spec(_) | AppError::Usage(_) | AppError::Name(_) | AppError::Input { .. } => {
-            Exit::BadInput
-        }
+        AppError::Spec(_)
+        | AppError::Usage(_)
+        | AppError::Name(_)
+        | AppError::Input { .. }
+        | AppError::Login(crate::app::login::LoginError::NoTerminal { .. }) => Exit::BadInput,
         AppError::Offline(_) => Exit::Unreachable,
         AppError::Store(s)
         | AppError::Engine(EngineError::Store(s))

@@ -410,22 +410,88 @@ fn finish(followed: Followed) -> Result<(), AppError> {
 
 fn login(ctx: &Ctx, host: &str, check: bool, close: bool) -> Result<(), AppError> {
     use app::login::Login;
-    if !check && !close {
+    let announce = |resolved: &str| {
         note(format!(
-            "opening a connection to {host} (type your password and one-time code if asked)"
-        ));
-    }
-    let said = match app::login::login(ctx, host, check, close)? {
-        Login::AlreadyOpen => {
-            format!("a live connection to {host} is open; bsweep commands reuse it")
-        }
-        Login::Opened => format!(
-            "connected to {host}; bsweep commands reuse this connection while it lasts (`bsweep login {host} --close` ends it)"
-        ),
-        Login::Closed => format!("closed the connection to {host}"),
-        Login::NoneOpen => format!("no open connection to {host}"),
+            "opening a connection to {host} ({resolved}): type your password and one-time code when ssh asks"
+        ))
     };
-    out(format!("{said}\n"))
+    let said = match app::login::login(ctx, host, check, close, announce)? {
+        Login::AlreadyOpen(c) => login_open_text(host, &c),
+        Login::Opened(c) => login_opened_text(host, &c),
+        Login::Closed => format!("closed the connection to {host}\n"),
+        Login::NoneOpen => format!("no open connection to {host}\n"),
+    };
+    out(said)
+}
+
+/// What `bsweep login` says after a login: the lifetime, the socket, how to share it.
+fn login_opened_text(host: &str, c: &app::login::Connection) -> String {
+    let persist = match c.life {
+        app::login::Life::Login { persist, .. } | app::login::Life::Key { persist } => persist,
+    };
+    let mut t = format!(
+        "connected to {host} ({}); bsweep commands reuse this connection\n\
+         it stays open while in use and closes after {} with nothing using it (or when the \
+         network or the site drops it): `bsweep login {host} --check` shows the time left, \
+         `bsweep login {host} --close` ends it\n",
+        c.resolved,
+        span(persist)
+    );
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+/// What `bsweep login` (`--check`) says of a connection that is open.
+fn login_open_text(host: &str, c: &app::login::Connection) -> String {
+    let mut t = format!("a live connection to {host} ({}) is open", c.resolved);
+    match c.life {
+        app::login::Life::Login { persist, age, left } => {
+            if let Some(age) = age {
+                t.push_str(&format!(", opened {} ago", span(age)));
+            }
+            if left.is_zero() {
+                t.push_str(&format!(
+                    "; it closes after {} unused and may close at any moment",
+                    span(persist)
+                ));
+            } else {
+                t.push_str(&format!(
+                    "; it closes after {} unused: {} left if nothing uses it",
+                    span(persist),
+                    span(left)
+                ));
+            }
+        }
+        app::login::Life::Key { persist } => t.push_str(&format!(
+            "; bsweep opened it with your key (it closes after {} unused, and bsweep opens a new one when needed)",
+            span(persist)
+        )),
+    }
+    t.push('\n');
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+/// A connection's lifetime in words: `8 h`, `7 h 58 min`, `12 min`, `40 s`.
+fn span(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60) {
+        (0, 0) => format!("{s} s"),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+fn login_share_text(host: &str, c: &app::login::Connection) -> String {
+    let snippet: String = c.snippet.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "socket: {}\n\
+         use it from your own ssh, with no new password or code: {}\n\
+         or make every `ssh {host}` use it while it is open: add to your ssh config (~/.ssh/config)\n{snippet}",
+        c.socket.display(),
+        c.share
+    )
 }
 
 async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), AppError> {
@@ -577,6 +643,58 @@ async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_says_the_lifetime_the_socket_and_how_to_share_it() {
+        use app::login::{Connection, Life};
+        use std::time::Duration;
+        let h = |h: u64, m: u64| Duration::from_secs(h * 3600 + m * 60);
+        let c = Connection {
+            resolved: "u@10.0.0.1:22".into(),
+            socket: "/s/cm-1".into(),
+            share: "ssh -S /s/cm-1 nju".into(),
+            snippet: "Host nju\n    ControlPath /s/cm-1\n".into(),
+            life: Life::Login {
+                persist: h(8, 0),
+                age: Some(h(1, 2)),
+                left: h(7, 58),
+            },
+        };
+        let share = "socket: /s/cm-1\n\
+            use it from your own ssh, with no new password or code: ssh -S /s/cm-1 nju\n\
+            or make every `ssh nju` use it while it is open: add to your ssh config (~/.ssh/config)\n\
+            \x20   Host nju\n        ControlPath /s/cm-1\n";
+        assert_eq!(
+            login_open_text("nju", &c),
+            format!(
+                "a live connection to nju (u@10.0.0.1:22) is open, opened 1 h 2 min ago; it \
+                 closes after 8 h unused: 7 h 58 min left if nothing uses it\n{share}"
+            )
+        );
+        assert!(
+            login_opened_text("nju", &c).starts_with(
+                "connected to nju (u@10.0.0.1:22); bsweep commands reuse this connection\n\
+                 it stays open while in use and closes after 8 h with nothing using it"
+            ),
+            "{}",
+            login_opened_text("nju", &c)
+        );
+        let gone = Connection {
+            life: Life::Login {
+                persist: h(8, 0),
+                age: None,
+                left: Duration::ZERO,
+            },
+            ..c.clone()
+        };
+        assert!(login_open_text("nju", &gone).contains("may close at any moment"));
+        let key = Connection {
+            life: Life::Key { persist: h(0, 10) },
+            ..c
+        };
+        assert!(login_open_text("nju", &key).contains("with your key (it closes after 10 min"));
+        assert_eq!(span(Duration::from_secs(40)), "40 s");
+    }
 
     #[test]
     fn the_measuring_step_parses_but_no_shell_completion_offers_it() {

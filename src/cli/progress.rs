@@ -137,6 +137,12 @@ impl Reporter for Progress {
                 "warning: could not look up unfinished submissions, will try again: {}",
                 chain(*err)
             )),
+            Event::AwaitingLogin { host } => self.note(&format!(
+                "the connection to {host} is gone, and logging in there needs you: run `bsweep login {host}` in a terminal; this sweep waits for it (nothing is submitted meanwhile, and bsweep does not try to log in) and goes on by itself"
+            )),
+            Event::LoginBack { host } => {
+                self.note(&format!("connected to {host} again; following goes on"))
+            }
             Event::CancelRequested => self.note("cancel requested: cancelling the sweep"),
             Event::CancelFailed(err) => self.note(&format!(
                 "warning: cancelling failed, will try again: {}",
@@ -194,6 +200,12 @@ impl Reporter for JsonLines {
             Event::LookupFailed(e) => {
                 serde_json::json!({"event": "lookup_failed", "error": chain(e)})
             }
+            Event::AwaitingLogin { host } => serde_json::json!({
+                "event": "awaiting_login",
+                "host": host,
+                "run": format!("bsweep login {host}"),
+            }),
+            Event::LoginBack { host } => serde_json::json!({"event": "login_back", "host": host}),
             Event::CancelRequested => serde_json::json!({"event": "cancel_requested"}),
             Event::CancelFailed(e) => {
                 serde_json::json!({"event": "cancel_failed", "error": chain(e)})

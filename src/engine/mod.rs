@@ -145,7 +145,14 @@ pub struct Engine<S: Scheduler> {
     last_snapshot: Option<Instant>,
     /// When the scheduler last answered a poll.
     heard: Option<f64>,
+    /// The host whose connection is gone and needs a person to log in again: nothing is
+    /// submitted meanwhile, and the next cycle comes after [`LOGIN_RECHECK`].
+    awaiting_login: Option<String>,
 }
+
+/// How often a follower whose connection needs a new login checks whether it is back (a local
+/// look at the control socket, never a connection attempt).
+pub const LOGIN_RECHECK: Duration = Duration::from_secs(3);
 
 impl<S: Scheduler> Engine<S> {
     /// Loads a sweep the caller has opened (and so locked), in one pass over its points.
@@ -219,6 +226,7 @@ impl<S: Scheduler> Engine<S> {
             reporter,
             last_snapshot: None,
             heard: None,
+            awaiting_login: None,
         })
     }
 
@@ -276,6 +284,27 @@ impl<S: Scheduler> Engine<S> {
             out_dir: self.jobs.out_dir(index),
             report: self.jobs.report_file(index, &a.job_name),
             submitted: a.submitted,
+        }
+    }
+
+    /// The scheduler gave no answer: `event` says so, except while a login is awaited, which
+    /// is said once (every failure until then has that one cause).
+    fn unanswered(&mut self, event: Event<'_>, e: &crate::sched::SchedError) {
+        match e.needs_login() {
+            Some(host) => {
+                if self.awaiting_login.is_none() {
+                    self.reporter.event(&Event::AwaitingLogin { host });
+                    self.awaiting_login = Some(host.to_string());
+                }
+            }
+            None => self.reporter.event(&event),
+        }
+    }
+
+    /// The scheduler answered: a login awaited has come.
+    fn answered(&mut self) {
+        if let Some(host) = self.awaiting_login.take() {
+            self.reporter.event(&Event::LoginBack { host: &host });
         }
     }
 
@@ -348,10 +377,11 @@ impl<S: Scheduler> Engine<S> {
             Ok(s) => s,
             Err(e) => {
                 // No answer is no evidence: states stay as they are.
-                self.reporter.event(&Event::PollFailed(&e));
+                self.unanswered(Event::PollFailed(&e), &e);
                 return Ok(false);
             }
         };
+        self.answered();
         let now = self.clock.now();
         self.heard = Some(now);
         // Kept, so that a reader who cannot reach the scheduler can say how old the figures are.
@@ -421,10 +451,11 @@ impl<S: Scheduler> Engine<S> {
             Err(e) => {
                 // Without an answer we cannot tell submitted from not: leave the intents for
                 // a later cycle rather than risk a duplicate.
-                self.reporter.event(&Event::LookupFailed(&e));
+                self.unanswered(Event::LookupFailed(&e), &e);
                 return Ok(());
             }
         };
+        self.answered();
         let now = self.clock.now();
         let mut adopted = Vec::new();
         let mut forgotten = Vec::new();
@@ -600,7 +631,11 @@ impl<S: Scheduler> Engine<S> {
             self.reconcile().await?;
         }
         let changed = self.poll_once().await?;
-        let submitted = self.submit_ready().await?;
+        // Without the connection a submission could only fail, and say so once per batch.
+        let submitted = match self.awaiting_login {
+            Some(_) => 0,
+            None => self.submit_ready().await?,
+        };
         self.fail_unplaceable()?;
         self.reporter.event(&Event::Counts(&self.counts));
         self.write_snapshot(changed || submitted > 0);
@@ -622,8 +657,17 @@ impl<S: Scheduler> Engine<S> {
                 break Outcome::Detached;
             }
             interval = next_interval(interval, c, &poll);
+            // Waiting for a login: look for it often (a local check), and poll promptly once
+            // it is back.
+            let pause = match self.awaiting_login {
+                Some(_) => {
+                    interval = poll.initial;
+                    LOGIN_RECHECK.min(poll.initial)
+                }
+                None => interval,
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = tokio::signal::ctrl_c() => break Outcome::Interrupted,
             }
         };

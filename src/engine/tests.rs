@@ -42,6 +42,8 @@ struct Fake {
     defer: usize,
     fail_status: bool,
     fail_find: bool,
+    /// The connection is gone and only a person can log in again.
+    needs_login: bool,
     pending: Option<Vec<u32>>,
     cancelled: Vec<JobId>,
     status_calls: usize,
@@ -60,6 +62,7 @@ impl Fake {
             defer: 0,
             fail_status: false,
             fail_find: false,
+            needs_login: false,
             pending: None,
             cancelled: Vec::new(),
             status_calls: 0,
@@ -173,6 +176,11 @@ impl Scheduler for Fake {
 
     async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError> {
         self.status_calls += 1;
+        if self.needs_login {
+            return Err(SchedError::Transport(
+                crate::transport::TransportError::NeedsLogin { host: "nju".into() },
+            ));
+        }
         if self.fail_status {
             return Err(self.failed("bjobs"));
         }
@@ -645,4 +653,57 @@ async fn an_unanswered_poll_changes_nothing() {
     assert!(!c.changed);
     assert_eq!(e.counts().get(State::Pending), 2);
     assert_eq!(e.heard(), Some(1001.0));
+}
+
+/// Names the events it hears, in order (counts left out).
+struct Heard(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+impl super::events::Reporter for Heard {
+    fn event(&mut self, e: &Event<'_>) {
+        let name = match e {
+            Event::Counts(_) => return,
+            Event::AwaitingLogin { host } => format!("awaiting login {host}"),
+            Event::LoginBack { host } => format!("login back {host}"),
+            other => format!("{other:?}"),
+        };
+        self.0.borrow_mut().push(name);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_that_needs_a_login_is_awaited_quietly_then_followed_again() {
+    let w = World::new(&sweep(4, "queue = \"q\"\nmax_in_flight = 2\n"));
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let fake = w.fake();
+    let store = Store::open(&w.home, &w.name, "test").unwrap();
+    let mut e = Engine::new(store, fake, Box::new(Heard(heard.clone())), w.clock.clone()).unwrap();
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.submitted.len(), 2);
+    e.sched.needs_login = true;
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    for _ in 0..5 {
+        w.clock.advance(1.0);
+        let c = e.cycle().await.unwrap();
+        assert_eq!(
+            c.submitted, 0,
+            "nothing is submitted without the connection"
+        );
+    }
+    assert_eq!(*heard.borrow(), ["awaiting login nju"], "said once");
+    e.sched.needs_login = false;
+    for _ in 0..10 {
+        w.clock.advance(1.0);
+        e.cycle().await.unwrap();
+        e.sched.end_all(|_| (State::Done, Some(0)));
+        if e.all_final() {
+            break;
+        }
+    }
+    assert!(e.all_final(), "{}", e.counts());
+    assert_eq!(
+        *heard.borrow(),
+        ["awaiting login nju", "login back nju"],
+        "no failure repeated while waiting"
+    );
+    assert_eq!(e.sched.submitted.len(), 4, "one job per point");
 }

@@ -299,6 +299,16 @@ impl SchedError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, SchedError::Transport(_))
     }
+
+    /// The host, when the cluster cannot be reached until a person logs in (`bsweep login`).
+    pub fn needs_login(&self) -> Option<&str> {
+        match self {
+            SchedError::Transport(crate::transport::TransportError::NeedsLogin { host }) => {
+                Some(host)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.

@@ -10,6 +10,7 @@ mod fuzz_spec;
 mod fuzzkit;
 mod hardening;
 mod local_e2e;
+mod login;
 mod lsf_fixtures;
 mod lsf_sim;
 mod plan_cli;

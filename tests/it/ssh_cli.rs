@@ -201,7 +201,13 @@ fn commands_attach_to_a_login_connection_and_fail_fast_once_it_is_gone() {
     let remote = need!(Remote::new(TWO_QUEUES));
     // The no-key host stands in for a password + TOTP host: only a master opened by a person
     // (here: the test, with the key in hand) lets bsweep in.
-    let socket = bsweep::transport::ssh::control_socket(NOKEY_HOST, &remote.home().join("ssh"));
+    let master = bsweep::transport::ssh::Master::of(
+        NOKEY_HOST,
+        &remote.home().join("ssh"),
+        Some(&remote.env.sshd.config),
+    )
+    .unwrap();
+    let socket = master.socket();
     std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
     let st = Command::new("ssh")
         .args([
@@ -211,7 +217,7 @@ fn commands_attach_to_a_login_connection_and_fail_fast_once_it_is_gone() {
             &remote.env.sshd.dir.join("sim").to_string_lossy(),
         ])
         .args(["-o", "ControlMaster=yes", "-o", "ControlPersist=120", "-S"])
-        .arg(&socket)
+        .arg(socket)
         .args(["-fN", NOKEY_HOST])
         .stdin(Stdio::null())
         .status()
@@ -227,7 +233,7 @@ fn commands_attach_to_a_login_connection_and_fail_fast_once_it_is_gone() {
     // The connection goes away (the laptop slept, the VPN dropped).
     let out = Command::new("ssh")
         .args(["-S"])
-        .arg(&socket)
+        .arg(socket)
         .args(["-O", "exit", NOKEY_HOST])
         .output()
         .unwrap();
@@ -377,9 +383,12 @@ fn login_check_and_close() {
         text(&out.stderr)
     );
     assert!(text(&out.stderr).contains(&format!("bsweep login {HOST}")));
-    // A key host logs in without a prompt; a TOTP host would ask here, once.
+    // A key host logs in without a prompt; a TOTP host would ask here, once. `login` wants a
+    // way to prompt: without a terminal here, an askpass program that a key login never asks.
     let out = remote
         .cmd(&["login", HOST])
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("SSH_ASKPASS", "/bin/false")
         .stdin(Stdio::null())
         .output()
         .unwrap();

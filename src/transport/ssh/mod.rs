@@ -2,29 +2,35 @@
 //! connection (a ControlMaster) that every bsweep process talking to the same host shares.
 //!
 //! A host that asks for a password and a one-time code cannot be logged into without a terminal:
-//! `bsweep login HOST` runs [`login_command`] once in the user's terminal, and bsweep only ever
-//! attaches to the master that opens. For a key-based host bsweep starts the master itself in
-//! batch mode (ssh never prompts), and starts a new one when it dies. bsweep never sees or stores
-//! a password.
+//! `bsweep login HOST` runs [`Master::login_command`] once in the user's terminal, and bsweep only
+//! ever attaches to the master that opens. Such a host is recorded (by `bsweep login`, or when a
+//! batch login is refused for want of a password or code), and from then on no bsweep process
+//! starts an authentication there: it only checks the control socket. For a key-based host
+//! bsweep starts the master itself in batch mode (ssh never prompts), and starts a new one when
+//! it dies. bsweep never sees or stores a password. Connections are keyed on what `ssh -G`
+//! resolves (user, host name, port), so every spelling of a destination shares one.
 //!
 //! Remote commands run in the login user's home directory, so relative remote paths are relative
 //! to it, and a remote directory written `~/...` is expanded on the remote side (as `$HOME`).
 
 mod master;
+mod start;
 
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use openssh::Session;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
+use self::master::prepare_control_dir;
 pub use self::master::{
-    LOGIN_PERSIST, check_master, close_master, control_socket, login_command, login_command_with,
+    LOGIN_PERSIST, LoginRecord, Master, Resolved, authenticated_with, control_socket,
+    is_person_method,
 };
-use self::master::{master_alive, prepare_control_dir, start_master_retrying};
+use self::start::start_master_retrying;
 use super::archive::{self, Unpacked, relative_path, unpack_safely};
 use super::{CmdOutput, Transport, TransportError};
 use crate::shell;
@@ -54,7 +60,8 @@ pub struct SshOpts {
     /// point ssh at a private sshd with it.
     pub config_file: Option<PathBuf>,
     /// The host wants a password or one-time code: never start a master, only attach to the one
-    /// `bsweep login` opened, and say so when it is gone.
+    /// `bsweep login` opened, and say so when it is gone. Also true, without being set, for a
+    /// host recorded as needing a person (see [`Master::needs_person`]).
     pub interactive_auth: bool,
     /// How long a master bsweep starts stays up with nothing using it.
     pub control_persist: Duration,
@@ -97,8 +104,11 @@ pub struct DownloadReport {
 #[derive(Debug)]
 pub struct SshTransport {
     dest: String,
-    socket: PathBuf,
+    master: Master,
     opts: SshOpts,
+    /// This process saw the host refuse a batch login: no further attempt from here, even if
+    /// the record of it could not be written.
+    refused: AtomicBool,
     /// Attached by socket path: a master restarted at the same path serves it unchanged.
     session: Session,
     round_trips: AtomicU64,
@@ -117,7 +127,7 @@ impl SshTransport {
     /// Attaches to the live master of `dest` in `control_dir`, or (key-based hosts) starts one
     /// in batch mode, honouring `~/.ssh/config` (aliases, ports, jump hosts, identity files).
     /// A host whose authentication needs a person fails at once with
-    /// [`TransportError::NeedsLogin`].
+    /// [`TransportError::NeedsLogin`], without a connection attempt once it is known as such.
     pub async fn connect(
         dest: &str,
         control_dir: &Path,
@@ -125,12 +135,13 @@ impl SshTransport {
     ) -> Result<Self, TransportError> {
         check_dest(dest)?;
         let dir = prepare_control_dir(control_dir)?;
-        let socket = control_socket(dest, &dir);
+        let master = Master::of_async(dest, &dir, opts.config_file.as_deref()).await?;
         let t = Self {
             dest: dest.to_string(),
-            session: Session::resume(socket.clone().into_boxed_path(), None),
-            socket,
+            session: Session::resume(master.socket().to_path_buf().into_boxed_path(), None),
+            master,
             opts,
+            refused: AtomicBool::new(false),
             round_trips: AtomicU64::new(0),
             reconnecting: tokio::sync::Mutex::new(()),
         };
@@ -145,7 +156,21 @@ impl SshTransport {
 
     /// The control socket this transport uses.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.master.socket()
+    }
+
+    /// Whether no authentication may start from here: only a master `bsweep login` opened
+    /// serves this host.
+    fn needs_person(&self) -> bool {
+        self.opts.interactive_auth
+            || self.refused.load(Ordering::Relaxed)
+            || self.master.needs_person()
+    }
+
+    fn needs_login(&self) -> TransportError {
+        TransportError::NeedsLogin {
+            host: self.dest.clone(),
+        }
     }
 
     /// Writes `files` (path relative to `remote_dir`, contents, mode) under `remote_dir` in one
@@ -251,20 +276,27 @@ impl SshTransport {
     /// Makes sure a master is up before a command goes out, so a command never starts on a
     /// connection already known dead (a cut command may have half run; one not started is safe
     /// to run on a new master).
+    ///
+    /// For a host that needs a person this only ever checks the socket (a local question), so
+    /// a follower waiting for `bsweep login` never knocks at the login node.
     async fn ensure_master(&self) -> Result<(), TransportError> {
-        if master_alive(&self.socket, &self.dest).await? {
+        if self.master.alive().await? {
             return Ok(());
         }
-        if self.opts.interactive_auth {
-            return Err(TransportError::NeedsLogin {
-                host: self.dest.clone(),
-            });
+        if self.needs_person() {
+            return Err(self.needs_login());
         }
         let _one = self.reconnecting.lock().await;
-        if master_alive(&self.socket, &self.dest).await? {
+        if self.master.alive().await? {
             return Ok(());
         }
-        start_master_retrying(&self.dest, &self.socket, &self.opts).await
+        match start_master_retrying(&self.master, &self.opts).await {
+            Err(e @ TransportError::NeedsLogin { .. }) => {
+                self.refused.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+            r => r,
+        }
     }
 
     /// One remote process: `script` (after the `init` line) in a bash login shell, fed `input`.
@@ -325,11 +357,9 @@ impl SshTransport {
             Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
             Err(e) => return Err(ssh_err(io_of(e))),
         };
-        if matches!(code, None | Some(255)) && !master_alive(&self.socket, &self.dest).await? {
-            if self.opts.interactive_auth {
-                return Err(TransportError::NeedsLogin {
-                    host: self.dest.clone(),
-                });
+        if matches!(code, None | Some(255)) && !self.master.alive().await? {
+            if self.needs_person() {
+                return Err(self.needs_login());
             }
             let said = String::from_utf8_lossy(&stderr);
             return Err(TransportError::Connection {
@@ -343,6 +373,8 @@ impl SshTransport {
                 ),
             });
         }
+        // For `bsweep login --check`: the master's idle clock started again with this use.
+        self.master.touch();
         Ok(Raw {
             stdout,
             stderr,

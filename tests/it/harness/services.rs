@@ -141,3 +141,21 @@ pub fn slurm() -> Option<Slurm> {
     }
     Some(s)
 }
+
+/// A fact about a service the CI scripts started (`.ci/*-setup`): the environment variable
+/// `key`, or else its `KEY=value` line in one of `/tmp/bsweep-ci/*.env`.
+pub fn ci_fact(key: &str) -> Option<String> {
+    if let Some(v) = std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        return Some(v);
+    }
+    let mut files: Vec<_> = std::fs::read_dir("/tmp/bsweep-ci")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "env"))
+        .collect();
+    files.sort();
+    files.iter().find_map(|f| {
+        let name = f.file_stem()?.to_str()?;
+        ci_facts(name).remove(key).filter(|v| !v.is_empty())
+    })
+}

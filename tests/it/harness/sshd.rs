@@ -276,12 +276,19 @@ impl SshEnv {
             .expect("connect to the test sshd")
     }
 
+    /// The shared connection of `dest` in this test's control directory.
+    pub fn master(&self, dest: &str) -> bsweep::transport::ssh::Master {
+        bsweep::transport::ssh::Master::of(dest, &self.control_dir(), Some(&self.sshd.config))
+            .expect("ssh -G resolves the test hosts")
+    }
+
     /// The pid of the master of `dest`, from `ssh -O check`.
     pub fn master_pid(&self, dest: &str) -> Option<i32> {
-        let socket = bsweep::transport::ssh::control_socket(dest, &self.control_dir());
+        let master = self.master(dest);
+        let socket = master.socket();
         let out = Command::new("ssh")
             .args(["-F", "/dev/null", "-S"])
-            .arg(&socket)
+            .arg(socket)
             .args(["-O", "check", "x"])
             .output()
             .ok()?;
@@ -316,7 +323,7 @@ impl SshEnv {
 impl Drop for SshEnv {
     fn drop(&mut self) {
         for dest in [HOST, NOKEY_HOST, OPENLAVA_HOST, SLURM_HOST] {
-            let _ = bsweep::transport::ssh::close_master(dest, &self.control_dir());
+            let _ = self.master(dest).close();
         }
         // The remote side is this machine, as this user.
         let _ = std::fs::remove_dir_all(&self.remote);
