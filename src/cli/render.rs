@@ -8,7 +8,7 @@ use crate::app::list::Row;
 use crate::app::plan::{Plan, PlannedJob};
 use crate::app::status::{Source, Status};
 use crate::app::{AppError, Ctx};
-use crate::model::State;
+use crate::model::{Cause, State, memory_text, walltime_text};
 use crate::sched::{JobReport, ReportOutcome};
 use crate::spec::BackendKind;
 use crate::view::{PROBLEMS_SHOWN, PointView, json_value};
@@ -48,6 +48,9 @@ fn problem_line(p: &PointView) -> String {
         true => format!("point {}: {}", p.index, p.state),
         false => format!("point {} ({}): {}", p.index, params.join(" "), p.state),
     };
+    if let Some(c) = p.cause.filter(|c| !matches!(c, Cause::Exit)) {
+        let _ = write!(s, " ({c})");
+    }
     if let Some(c) = p.exit_code {
         let _ = write!(s, ", exit {c}");
     }
@@ -56,6 +59,21 @@ fn problem_line(p: &PointView) -> String {
     }
     if let Some(q) = &p.queue {
         let _ = write!(s, " on {q}");
+    }
+    if p.attempts > 1 {
+        let _ = write!(s, ", attempt {}", p.attempts);
+    }
+    let asked: Vec<String> = [
+        p.overrides.memory_kb.map(|kb| format!("memory {}", memory_text(kb))),
+        p.overrides
+            .walltime_minutes
+            .map(|m| format!("walltime {}", walltime_text(m))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !asked.is_empty() {
+        let _ = write!(s, " with {}", asked.join(", "));
     }
     if let Some(e) = &p.error {
         let _ = write!(s, ": {}", e.lines().next().unwrap_or_default());
@@ -77,6 +95,13 @@ pub fn status_text(s: &Status) -> String {
     );
     for (label, c) in &o.targets {
         let _ = writeln!(t, "  {label}: {c}");
+    }
+    if !o.excluded_hosts.is_empty() {
+        let _ = writeln!(
+            t,
+            "  hosts left out after failing jobs: {}",
+            o.excluded_hosts.join(", ")
+        );
     }
     if let Some(first) = o.problems.first() {
         t.push_str("  not done:\n");

@@ -48,6 +48,7 @@ struct Amount {
     kb: u64,
     bare: bool,
     at: usize,
+    field: String,
     text: String,
 }
 
@@ -273,6 +274,7 @@ fn memory(cx: &Cx<'_>, v: &Val<'_>, field: &str, text: Option<&str>) -> Res<Amou
         kb: (number * unit_kb).ceil() as u64,
         bare: is_bare(&s),
         at: v.span().start,
+        field: field.to_string(),
         text: s,
     })
 }
@@ -301,7 +303,7 @@ fn memory_form(cx: &Cx<'_>, lsf_memory: Option<&str>, amounts: &[Amount]) -> Res
         };
         return Err(cx.err(
             a.at,
-            "retry.on_memlimit",
+            &a.field,
             format!(
                 "`{}` {this} but {what} {that}: LSF reads a bare number in the site's own unit \
                  (KB unless LSF_UNIT_FOR_LIMITS says otherwise), so the two cannot be compared; \
@@ -382,4 +384,215 @@ fn minutes(cx: &Cx<'_>, v: &Val<'_>, field: &str, text: Option<&str>) -> Res<u64
         ));
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::{Grow, Limits, Spec, SpecError, Step};
+
+    const GB: u64 = 1 << 20;
+
+    fn load(body: &str) -> Result<Spec, SpecError> {
+        let src = format!(
+            "name = \"t\"\ncommand = \"echo\"\nbackend = \"lsf\"\nmax_attempts = 3\n{body}"
+        );
+        Spec::from_toml(&src, Path::new("t.toml"))
+    }
+
+    fn spec(body: &str) -> Spec {
+        load(body).unwrap_or_else(|e| panic!("{e}\n{body}"))
+    }
+
+    /// `line:col field: message` of the error the body makes.
+    fn refused(body: &str) -> String {
+        match load(body) {
+            Ok(_) => panic!("expected an error for\n{body}"),
+            Err(e) => format!(
+                "{}:{} {}: {}",
+                e.line.unwrap_or(0),
+                e.col.unwrap_or(0),
+                e.field.unwrap_or_default(),
+                e.message
+            ),
+        }
+    }
+
+    #[test]
+    fn the_retry_table_reads_as_users_write_it() {
+        let s = spec(
+            "[lsf]\nmemory = \"2GB\"\nwalltime = \"1:00\"\n[retry]\non_exit = [1, \"137-139\", 1]\n\
+             on_memlimit = { memory = \"x2\", max = \"64GB\" }\n\
+             on_runlimit = { walltime = \"+0:30\", max = \"48:00\" }\nexclude_hosts_after = 2\n",
+        );
+        let r = &s.retry;
+        assert_eq!(r.on_exit.as_deref(), Some(&[1, 137, 138, 139][..]));
+        assert_eq!(
+            r.on_memlimit,
+            Some(Grow {
+                step: Step::Times(2.0),
+                max: 64 * GB
+            })
+        );
+        assert_eq!(
+            r.on_runlimit,
+            Some(Grow {
+                step: Step::Plus(30),
+                max: 48 * 60
+            })
+        );
+        assert_eq!((r.exclude_hosts_after, r.bare_memory), (Some(2), false));
+        assert_eq!(
+            s.limits(),
+            Limits {
+                memory_kb: Some(2 * GB),
+                walltime_minutes: Some(60)
+            }
+        );
+        // Header tables work as inline ones do; amounts may be set outright.
+        let s =
+            spec("[retry.on_memlimit]\nmemory = \"16GB\"\n[retry.on_runlimit]\nwalltime = 600\n");
+        assert_eq!(s.retry.on_memlimit.unwrap().step, Step::To(16 * GB));
+        assert_eq!(s.retry.on_runlimit.unwrap().step, Step::To(600));
+        // Without the table: every non-zero exit, nothing grows.
+        assert_eq!(spec("").retry, crate::spec::RetryOpts::default());
+    }
+
+    #[test]
+    fn bare_memory_follows_the_lsf_memory_and_must_not_be_mixed() {
+        let s =
+            spec("[lsf]\nmemory = 4000\n[retry]\non_memlimit = { memory = \"x2\", max = 64000 }\n");
+        assert!(s.retry.bare_memory);
+        assert_eq!(s.retry.on_memlimit.unwrap().max, 64000);
+        let s = spec("[retry]\non_memlimit = { memory = \"+100\" }\n");
+        assert!(s.retry.bare_memory);
+        assert!(
+            !spec("[retry]\non_memlimit = { memory = \"x3\" }\n")
+                .retry
+                .bare_memory
+        );
+        let e = refused(
+            "[lsf]\nmemory = 4000\n[retry]\non_memlimit = { memory = \"x2\", max = \"64GB\" }\n",
+        );
+        assert!(
+            e.starts_with(
+                "8:38 retry.on_memlimit.max: `64GB` has a unit but lsf.memory (`4000`) has none"
+            ),
+            "{e}"
+        );
+        let e = refused("[retry]\non_memlimit = { memory = \"+1GB\", max = 9000000 }\n");
+        assert!(e.contains("`9000000` has no unit but `1GB` has one"), "{e}");
+    }
+
+    #[test]
+    fn every_value_is_range_checked_where_it_is_written() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[retry]\non_exit = []\n",
+                "6:11 retry.on_exit: is an empty list",
+            ),
+            (
+                "[retry]\non_exit = [0]\n",
+                "6:12 retry.on_exit[0]: must be between 1 and 255, not 0",
+            ),
+            (
+                "[retry]\non_exit = [256]\n",
+                "6:12 retry.on_exit[0]: must be between 1 and 255",
+            ),
+            (
+                "[retry]\non_exit = [\"145-130\"]\n",
+                "6:12 retry.on_exit[0]: `145-130` runs backwards",
+            ),
+            (
+                "[retry]\non_exit = [\"1-300\"]\n",
+                "6:12 retry.on_exit[0]: `1-300` must be two exit codes",
+            ),
+            (
+                "[retry]\non_exit = [\"x\"]\n",
+                "6:12 retry.on_exit[0]: `x` is not an exit code range",
+            ),
+            (
+                "[retry]\non_exit = 137\n",
+                "6:11 retry.on_exit: must be a list, not an integer",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"x1\" }\n",
+                "6:26 retry.on_memlimit.memory: `x1` is not a factor to grow by",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"x1000\" }\n",
+                "6:26 retry.on_memlimit.memory: `x1000` is not a factor",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"lots\" }\n",
+                "6:26 retry.on_memlimit.memory: `lots` is not a memory amount",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"x2\", max = \"0GB\" }\n",
+                "6:38 retry.on_memlimit.max: `0GB` is out of range",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"x2\", max = \"4096TB\" }\n",
+                "6:38 retry.on_memlimit.max: `4096TB` is out of range",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"128GB\", max = \"64GB\" }\n",
+                "6:26 retry.on_memlimit.memory: is more than max (64GB)",
+            ),
+            (
+                "[retry]\non_memlimit = { max = \"64GB\" }\n",
+                "6:15 retry.on_memlimit.memory: missing required key `memory`",
+            ),
+            (
+                "[retry]\non_memlimit = { memory = \"x2\", maxx = \"64GB\" }\n",
+                "6:32 retry.on_memlimit.maxx: unknown key `maxx` in [retry.on_memlimit] (did you mean `max`?)",
+            ),
+            (
+                "[retry]\non_runlimit = { walltime = \"1:75\" }\n",
+                "6:28 retry.on_runlimit.walltime: `1:75` is not a run limit",
+            ),
+            (
+                "[retry]\non_runlimit = { walltime = \"x2\", max = 0 }\n",
+                "6:40 retry.on_runlimit.max: `0` is 0 minutes",
+            ),
+            (
+                "[retry]\non_runlimit = { walltime = \"9:00\", max = \"8:00\" }\n",
+                "6:28 retry.on_runlimit.walltime: is more than max (480 minutes)",
+            ),
+            (
+                "[retry]\nexclude_hosts_after = 0\n",
+                "6:23 retry.exclude_hosts_after: must be between 1 and 1,000, not 0",
+            ),
+            (
+                "[retry]\nretries = 3\n",
+                "6:1 retry.retries: unknown key `retries` in [retry]",
+            ),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .map(|(body, want)| (body, want, refused(body)))
+            .filter(|(_, want, got)| !got.starts_with(*want))
+            .map(|(body, want, got)| format!("{body}\n got: {got}\nwant: {want}"))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_retry_table_that_cannot_act_is_said() {
+        let src = "name = \"t\"\ncommand = \"echo\"\n[retry]\non_memlimit = { memory = \"x2\" }\n";
+        let s = Spec::from_toml(src, Path::new("t.toml")).unwrap();
+        let w: Vec<String> = s.warnings().iter().map(ToString::to_string).collect();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("no effect with max_attempts = 1")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w.contains("retry.on_memlimit: has no effect on the local backend")),
+            "{w:?}"
+        );
+        assert!(spec("[retry]\non_exit = [1]\n").warnings().is_empty());
+    }
 }
