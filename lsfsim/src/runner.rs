@@ -212,6 +212,17 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
         st.early_exit = Some((130, true));
         return Ok(st);
     }
+    if let Some(h) = e
+        .exec_hosts
+        .first()
+        .filter(|h| cfg.faults.failing_hosts.contains(h))
+    {
+        // The `failing_hosts` fault: this host fails every job before its script runs.
+        let mut err = err;
+        let _ = writeln!(err, "lsfsim: host {h} failed the job (fault failing_hosts)");
+        st.early_exit = Some((1, false));
+        return Ok(st);
+    }
     let env: BTreeMap<String, String> = std::fs::read(sched::env_path(dir, job.id))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -341,11 +352,15 @@ struct Ended {
     code: i32,
     killed: bool,
     signal: Option<i32>,
+    /// Killed for going over its `-M` limit.
+    memlimit: bool,
 }
 
 /// Waits for the job, escalating a bkill (its marker file) to SIGTERM and then SIGKILL, and
 /// sampling memory for bjobs while it runs. OpenLava: at the job's run limit the job gets
 /// SIGUSR2 (a warning its job file survives), and ten limit-minutes later (WARN_TIME) SIGKILL.
+/// LSF: a job whose memory goes over its `-M` limit gets SIGINT, SIGTERM and SIGKILL, as
+/// LSF 10 kills it when it enforces the limit per job (`LSB_JOB_MEMLIMIT=Y`).
 fn wait(
     dir: &Path,
     cfg: &Config,
@@ -370,6 +385,12 @@ fn wait(
     let grace = Duration::from_millis(cfg.kill_grace_ms);
     let mut kill_seen: Option<Instant> = None;
     let (mut termed, mut killed) = (false, false);
+    let mem_limit_kb = job
+        .opts
+        .mem_limit_mb
+        .filter(|_| !cfg.openlava())
+        .map(|mb| (mb * 1024.0) as u64);
+    let mut memlimit = false;
     let mut delay = Duration::from_millis(2);
     // The first sample comes at once: a short job may be gone before a second one.
     let mut last_sample = Instant::now()
@@ -412,6 +433,11 @@ fn wait(
         if last_sample.elapsed() >= Duration::from_millis(200) {
             last_sample = Instant::now();
             let (s, pids) = sys::sample_group(pgid);
+            if mem_limit_kb.is_some_and(|l| s.rss_kb > l) && kill_seen.is_none() {
+                sys::kill_group(pgid, libc::SIGINT);
+                kill_seen = Some(Instant::now());
+                memlimit = true;
+            }
             if s.procs > 0 {
                 u.samples += 1;
                 u.rss_sum_kb += s.rss_kb;
@@ -451,6 +477,7 @@ fn wait(
         code,
         killed: kill_seen.is_some() || marker.exists(),
         signal,
+        memlimit,
     }
 }
 
@@ -461,18 +488,21 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             code,
             killed,
             signal: None,
+            memlimit: false,
         },
         (Some(child), None) => wait(dir, cfg, &s.job, index, child, &mut u),
         (None, None) => Ended {
             code: 1,
             killed: false,
             signal: None,
+            memlimit: false,
         },
     };
     let Ended {
         code,
         killed,
         signal,
+        memlimit,
     } = ended;
     let (cpu, maxrss) = sys::rusage_children();
     let now = sys::now_ms();
@@ -493,7 +523,11 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             // A job that shrugs off the signal and exits 0 still counts as killed.
             e.exit_code = Some(if code == 0 { 130 } else { code });
         }
-        e.term = killed.then_some(Term::Owner);
+        e.term = if memlimit {
+            Some(Term::MemLimit)
+        } else {
+            killed.then_some(Term::Owner)
+        };
         e.cpu_secs = cpu;
         e.max_rss_kb = maxrss.max(u.max_rss_kb);
         e.avg_rss_kb = u.rss_sum_kb.checked_div(u.samples).unwrap_or(e.max_rss_kb);

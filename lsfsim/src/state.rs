@@ -40,6 +40,10 @@ pub enum Term {
     Owner,
     /// The runner vanished (killed, machine crash); the job was killed and marked EXIT.
     Lost,
+    /// The job's memory went over its `-M` limit (LSF 10 enforcing it per job, as with
+    /// `LSB_JOB_MEMLIMIT=Y`): SIGINT, SIGTERM, SIGKILL, and `TERM_MEMLIMIT` in its report.
+    #[serde(rename = "MemLimit")]
+    MemLimit,
 }
 
 /// Options fixed at submission (from #BSUB lines and the command line).
