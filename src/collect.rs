@@ -225,7 +225,9 @@ fn limit_cells(p: &PointRec, limits: &Limits) -> [String; 3] {
     let last = p.last();
     let o = last.map(|a| &a.overrides);
     let memory_kb = o.and_then(|o| o.memory_kb).or(limits.memory_kb);
-    let walltime = o.and_then(|o| o.walltime_minutes).or(limits.walltime_minutes);
+    let walltime = o
+        .and_then(|o| o.walltime_minutes)
+        .or(limits.walltime_minutes);
     [
         fmt_num(memory_kb.map(|kb| kb as f64 / 1024.0)),
         walltime.map(|m| m.to_string()).unwrap_or_default(),

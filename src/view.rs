@@ -322,14 +322,24 @@ mod tests {
         pts[0].attempts = vec![first, second];
         let mut buf = Vec::new();
         let counts = Counts::of(&pts);
-        let o = write_json(&m, &counts, None, pts.iter().cloned().map(Ok), &mut buf, false)
-            .unwrap();
+        let o = write_json(
+            &m,
+            &counts,
+            None,
+            pts.iter().cloned().map(Ok),
+            &mut buf,
+            false,
+        )
+        .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         let p0 = &json["points"][0];
         assert_eq!(p0["overrides"]["memory_kb"], 4 << 20);
         assert_eq!(p0["earlier"][0]["cause"], "memlimit");
         assert_eq!(p0["earlier"][0]["job_id"], "7");
-        assert!(p0.get("cause").is_none(), "the last attempt did not fail: {p0}");
+        assert!(
+            p0.get("cause").is_none(),
+            "the last attempt did not fail: {p0}"
+        );
         // Points with one attempt and nothing changed carry none of it.
         let p1 = json["points"][1].as_object().unwrap();
         assert!(!p1.contains_key("earlier") && !p1.contains_key("overrides"));

@@ -26,7 +26,9 @@ pub fn term_line(term: Option<Term>) -> Option<&'static str> {
     match term {
         Some(Term::Owner) => Some("TERM_OWNER: job killed by owner."),
         // As in the job output of `shared/lsf/joboutput-term-memlimit-snippet.txt`.
-        Some(Term::MemLimit) => Some("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit."),
+        Some(Term::MemLimit) => {
+            Some("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.")
+        }
         Some(Term::Lost) => None,
         None => None,
     }

@@ -64,7 +64,9 @@ fn problem_line(p: &PointView) -> String {
         let _ = write!(s, ", attempt {}", p.attempts);
     }
     let asked: Vec<String> = [
-        p.overrides.memory_kb.map(|kb| format!("memory {}", memory_text(kb))),
+        p.overrides
+            .memory_kb
+            .map(|kb| format!("memory {}", memory_text(kb))),
         p.overrides
             .walltime_minutes
             .map(|m| format!("walltime {}", walltime_text(m))),

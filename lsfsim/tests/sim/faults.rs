@@ -205,13 +205,19 @@ fn a_job_over_its_memory_limit_is_killed_with_term_memlimit() {
 #[test]
 fn a_failing_host_fails_every_job_and_hname_leaves_it_out() {
     let sim = Sim::new("hosts = [\"h1\", \"h2\"]\n[faults]\nfailing_hosts = [\"h2\"]\n");
-    let bad = sim.submit(&["-m", "h2", "-o", "bad.out", "-e", "bad.err"], "echo ran\n");
+    let bad = sim.submit(
+        &["-m", "h2", "-o", "bad.out", "-e", "bad.err"],
+        "echo ran\n",
+    );
     assert_eq!(sim.wait_stat(bad, &["DONE", "EXIT"], 20), "EXIT");
     assert_eq!(sim.rows("exit_code", &[&bad.to_string()])[0][0], "1");
     assert!(read(&sim.work.join("bad.err")).contains("host h2 failed the job"));
     // The script never ran: the -o file holds LSF's report alone.
     let out = read(&sim.work.join("bad.out"));
-    assert!(out.starts_with("------") && out.contains("Exited with exit code 1."), "{out}");
+    assert!(
+        out.starts_with("------") && out.contains("Exited with exit code 1."),
+        "{out}"
+    );
     // Left out by the select string, every job runs on the other host, even with h2 idle.
     let ids: Vec<String> = (0..4)
         .map(|_| {
