@@ -276,7 +276,7 @@ impl Overrides {
 pub fn memory_text(kb: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("TB", 1 << 30), ("GB", 1 << 20), ("MB", 1 << 10)];
     for (unit, size) in UNITS {
-        if kb >= size && kb % size == 0 {
+        if kb >= size && kb.is_multiple_of(size) {
             return format!("{}{unit}", kb / size);
         }
     }

@@ -29,6 +29,10 @@ pub fn term_line(term: Option<Term>) -> Option<&'static str> {
         Some(Term::MemLimit) => {
             Some("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.")
         }
+        // IBM's words for TERM_RUNLIMIT, in the form of the TERM_MEMLIMIT line.
+        Some(Term::RunLimit) => {
+            Some("TERM_RUNLIMIT: job killed after reaching LSF run time limit.")
+        }
         Some(Term::Lost) => None,
         None => None,
     }

@@ -354,13 +354,16 @@ struct Ended {
     signal: Option<i32>,
     /// Killed for going over its `-M` limit.
     memlimit: bool,
+    /// Signalled at its run limit (LSF; OpenLava says nothing of it).
+    runlimit: bool,
 }
 
 /// Waits for the job, escalating a bkill (its marker file) to SIGTERM and then SIGKILL, and
 /// sampling memory for bjobs while it runs. OpenLava: at the job's run limit the job gets
 /// SIGUSR2 (a warning its job file survives), and ten limit-minutes later (WARN_TIME) SIGKILL.
 /// LSF: a job whose memory goes over its `-M` limit gets SIGINT, SIGTERM and SIGKILL, as
-/// LSF 10 kills it when it enforces the limit per job (`LSB_JOB_MEMLIMIT=Y`).
+/// LSF 10 kills it when it enforces the limit per job (`LSB_JOB_MEMLIMIT=Y`); at its run limit
+/// SIGUSR2 as OpenLava's, then SIGKILL ten limit-minutes later, without a job file that traps it.
 fn wait(
     dir: &Path,
     cfg: &Config,
@@ -371,12 +374,9 @@ fn wait(
 ) -> Ended {
     let pgid = child.id() as i32;
     let started = Instant::now();
-    let limit = if cfg.openlava() {
-        cfg.runlimit_ms(&job.queue, job.opts.runlimit_min)
-            .map(Duration::from_millis)
-    } else {
-        None
-    };
+    let limit = cfg
+        .runlimit_ms(&job.queue, job.opts.runlimit_min)
+        .map(Duration::from_millis);
     let warn_time = Duration::from_millis(cfg.runlimit_minute_ms.saturating_mul(10));
     let mut warned: Option<Instant> = None;
     let mut limit_killed = false;
@@ -478,6 +478,7 @@ fn wait(
         killed: kill_seen.is_some() || marker.exists(),
         signal,
         memlimit,
+        runlimit: warned.is_some() && !cfg.openlava(),
     }
 }
 
@@ -489,6 +490,7 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             killed,
             signal: None,
             memlimit: false,
+            runlimit: false,
         },
         (Some(child), None) => wait(dir, cfg, &s.job, index, child, &mut u),
         (None, None) => Ended {
@@ -496,6 +498,7 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             killed: false,
             signal: None,
             memlimit: false,
+            runlimit: false,
         },
     };
     let Ended {
@@ -503,6 +506,7 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
         killed,
         signal,
         memlimit,
+        runlimit,
     } = ended;
     let (cpu, maxrss) = sys::rusage_children();
     let now = sys::now_ms();
@@ -525,6 +529,8 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
         }
         e.term = if memlimit {
             Some(Term::MemLimit)
+        } else if runlimit && e.stat == Stat::Exit {
+            Some(Term::RunLimit)
         } else {
             killed.then_some(Term::Owner)
         };

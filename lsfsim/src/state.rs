@@ -44,6 +44,10 @@ pub enum Term {
     /// `LSB_JOB_MEMLIMIT=Y`): SIGINT, SIGTERM, SIGKILL, and `TERM_MEMLIMIT` in its report.
     #[serde(rename = "MemLimit")]
     MemLimit,
+    /// LSF (not OpenLava, which names no reason) ended the job at its run limit: SIGUSR2 at
+    /// the limit, SIGKILL ten limit-minutes later, and `TERM_RUNLIMIT` in its report.
+    #[serde(rename = "RunLimit")]
+    RunLimit,
 }
 
 /// Options fixed at submission (from #BSUB lines and the command line).

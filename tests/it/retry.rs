@@ -232,3 +232,44 @@ fn a_bad_retry_value_is_refused_at_its_place() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_limit_kill_is_retried_with_a_longer_run_limit() {
+    // A minute of a run limit lasts a second here.
+    let sim = Sim::new("runlimit_minute_ms = 1000\n");
+    let file = sim.env.sweep(
+        "slow.toml",
+        &format!(
+            r#"
+name = "slow"
+backend = "lsf"
+command = "sleep 1.6; echo ok=1"
+max_attempts = 3
+[lsf]
+walltime = "1"
+{PACE}
+[retry]
+on_runlimit = {{ walltime = "x2", max = "0:05" }}
+[collect]
+stdout_kv = true
+"#
+        ),
+    );
+    assert_ok(&sim.run(&["launch", file.to_str().unwrap()]));
+    let st = sim.status_json("slow");
+    let p = &st["points"][0];
+    assert_eq!(
+        (p["state"].as_str(), p["attempts"].as_u64()),
+        (Some("done"), Some(2)),
+        "{st}"
+    );
+    assert_eq!(p["earlier"][0]["cause"], "runlimit", "{p}");
+    assert_eq!(p["earlier"][0]["exit_code"], 140, "{p}");
+    assert_eq!(bsub(&script(&sim, "slow", 0, 1), "-W"), ["1"]);
+    assert_eq!(bsub(&script(&sim, "slow", 0, 2), "-W"), ["0:02"]);
+    let rows = collect(&sim, "slow");
+    assert_eq!(
+        (rows[0]["walltime_minutes"].as_str(), rows[0]["ok"].as_str()),
+        ("2", "1")
+    );
+}

@@ -159,6 +159,7 @@ pub fn value(ctx: &Ctx, row: &Row, key: &str, hms: bool, unit: Option<char>) -> 
             Some(Term::Owner) => "Killed by owner".into(),
             Some(Term::Lost) => "Job lost with its execution host".into(),
             Some(Term::MemLimit) => "Killed after reaching LSF memory usage limit".into(),
+            Some(Term::RunLimit) => "Killed after reaching LSF run time limit".into(),
             None => String::new(),
         },
         "FROM_HOST" => job.from_host.clone(),

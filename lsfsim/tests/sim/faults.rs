@@ -232,3 +232,21 @@ fn a_failing_host_fails_every_job_and_hname_leaves_it_out() {
     let hosts = sim.rows("exec_host", &refs);
     assert!(hosts.iter().all(|r| r[0] == "h1"), "{hosts:?}");
 }
+
+#[test]
+fn a_job_past_its_run_limit_is_killed_with_term_runlimit() {
+    let sim = Sim::new("runlimit_minute_ms = 400\n");
+    let slow = sim.submit(&["-W", "1", "-o", "slow.out"], "sleep 3\necho late\n");
+    let quick = sim.submit(&["-W", "5", "-o", "quick.out"], "sleep 0.2\n");
+    assert_eq!(sim.wait_stat(slow, &["DONE", "EXIT"], 20), "EXIT");
+    assert_eq!(sim.wait_stat(quick, &["DONE", "EXIT"], 20), "DONE");
+    let rows = sim.rows("exit_code exit_reason", &[&slow.to_string()]);
+    assert_eq!(rows[0][0], "140", "SIGUSR2 ends the script: {rows:?}");
+    assert!(rows[0][1].contains("run time limit"), "{rows:?}");
+    let out = read(&sim.work.join("slow.out"));
+    assert!(
+        out.contains("TERM_RUNLIMIT: job killed after reaching LSF run time limit.\nExited with exit code 140."),
+        "{out}"
+    );
+    assert!(!read(&sim.work.join("quick.out")).contains("TERM_"));
+}
