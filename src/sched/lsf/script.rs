@@ -52,7 +52,8 @@ fn closing(s: &str, from: usize) -> Option<usize> {
 /// string with alternatives (`||`, `{…}`) keeps its shape and the hosts go in a second `-R`,
 /// whose select LSF joins to the first one's.
 fn resources(user: Option<&str>, exclude: &[String]) -> Vec<String> {
-    let user = user.map(str::trim).filter(|u| !u.is_empty());
+    // The user's string as written: LSF reads it, not bsweep.
+    let user = user.filter(|u| !u.trim().is_empty());
     let not: Vec<String> = exclude
         .iter()
         .filter(|h| plain_host(h))
