@@ -251,6 +251,9 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
                 .join(", ")
         ),
     )?;
+    if let Some(line) = retry_line(spec) {
+        w(out, line)?;
+    }
     if let (Some(c), Some(dir)) = (&spec.cluster, &plan.remote) {
         w(
             out,
@@ -279,6 +282,58 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
         )?;
     }
     out.flush().map_err(AppError::Stdout)
+}
+
+/// What the sweep file's retry rules do, on one line (`None` with one attempt per point).
+fn retry_line(spec: &crate::spec::Spec) -> Option<String> {
+    use crate::spec::{Grow, Step};
+    if spec.max_attempts <= 1 {
+        return None;
+    }
+    let r = &spec.retry;
+    let grow = |g: &Grow, show: &dyn Fn(u64) -> String| {
+        let step = match g.step {
+            Step::Times(f) => format!("x{f}"),
+            Step::Plus(n) => format!("+{}", show(n)),
+            Step::To(n) => format!("to {}", show(n)),
+        };
+        format!("{step} up to {}", show(g.max))
+    };
+    let when = match &r.on_exit {
+        None => "any non-zero exit".to_string(),
+        Some(codes) => format!(
+            "exit {}",
+            codes
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut parts = vec![format!(
+        "up to {} attempts per point, after {when}",
+        spec.max_attempts
+    )];
+    if let Some(g) = &r.on_memlimit {
+        let show = |kb: u64| memory_text(kb);
+        parts.push(format!(
+            "memory {} after a memory-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(g) = &r.on_runlimit {
+        let show = |m: u64| walltime_text(u32::try_from(m).unwrap_or(u32::MAX));
+        parts.push(format!(
+            "run limit {} after a run-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(n) = r.exclude_hosts_after {
+        parts.push(format!(
+            "a host is left out once jobs of {n} point(s) failed there"
+        ));
+    }
+    Some(format!("retries: {}", parts.join("; ")))
 }
 
 /// `plan --json`: the summary fields, then `points` written one at a time.

@@ -71,6 +71,15 @@ stdout_kv = true
 "#
         ),
     );
+    let plan = sim.run(&["plan", file.to_str().unwrap()]);
+    assert!(
+        text(&plan.stdout).contains(
+            "retries: up to 3 attempts per point, after any non-zero exit; memory x2 up to \
+             200MB after a memory-limit kill\n"
+        ),
+        "{}",
+        text(&plan.stdout)
+    );
     assert_ok(&sim.run(&["launch", file.to_str().unwrap()]));
     let st = sim.status_json("mem");
     assert_eq!(st["counts"]["done"], 2, "{st}");
