@@ -406,19 +406,18 @@ impl<S: Scheduler> Engine<S> {
         Ok(true)
     }
 
-    /// Counts the failures of attempts that just ended against their hosts, and leaves out a
-    /// host (durably, so a resume still does) once enough points failed there.
+    /// Records how attempts that just ended did on their hosts, and leaves out a host (durably,
+    /// so a resume still does) once enough points failed there.
     fn count_host_failures(&mut self, ended: &[u64]) -> Result<(), EngineError> {
         let Some(after) = self.rules.opts.exclude_hosts_after else {
             return Ok(());
         };
         let before = self.hosts.clone();
         for i in ended {
-            if let Some(host) = self
-                .active
-                .get(i)
-                .and_then(|a| self.hosts.count(*i, a, after))
-            {
+            let Some(a) = self.active.get(i) else {
+                continue;
+            };
+            for host in self.hosts.record(*i, a, after) {
                 self.reporter.event(&Event::HostExcluded {
                     host: &host,
                     points: after,

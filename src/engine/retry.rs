@@ -117,12 +117,15 @@ fn kept(a: &AttemptRec) -> Overrides {
 }
 
 /// The hosts that failed jobs, kept in the sweep's store so that a resume leaves out the same
-/// ones: which points failed on each host, and the hosts left out.
+/// ones: which points failed on each host, hosts where jobs succeeded, and the hosts left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hosts {
-    /// Points whose attempts failed on each host not left out yet (at most the threshold).
+    /// Points whose attempts failed on each host not left out yet.
     #[serde(default)]
     failed: BTreeMap<String, BTreeSet<u64>>,
+    /// Hosts where a job of the sweep succeeded (a few: enough to know there is another).
+    #[serde(default)]
+    good: BTreeSet<String>,
     /// Hosts left out, in the order they were.
     #[serde(default)]
     excluded: Vec<String>,
@@ -131,36 +134,67 @@ pub struct Hosts {
 /// The store setting that keeps [`Hosts`] (JSON).
 pub const HOSTS_SETTING: &str = "hosts";
 
+/// Most hosts [`Hosts`] remembers as good: one more than can be left out is always enough.
+const GOOD_KEPT: usize = MAX_EXCLUDED_HOSTS + 1;
+
 impl Hosts {
     pub fn excluded(&self) -> &[String] {
         &self.excluded
     }
 
-    /// Counts the failed attempt `a` of point `index` against the host it ran on, and returns
-    /// the host when that leaves it out: attempts of `after` distinct points failed there.
-    /// Only failures a host can cause count (an exit, a signal, the scheduler's own end), not
-    /// limit kills, kills by people or lost jobs; a job spread over several hosts blames none.
-    pub fn count(&mut self, index: u64, a: &AttemptRec, after: u32) -> Option<String> {
-        let counts = match a.cause {
+    /// Records how the attempt `a` of point `index` ended on its host, and returns the hosts
+    /// this leaves out: a host is left out once attempts of `after` distinct points failed
+    /// there and a job has succeeded on a host still in use, so that the sweep's jobs have
+    /// somewhere to go (with every host left out, LSF would keep them pending forever). Only
+    /// failures a host can cause count (an exit, a signal, the scheduler's own end), not limit
+    /// kills, kills by people or lost jobs; a job spread over several hosts is counted on none.
+    pub fn record(&mut self, index: u64, a: &AttemptRec, after: u32) -> Vec<String> {
+        let Some(host) = a.host.as_deref().filter(|h| plain_host(h)) else {
+            return Vec::new();
+        };
+        let blames = match a.cause {
             Some(Cause::Exit | Cause::Signal | Cause::Terminated) => true,
             None => a.exit_code.is_some_and(|c| c != 0),
             Some(_) => false,
         };
-        if a.state != State::Failed || !counts || self.excluded.len() >= MAX_EXCLUDED_HOSTS {
-            return None;
+        match a.state {
+            State::Done if self.good.len() < GOOD_KEPT => {
+                self.good.insert(host.to_string());
+            }
+            State::Failed if blames && !self.excluded.iter().any(|h| h == host) => {
+                self.failed
+                    .entry(host.to_string())
+                    .or_default()
+                    .insert(index);
+            }
+            _ => return Vec::new(),
         }
-        let host = a.host.as_deref().filter(|h| plain_host(h))?;
-        if self.excluded.iter().any(|h| h == host) {
-            return None;
+        self.exclude_due(after)
+    }
+
+    /// Leaves out the hosts that failed enough points, while a good host stays in use.
+    fn exclude_due(&mut self, after: u32) -> Vec<String> {
+        let due: Vec<String> = self
+            .failed
+            .iter()
+            .filter(|(_, points)| points.len() >= after as usize)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let mut out = Vec::new();
+        for host in due {
+            let elsewhere = self
+                .good
+                .iter()
+                .any(|g| *g != host && !self.excluded.contains(g));
+            if !elsewhere || self.excluded.len() >= MAX_EXCLUDED_HOSTS {
+                break;
+            }
+            self.failed.remove(&host);
+            self.good.remove(&host);
+            self.excluded.push(host.clone());
+            out.push(host);
         }
-        let points = self.failed.entry(host.to_string()).or_default();
-        points.insert(index);
-        if points.len() < after as usize {
-            return None;
-        }
-        self.failed.remove(host);
-        self.excluded.push(host.to_string());
-        Some(host.to_string())
+        out
     }
 }
 
@@ -310,31 +344,50 @@ mod tests {
 
     #[test]
     fn a_host_is_left_out_after_failures_of_enough_distinct_points() {
-        let on = |host: &str, cause: Option<Cause>, code: i32| {
-            let mut a = ended(1, State::Failed, Some(code));
+        let on = |host: &str, state: State, cause: Option<Cause>, code: i32| {
+            let mut a = ended(1, state, Some(code));
             a.host = Some(host.into());
             a.cause = cause;
             a
         };
+        let fail = |host: &str| on(host, State::Failed, None, 1);
         let mut h = Hosts::default();
-        assert_eq!(h.count(1, &on("n2", Some(Cause::Exit), 127), 2), None);
+        assert!(
+            h.record(1, &on("n2", State::Failed, Some(Cause::Exit), 127), 2)
+                .is_empty()
+        );
         // The same point failing again there is not a second point.
-        assert_eq!(h.count(1, &on("n2", Some(Cause::Exit), 127), 2), None);
+        assert!(h.record(1, &fail("n2"), 2).is_empty());
         // Limit kills, kills by people, multi-host jobs and odd names blame no host.
-        assert_eq!(h.count(2, &on("n2", Some(Cause::MemLimit), 1), 2), None);
-        assert_eq!(h.count(3, &on("n2", Some(Cause::Killed), 130), 2), None);
-        assert_eq!(h.count(4, &on("n2 n3", Some(Cause::Exit), 1), 2), None);
-        assert_eq!(h.count(4, &on("n]2", Some(Cause::Exit), 1), 2), None);
-        assert_eq!(h.count(5, &on("n3", None, 1), 2), None);
-        assert_eq!(h.count(6, &on("n2", None, 1), 2), Some("n2".to_string()));
+        let none = [
+            on("n2", State::Failed, Some(Cause::MemLimit), 1),
+            on("n2", State::Failed, Some(Cause::Killed), 130),
+            fail("n2 n3"),
+            fail("n]2"),
+        ];
+        for (i, a) in none.iter().enumerate() {
+            assert!(h.record(10 + i as u64, a, 2).is_empty());
+        }
+        // A second point fails there, but no job has succeeded elsewhere yet: n2 stays, as it
+        // may be the only host there is.
+        assert!(h.record(6, &fail("n2"), 2).is_empty());
+        assert!(h.record(7, &on("n2", State::Done, None, 0), 2).is_empty());
+        assert!(h.excluded().is_empty());
+        // A job succeeds on n3: n2 is left out now.
+        assert_eq!(h.record(8, &on("n3", State::Done, None, 0), 2), ["n2"]);
         assert_eq!(h.excluded(), ["n2"]);
-        // Left out once; the record survives being written and read back.
-        assert_eq!(h.count(7, &on("n2", None, 1), 2), None);
+        assert!(h.record(9, &fail("n2"), 2).is_empty());
+        // n3 fails two points too, but it is the only good host left: it stays.
+        assert!(h.record(20, &fail("n3"), 2).is_empty());
+        assert!(h.record(21, &fail("n3"), 2).is_empty());
+        assert_eq!(h.excluded(), ["n2"]);
+        // The record survives being written and read back.
         let again: Hosts = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
         assert_eq!(again, h);
         let mut full = Hosts::default();
+        full.record(0, &on("ok", State::Done, None, 0), 1);
         for i in 0..MAX_EXCLUDED_HOSTS + 3 {
-            full.count(i as u64, &on(&format!("h{i}"), None, 1), 1);
+            full.record(i as u64, &fail(&format!("h{i}")), 1);
         }
         assert_eq!(full.excluded().len(), MAX_EXCLUDED_HOSTS);
     }
