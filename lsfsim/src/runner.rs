@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::faults::Rng;
 use crate::report::{self, Report};
 use crate::sched;
-use crate::state::{Job, Locked, Stat, Term};
+use crate::state::{Elem, Job, Locked, Stat, Term};
 use crate::{Ctx, sys};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -223,6 +223,24 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
         st.early_exit = Some((1, false));
         return Ok(st);
     }
+    let mut cmd = job_command(dir, job, e, &st.script, openlava);
+    cmd.stdout(out).stderr(err);
+    match cmd.spawn() {
+        Ok(c) => st.child = Some(c),
+        Err(err) => {
+            if let Ok(mut f) = OpenOptions::new().append(true).open(&st.out_path) {
+                let _ = writeln!(f, "lsfsim: cannot start bash: {err}");
+            }
+            st.early_exit = Some((127, false));
+        }
+    }
+    Ok(st)
+}
+
+/// The command that runs element `e` of `job`: bash on its script (OpenLava: in a job file),
+/// in its directory, with the submitter's environment and LSF's `LSB_*` variables.
+fn job_command(dir: &Path, job: &Job, e: &Elem, script: &str, openlava: bool) -> Command {
+    let index = e.index;
     let env: BTreeMap<String, String> = std::fs::read(sched::env_path(dir, job.id))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -235,10 +253,8 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
     let hosts = e.exec_hosts.join(" ");
     let mut cmd = Command::new(find_bash(&env));
     if openlava {
-        cmd.arg("-c").arg(openlava_job_file(
-            &sched::script_path(dir, job.id),
-            &st.script,
-        ));
+        cmd.arg("-c")
+            .arg(openlava_job_file(&sched::script_path(dir, job.id), script));
     } else {
         cmd.arg(sched::script_path(dir, job.id));
     }
@@ -261,8 +277,6 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
         )
         .env("LS_SUBCWD", &job.cwd)
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
         .process_group(0);
     if let Some(o) = &job.opts.out {
         cmd.env("LSB_OUTPUTFILE", o);
@@ -270,16 +284,7 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
     if let Some(er) = &job.opts.err {
         cmd.env("LSB_ERRORFILE", er);
     }
-    match cmd.spawn() {
-        Ok(c) => st.child = Some(c),
-        Err(err) => {
-            if let Ok(mut f) = OpenOptions::new().append(true).open(&st.out_path) {
-                let _ = writeln!(f, "lsfsim: cannot start bash: {err}");
-            }
-            st.early_exit = Some((127, false));
-        }
-    }
-    Ok(st)
+    cmd
 }
 
 /// OpenLava's end of a job: the report, then the spooled output, then (with -e) the "PS:"
@@ -344,6 +349,32 @@ struct Usage {
     max_swap_kb: u64,
     max_procs: u32,
     max_threads: u32,
+}
+
+/// Samples the job's processes into `u` and the live usage file bjobs reads; returns their
+/// memory now (KB).
+fn sample(pgid: i32, u: &mut Usage, usage_file: &Path) -> u64 {
+    let (s, pids) = sys::sample_group(pgid);
+    if s.procs > 0 {
+        u.samples += 1;
+        u.rss_sum_kb += s.rss_kb;
+        u.max_rss_kb = u.max_rss_kb.max(s.rss_kb);
+        u.max_swap_kb = u.max_swap_kb.max(s.vsize_kb);
+        u.max_procs = u.max_procs.max(s.procs);
+        u.max_threads = u.max_threads.max(s.threads);
+        let live = serde_json::json!({
+            "mem_kb": s.rss_kb,
+            "max_mem_kb": u.max_rss_kb,
+            "avg_mem_kb": u.rss_sum_kb / u.samples,
+            "cpu_secs": s.cpu_secs,
+            "pids": pids,
+        });
+        let tmp = usage_file.with_extension("usage.tmp");
+        if std::fs::write(&tmp, live.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, usage_file);
+        }
+    }
+    s.rss_kb
 }
 
 /// How the job's shell ended: its exit code (128 + N for a signal), whether bkill ended it,
@@ -432,30 +463,11 @@ fn wait(
         }
         if last_sample.elapsed() >= Duration::from_millis(200) {
             last_sample = Instant::now();
-            let (s, pids) = sys::sample_group(pgid);
-            if mem_limit_kb.is_some_and(|l| s.rss_kb > l) && kill_seen.is_none() {
+            let rss_kb = sample(pgid, u, &usage_file);
+            if mem_limit_kb.is_some_and(|l| rss_kb > l) && kill_seen.is_none() {
                 sys::kill_group(pgid, libc::SIGINT);
                 kill_seen = Some(Instant::now());
                 memlimit = true;
-            }
-            if s.procs > 0 {
-                u.samples += 1;
-                u.rss_sum_kb += s.rss_kb;
-                u.max_rss_kb = u.max_rss_kb.max(s.rss_kb);
-                u.max_swap_kb = u.max_swap_kb.max(s.vsize_kb);
-                u.max_procs = u.max_procs.max(s.procs);
-                u.max_threads = u.max_threads.max(s.threads);
-                let live = serde_json::json!({
-                    "mem_kb": s.rss_kb,
-                    "max_mem_kb": u.max_rss_kb,
-                    "avg_mem_kb": u.rss_sum_kb / u.samples,
-                    "cpu_secs": s.cpu_secs,
-                    "pids": pids,
-                });
-                let tmp = usage_file.with_extension("usage.tmp");
-                if std::fs::write(&tmp, live.to_string()).is_ok() {
-                    let _ = std::fs::rename(&tmp, &usage_file);
-                }
             }
         }
         std::thread::sleep(delay);
