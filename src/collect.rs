@@ -12,7 +12,7 @@ use regex::Regex;
 use crate::layout::{JobPaths, STDOUT_FILE};
 use crate::model::PointRec;
 use crate::sched::{Dialect, JobReport};
-use crate::spec::CollectOpts;
+use crate::spec::{CollectOpts, Limits, Spec};
 use crate::store::SweepMeta;
 use crate::view::where_label;
 
@@ -213,7 +213,29 @@ const BASE_COLUMNS: &[&str] = &[
     "ended",
     "run_seconds",
     "max_mem_mb",
+    // What the last attempt asked for and why it failed: retries change them.
+    "memory_mb",
+    "walltime_minutes",
+    "cause",
 ];
+
+/// The limit columns of a point: what its last attempt asked for (its overrides, else the
+/// sweep file's `limits`), and why it failed.
+fn limit_cells(p: &PointRec, limits: &Limits) -> [String; 3] {
+    let last = p.last();
+    let o = last.map(|a| &a.overrides);
+    let memory_kb = o.and_then(|o| o.memory_kb).or(limits.memory_kb);
+    let walltime = o
+        .and_then(|o| o.walltime_minutes)
+        .or(limits.walltime_minutes);
+    [
+        fmt_num(memory_kb.map(|kb| kb as f64 / 1024.0)),
+        walltime.map(|m| m.to_string()).unwrap_or_default(),
+        last.and_then(|a| a.cause)
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    ]
+}
 
 /// Writes the CSV summary of a sweep. Every point gets a row, whatever its state. `reports` are
 /// the scheduler's reports of [`read_reports`] (run time, memory and, through `times`, the exact
@@ -238,6 +260,10 @@ pub fn write_csv(
         .chain(BASE_COLUMNS.iter().copied())
         .collect();
     let mut col_of: HashMap<String, String> = HashMap::new();
+    // The sweep file's limits, for attempts that did not override them.
+    let limits = Spec::from_toml(&meta.spec_text, &meta.source)
+        .map(|s| s.limits())
+        .unwrap_or_default();
     for p in points {
         let mut problems = Vec::new();
         let m = metrics_of(opts, re.as_ref(), &jobs.out_dir(p.index), &mut problems);
@@ -311,6 +337,7 @@ pub fn write_csv(
             .or(report.and_then(|t| t.max_mem_mb));
         rec.push(fmt_num(run));
         rec.push(fmt_num(mem));
+        rec.extend(limit_cells(p, &limits));
         rec.extend(
             metric_cols
                 .iter()

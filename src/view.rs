@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Counts, PointRec, State};
+use crate::model::{AttemptRec, Cause, Counts, Overrides, PointRec, State};
 use crate::spec::BackendKind;
 use crate::store::{StoreError, SweepMeta};
 
@@ -32,6 +32,42 @@ pub struct PointView {
     /// scheduler's reason, a refused submission, a lost job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the last attempt failed (`memlimit`, `runlimit`, `exit`, …), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// What the last attempt asked for instead of the sweep file's limits.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+    /// The attempts before the last that had a job, oldest first: how each ended and what it
+    /// asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<AttemptView>,
+}
+
+/// One earlier attempt of a point, as `status --json` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub job_id: Option<String>,
+    pub state: State,
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+}
+
+impl AttemptView {
+    fn of(a: &AttemptRec) -> Self {
+        AttemptView {
+            attempt: a.attempt,
+            job_id: a.job_id.as_ref().map(|j| j.to_string()),
+            state: a.state,
+            exit_code: a.exit_code,
+            cause: a.cause,
+            overrides: a.overrides.clone(),
+        }
+    }
 }
 
 impl PointView {
@@ -53,6 +89,15 @@ impl PointView {
             exit_code: last.and_then(|a| a.exit_code),
             attempts: p.jobs(),
             error: last.and_then(|a| a.error.clone()),
+            cause: last.and_then(|a| a.cause),
+            overrides: last.map(|a| a.overrides.clone()).unwrap_or_default(),
+            earlier: p
+                .attempts
+                .iter()
+                .take(p.attempts.len().saturating_sub(1))
+                .filter(|a| a.job_id.is_some())
+                .map(AttemptView::of)
+                .collect(),
         }
     }
 
@@ -98,6 +143,8 @@ pub struct StatusHead {
     #[serde(default)]
     pub problem_count: usize,
     #[serde(default)]
+    pub excluded_hosts: Vec<String>,
+    #[serde(default)]
     pub as_of: Option<f64>,
 }
 
@@ -121,6 +168,7 @@ impl StatusHead {
             targets: self.targets.clone(),
             problems: self.problems.clone(),
             problem_count: self.problem_count,
+            excluded_hosts: self.excluded_hosts.clone(),
         }
     }
 }
@@ -149,6 +197,8 @@ pub struct Overview {
     /// The first [`PROBLEMS_SHOWN`] failed or lost points, and how many there are in all.
     pub problems: Vec<PointView>,
     pub problem_count: usize,
+    /// Hosts the sweep leaves out after they failed jobs (as its latest attempts do).
+    pub excluded_hosts: Vec<String>,
 }
 
 impl Overview {
@@ -156,6 +206,12 @@ impl Overview {
         self.counts.add(p.state());
         if let Some(label) = where_label(meta, p) {
             self.targets.entry(label).or_default().add(p.state());
+        }
+        // The list only grows, and each new attempt carries it whole: the longest is the latest.
+        if let Some(a) = p.last()
+            && a.overrides.exclude_hosts.len() > self.excluded_hosts.len()
+        {
+            self.excluded_hosts = a.overrides.exclude_hosts.clone();
         }
         if matches!(p.state(), State::Failed | State::Unknown) {
             self.problem_count += 1;
@@ -182,9 +238,17 @@ impl Overview {
     /// From a full view (a snapshot).
     pub fn of_view(v: &StatusView) -> Self {
         let problems: Vec<&PointView> = v.points.iter().filter(|p| p.is_problem()).collect();
+        let excluded_hosts = v
+            .points
+            .iter()
+            .map(|p| &p.overrides.exclude_hosts)
+            .max_by_key(|h| h.len())
+            .cloned()
+            .unwrap_or_default();
         Overview {
             counts: v.counts.clone(),
             targets: v.targets.clone(),
+            excluded_hosts,
             problem_count: problems.len(),
             problems: problems.into_iter().take(PROBLEMS_SHOWN).cloned().collect(),
         }
@@ -263,6 +327,8 @@ pub fn write_json(
     write!(out, ",{nl}{ind}\"problems\": ").map_err(ViewError::Write)?;
     serde_json::to_writer(&mut out, &o.problems).map_err(w)?;
     write!(out, ",{nl}{ind}\"problem_count\": {}", o.problem_count).map_err(ViewError::Write)?;
+    write!(out, ",{nl}{ind}\"excluded_hosts\": ").map_err(ViewError::Write)?;
+    serde_json::to_writer(&mut out, &o.excluded_hosts).map_err(w)?;
     if let Some(t) = as_of {
         write!(out, ",{nl}{ind}\"as_of\": {t}").map_err(ViewError::Write)?;
     }
@@ -308,6 +374,52 @@ mod tests {
             remote_home: None,
             cluster_dir: None,
         }
+    }
+
+    #[test]
+    fn status_shows_each_attempts_cause_and_what_it_asked_for() {
+        let m = meta();
+        let mut pts: Vec<PointRec> = (0..3)
+            .map(|i| PointRec::new(i, vec![("a".into(), Value::Int(i as i64))]))
+            .collect();
+        let mut first = AttemptRec::found(1, "bsw-abc-00000-1".into(), 0, JobId::new("7"));
+        first.exit_code = Some(1);
+        first.cause = Some(Cause::MemLimit);
+        first.end(State::Failed, 2.0);
+        let mut second = AttemptRec::found(2, "bsw-abc-00000-2".into(), 0, JobId::new("8"));
+        second.overrides = Overrides {
+            memory_kb: Some(4 << 20),
+            exclude_hosts: vec!["n2".into()],
+            ..Overrides::default()
+        };
+        second.end(State::Done, 3.0);
+        pts[0].attempts = vec![first, second];
+        let mut buf = Vec::new();
+        let counts = Counts::of(&pts);
+        let o = write_json(
+            &m,
+            &counts,
+            None,
+            pts.iter().cloned().map(Ok),
+            &mut buf,
+            false,
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let p0 = &json["points"][0];
+        assert_eq!(p0["overrides"]["memory_kb"], 4 << 20);
+        assert_eq!(p0["earlier"][0]["cause"], "memlimit");
+        assert_eq!(p0["earlier"][0]["job_id"], "7");
+        assert!(
+            p0.get("cause").is_none(),
+            "the last attempt did not fail: {p0}"
+        );
+        // Points with one attempt and nothing changed carry none of it.
+        let p1 = json["points"][1].as_object().unwrap();
+        assert!(!p1.contains_key("earlier") && !p1.contains_key("overrides"));
+        assert_eq!(o.excluded_hosts, ["n2"]);
+        let v: StatusView = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(Overview::of_view(&v), o);
     }
 
     #[test]

@@ -155,6 +155,9 @@ impl Reporter for Progress {
                 "point {point}: job {job} is lost (neither the scheduler nor its files know it); `bsweep retry {} --failed` runs it again",
                 self.sweep
             )),
+            Event::HostExcluded { host, points } => self.note(&format!(
+                "host {host} failed jobs of {points} point(s): the sweep's later jobs leave it out"
+            )),
         }
     }
 
@@ -215,6 +218,9 @@ impl Reporter for JsonLines {
             }
             Event::Lost { point, job } => {
                 serde_json::json!({"event": "lost", "point": point, "job": job})
+            }
+            Event::HostExcluded { host, points } => {
+                serde_json::json!({"event": "host_excluded", "host": host, "points": points})
             }
         };
         let _ = writeln!(std::io::stdout(), "{v}");

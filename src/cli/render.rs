@@ -8,7 +8,7 @@ use crate::app::list::Row;
 use crate::app::plan::{Plan, PlannedJob};
 use crate::app::status::{Source, Status};
 use crate::app::{AppError, Ctx};
-use crate::model::State;
+use crate::model::{Cause, State, memory_text, walltime_text};
 use crate::sched::{JobReport, ReportOutcome};
 use crate::spec::BackendKind;
 use crate::view::{PROBLEMS_SHOWN, PointView, json_value};
@@ -49,6 +49,9 @@ fn problem_line(p: &PointView) -> String {
         true => format!("point {}: {}", p.index, p.state),
         false => format!("point {} ({}): {}", p.index, params.join(" "), p.state),
     };
+    if let Some(c) = p.cause.filter(|c| !matches!(c, Cause::Exit)) {
+        let _ = write!(s, " ({c})");
+    }
     if let Some(c) = p.exit_code {
         let _ = write!(s, ", exit {c}");
     }
@@ -57,6 +60,23 @@ fn problem_line(p: &PointView) -> String {
     }
     if let Some(q) = &p.queue {
         let _ = write!(s, " on {q}");
+    }
+    if p.attempts > 1 {
+        let _ = write!(s, ", attempt {}", p.attempts);
+    }
+    let asked: Vec<String> = [
+        p.overrides
+            .memory_kb
+            .map(|kb| format!("memory {}", memory_text(kb))),
+        p.overrides
+            .walltime_minutes
+            .map(|m| format!("walltime {}", walltime_text(m))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !asked.is_empty() {
+        let _ = write!(s, " with {}", asked.join(", "));
     }
     if let Some(e) = &p.error {
         let _ = write!(s, ": {}", e.lines().next().unwrap_or_default());
@@ -78,6 +98,13 @@ pub fn status_text(s: &Status) -> String {
     );
     for (label, c) in &o.targets {
         let _ = writeln!(t, "  {label}: {c}");
+    }
+    if !o.excluded_hosts.is_empty() {
+        let _ = writeln!(
+            t,
+            "  hosts left out after failing jobs: {}",
+            o.excluded_hosts.join(", ")
+        );
     }
     if let Some(first) = o.problems.first() {
         t.push_str("  not done:\n");
@@ -225,6 +252,9 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
                 .join(", ")
         ),
     )?;
+    if let Some(line) = retry_line(spec) {
+        w(out, line)?;
+    }
     if let (Some(c), Some(dir)) = (&spec.cluster, &plan.remote) {
         w(
             out,
@@ -253,6 +283,58 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
         )?;
     }
     out.flush().map_err(AppError::Stdout)
+}
+
+/// What the sweep file's retry rules do, on one line (`None` with one attempt per point).
+fn retry_line(spec: &crate::spec::Spec) -> Option<String> {
+    use crate::spec::{Grow, Step};
+    if spec.max_attempts <= 1 {
+        return None;
+    }
+    let r = &spec.retry;
+    let grow = |g: &Grow, show: &dyn Fn(u64) -> String| {
+        let step = match g.step {
+            Step::Times(f) => format!("x{f}"),
+            Step::Plus(n) => format!("+{}", show(n)),
+            Step::To(n) => format!("to {}", show(n)),
+        };
+        format!("{step} up to {}", show(g.max))
+    };
+    let when = match &r.on_exit {
+        None => "any non-zero exit".to_string(),
+        Some(codes) => format!(
+            "exit {}",
+            codes
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut parts = vec![format!(
+        "up to {} attempts per point, after {when}",
+        spec.max_attempts
+    )];
+    if let Some(g) = &r.on_memlimit {
+        let show = |kb: u64| memory_text(kb);
+        parts.push(format!(
+            "memory {} after a memory-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(g) = &r.on_runlimit {
+        let show = |m: u64| walltime_text(u32::try_from(m).unwrap_or(u32::MAX));
+        parts.push(format!(
+            "run limit {} after a run-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(n) = r.exclude_hosts_after {
+        parts.push(format!(
+            "a host is left out once jobs of {n} point(s) failed there"
+        ));
+    }
+    Some(format!("retries: {}", parts.join("; ")))
 }
 
 /// `plan --json`: the summary fields, then `points` written one at a time.

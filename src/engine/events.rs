@@ -38,6 +38,8 @@ pub enum Event<'a> {
     Retrying { points: usize },
     /// A job nobody knows of any more was declared lost.
     Lost { point: u64, job: &'a str },
+    /// Jobs of `points` points failed on `host`: no more jobs of the sweep go there.
+    HostExcluded { host: &'a str, points: u32 },
 }
 
 /// Hears the engine's events.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use self::events::{Event, Reporter};
 use self::placement::Placement;
 use self::poll::Merged;
-use self::retry::RetryRules;
+use self::retry::{HOSTS_SETTING, Hosts, RetryRules};
 use crate::layout::JobPaths;
 use crate::model::{AttemptRec, Clock, Counts, PointRec, State, names};
 use crate::sched::{Dialect, JobRef, Profile, SchedError, Scheduler};
@@ -124,6 +124,8 @@ pub struct Engine<S: Scheduler> {
     profile: Profile,
     dialect: Dialect,
     rules: RetryRules,
+    /// Hosts that failed jobs, and those left out of every later submission.
+    hosts: Hosts,
     clock: Clock,
     /// The sweep's directory where its jobs run: the local sweep directory, or its twin on a
     /// cluster reached over SSH (`remote`).
@@ -173,9 +175,12 @@ impl<S: Scheduler> Engine<S> {
             Some(d) => JobPaths::new(PathBuf::from(d)),
             None => store.paths().jobs(),
         };
-        let rules = RetryRules {
-            max_attempts: spec.max_attempts,
-        };
+        let rules = RetryRules::of(&spec);
+        // A damaged record of hosts only costs their exclusion, never the sweep.
+        let hosts = store
+            .setting(HOSTS_SETTING)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         let mut counts = Counts::default();
         let mut active = BTreeMap::new();
         let mut retry = VecDeque::new();
@@ -211,6 +216,7 @@ impl<S: Scheduler> Engine<S> {
             profile,
             dialect,
             rules,
+            hosts,
             clock,
             jobs,
             remote,
@@ -414,6 +420,7 @@ impl<S: Scheduler> Engine<S> {
             return Ok(false);
         }
         self.save_attempts(changed.iter().map(|i| (*i, &self.active[i])))?;
+        self.count_host_failures(&ended)?;
         let mut retried = 0;
         for i in ended {
             if let Some(a) = self.active.remove(&i)
@@ -427,6 +434,31 @@ impl<S: Scheduler> Engine<S> {
             self.reporter.event(&Event::Retrying { points: retried });
         }
         Ok(true)
+    }
+
+    /// Records how attempts that just ended did on their hosts, and leaves out a host (durably,
+    /// so a resume still does) once enough points failed there.
+    fn count_host_failures(&mut self, ended: &[u64]) -> Result<(), EngineError> {
+        let Some(after) = self.rules.opts.exclude_hosts_after else {
+            return Ok(());
+        };
+        let before = self.hosts.clone();
+        for i in ended {
+            let Some(a) = self.active.get(i) else {
+                continue;
+            };
+            for host in self.hosts.record(*i, a, after) {
+                self.reporter.event(&Event::HostExcluded {
+                    host: &host,
+                    points: after,
+                });
+            }
+        }
+        if self.hosts != before {
+            let text = serde_json::to_string(&self.hosts).unwrap_or_default();
+            self.store.put_setting(HOSTS_SETTING, &text)?;
+        }
+        Ok(())
     }
 
     /// Submissions whose outcome was never recorded (bsweep died between recording the intent

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::events::Event;
 use super::{Engine, EngineError};
 use crate::layout::JobPaths;
-use crate::model::{AttemptRec, JobId, Phase, PointRec, State, names};
+use crate::model::{AttemptRec, Cause, JobId, Overrides, Phase, PointRec, State, names};
 use crate::sched::{Accepted, Scheduler, Submission, SubmitError, script};
 use crate::spec::Point;
 
@@ -206,6 +206,7 @@ impl<S: Scheduler> Engine<S> {
         for p in unit.points.iter_mut() {
             let a = p.last_mut().expect("an intent");
             a.error = Some(said.to_string());
+            a.cause = Some(Cause::Refused);
             a.end(State::Failed, t);
             self.counts.moved(State::Unsubmitted, State::Failed);
             self.active.remove(&p.index);
@@ -233,14 +234,25 @@ impl<S: Scheduler> Engine<S> {
             _ => p.next_attempt(),
         };
         let name = names::job(&self.store.meta().id, p.index, attempt);
-        p.attempts
-            .push(AttemptRec::intent(attempt, name, t, self.clock.now()));
+        let mut intent = AttemptRec::intent(attempt, name, t, self.clock.now());
+        intent.overrides = self.overrides_after(p.last());
+        p.attempts.push(intent);
         Ok(Some(Unit {
             points: vec![p],
             before: vec![before],
             target: t,
             array: None,
         }))
+    }
+
+    /// What a new attempt asks for: what the retry rules make of the point's last attempt, and
+    /// the hosts left out so far.
+    fn overrides_after(&self, last: Option<&AttemptRec>) -> Overrides {
+        let mut o = last
+            .map(|a| self.rules.next_overrides(a))
+            .unwrap_or_default();
+        o.exclude_hosts = self.hosts.excluded().to_vec();
+        o
     }
 
     /// Up to the profile's array size of fresh points, in order, as one job array.
@@ -258,13 +270,11 @@ impl<S: Scheduler> Engine<S> {
         };
         let name = names::array(&self.store.meta().id, first.index, 1);
         let now = self.clock.now();
+        let overrides = self.overrides_after(None);
         for (k, p) in points.iter_mut().enumerate() {
-            p.attempts.push(AttemptRec::intent(
-                1,
-                names::element(&name, k as u32 + 1),
-                t,
-                now,
-            ));
+            let mut intent = AttemptRec::intent(1, names::element(&name, k as u32 + 1), t, now);
+            intent.overrides = overrides.clone();
+            p.attempts.push(intent);
         }
         Ok(Some(Unit {
             before: vec![State::Unsubmitted; points.len()],
@@ -300,6 +310,7 @@ impl<S: Scheduler> Engine<S> {
                     limit: self.profile.targets[unit.target].max_in_flight,
                     jobs: &self.jobs,
                     target: &self.profile.targets[unit.target],
+                    overrides: &unit.points[0].last().expect("an intent").overrides,
                 },
             )
             .expect("arrays only for backends that have them");
@@ -351,6 +362,7 @@ impl<S: Scheduler> Engine<S> {
                 out_dir: &out,
                 target: &self.profile.targets[a.target],
                 workdir_base: meta.remote_home.as_deref().map(Path::new),
+                overrides: &a.overrides,
             },
         );
         let rel = JobPaths::script_rel(p.index, a.attempt);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::{JobId, State};
+use crate::model::{Cause, JobId, State};
 use crate::spec::{BackendKind, Policy, Spec, Target};
 
 /// How often to poll: starts at `initial`, backs off by `factor` while nothing changes, up to
@@ -246,6 +246,9 @@ pub struct JobInfo {
     pub run_seconds: Option<f64>,
     /// Why the job ended the way it did, when the scheduler says more than a state.
     pub reason: Option<String>,
+    /// Why a failed job failed, when the scheduler says (a limit, a kill); `None` leaves the
+    /// engine to read an exit code as [`Cause::Exit`].
+    pub cause: Option<Cause>,
 }
 
 impl JobInfo {
@@ -259,6 +262,7 @@ impl JobInfo {
             max_mem_mb: None,
             run_seconds: None,
             reason: None,
+            cause: None,
         }
     }
 }

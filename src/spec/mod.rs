@@ -454,6 +454,7 @@ pub struct Spec {
     pub cluster: Option<ClusterOpts>,
     pub collect: CollectOpts,
     pub max_attempts: u32,
+    pub retry: RetryOpts,
     grid: grid::Grid,
     warnings: Vec<SpecWarning>,
 }
@@ -630,7 +631,10 @@ pub fn check_sweep_name(name: &str) -> Result<(), NameError> {
 
 mod grid;
 mod parse;
+mod retry;
 mod template;
+
+pub use retry::{Grow, Limits, RetryOpts, Step};
 
 impl Spec {
     /// Reads and validates a sweep file. At most [`MAX_FILE_BYTES`] are read, so a wrong path

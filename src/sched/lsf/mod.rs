@@ -17,7 +17,7 @@ use super::{
     Scheduler, Seen, Submission, SubmitError,
 };
 use crate::layout::JobPaths;
-use crate::model::{Clock, JobId, State};
+use crate::model::{Cause, Clock, JobId, State};
 use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{
@@ -105,17 +105,50 @@ fn info_of(r: &JobRecord) -> JobInfo {
     }
 }
 
+/// The cause an LSF termination reason names: `TERM_MEMLIMIT: job killed after reaching LSF
+/// memory usage limit.`, `TERM_RUNLIMIT: …` (also OpenLava's inferred run-limit kill), the kills
+/// of an owner or administrator; any other `TERM_*` is the scheduler's own doing.
+fn cause_of_term(reason: &str) -> Cause {
+    match reason.split(':').next().unwrap_or_default().trim() {
+        "TERM_MEMLIMIT" => Cause::MemLimit,
+        "TERM_RUNLIMIT" => Cause::RunLimit,
+        "TERM_OWNER" | "TERM_ADMIN" | "TERM_FORCE_OWNER" | "TERM_FORCE_ADMIN" => Cause::Killed,
+        _ => Cause::Terminated,
+    }
+}
+
 fn info_of_outcome(o: &Outcome) -> JobInfo {
-    let (state, exit_code, reason) = match o {
-        Outcome::Done => (State::Done, Some(0), None),
-        Outcome::Exited { code } => (State::Failed, Some(*code), None),
-        Outcome::Term { reason, code } => (State::Failed, *code, Some(reason.clone())),
+    let (state, exit_code, reason, cause) = match o {
+        Outcome::Done => (State::Done, Some(0), None, None),
+        Outcome::Exited { code } => (State::Failed, Some(*code), None, Some(Cause::Exit)),
+        Outcome::Term { reason, code } => (
+            State::Failed,
+            *code,
+            Some(reason.clone()),
+            Some(cause_of_term(reason)),
+        ),
     };
     JobInfo {
         exit_code,
         reason,
+        cause,
         ..JobInfo::new(state)
     }
+}
+
+/// What bjobs said of a job that ended EXIT, completed by its report: bjobs gives at most an
+/// exit code, the report says why (a `TERM_*` line). A report that does not say EXIT (it
+/// cannot be this attempt's end) changes nothing.
+fn explained(info: &mut JobInfo, report: &Outcome) {
+    let told = info_of_outcome(report);
+    if told.state != State::Failed {
+        return;
+    }
+    info.exit_code = info.exit_code.or(told.exit_code);
+    if told.reason.is_some() {
+        info.reason = told.reason;
+    }
+    info.cause = told.cause;
 }
 
 fn report_from(t: parse::Trailer) -> JobReport {
@@ -332,6 +365,27 @@ impl<T: Transport> LsfScheduler<T> {
             .collect())
     }
 
+    /// Jobs bjobs shows EXIT: their reports say why (`TERM_MEMLIMIT`, …), which bjobs does not,
+    /// read in one round trip for all of them. Only the poll in which a job ends asks.
+    async fn explain_exits(
+        &self,
+        jobs: &[JobRef],
+        infos: &mut HashMap<JobId, Seen>,
+    ) -> Result<(), SchedError> {
+        let exited: Vec<&JobRef> = jobs
+            .iter()
+            .filter(|j| {
+                matches!(infos.get(&j.job_id), Some(Seen::Known(i)) if i.state == State::Failed)
+            })
+            .collect();
+        for (j, t) in exited.iter().zip(self.reports(&exited).await?) {
+            if let (Some(t), Some(Seen::Known(info))) = (t, infos.get_mut(&j.job_id)) {
+                explained(info, &t.outcome);
+            }
+        }
+        Ok(())
+    }
+
     /// End states from the reports of jobs bjobs no longer lists.
     async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
         let reports = self.reports(jobs).await?;
@@ -533,6 +587,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             }
             not_found.extend(reading.not_found);
         }
+        self.explain_exits(jobs, &mut infos).await?;
         // Jobs bjobs says it does not know: too new to be listed, or finished and forgotten.
         // A job merely absent from the answer (no row, no "not found") is no news: only what
         // LSF says moves a job. One it has just accepted is not news either.
@@ -630,5 +685,88 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/lsf/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The `TERM_` line of a captured job output, as LSF printed it.
+    fn term_line(text: &str) -> String {
+        text.lines()
+            .find(|l| l.starts_with("TERM_"))
+            .expect("a TERM_ line")
+            .to_string()
+    }
+
+    #[test]
+    fn termination_reasons_map_to_causes() {
+        // The Sanger course's job output of a job killed at its -M limit: exit code 1.
+        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
+        let info = info_of_outcome(&Outcome::Term {
+            reason: memlimit.clone(),
+            code: Some(1),
+        });
+        assert_eq!(
+            (info.cause, info.exit_code),
+            (Some(Cause::MemLimit), Some(1))
+        );
+        assert_eq!(info.reason.as_deref(), Some(memlimit.as_str()));
+        // OpenLava's run-limit kill, proved by its bhist -l record.
+        let hist = parse::parse_bhist_long(&fixture("openlava-bhist-l-runlimit.txt")).unwrap();
+        let info = info_of_outcome(hist[0].outcome.as_ref().expect("an outcome"));
+        assert_eq!(info.cause, Some(Cause::RunLimit));
+        // bacct -l of a job its owner killed.
+        let acct = parse::parse_bhist_long(&fixture("bacct-l-killed-term-owner.txt")).unwrap();
+        let info = info_of_outcome(acct[0].outcome.as_ref().expect("an outcome"));
+        assert_eq!(info.cause, Some(Cause::Killed));
+        assert_eq!(
+            cause_of_term("TERM_PREEMPT: job killed after preemption."),
+            Cause::Terminated
+        );
+        let exited = info_of_outcome(&Outcome::Exited { code: 7 });
+        assert_eq!(
+            (exited.cause, exited.exit_code),
+            (Some(Cause::Exit), Some(7))
+        );
+        assert_eq!(info_of_outcome(&Outcome::Done).cause, None);
+    }
+
+    #[test]
+    fn a_report_explains_what_bjobs_said_of_an_exit() {
+        // bjobs -json of the job: EXIT with an exit code, nothing about why.
+        let mut info = JobInfo {
+            exit_code: Some(130),
+            host: Some("n1".into()),
+            ..JobInfo::new(State::Failed)
+        };
+        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
+        explained(
+            &mut info,
+            &Outcome::Term {
+                reason: memlimit,
+                code: Some(1),
+            },
+        );
+        // bjobs' exit code stands; the report adds why.
+        assert_eq!(
+            (info.exit_code, info.cause),
+            (Some(130), Some(Cause::MemLimit))
+        );
+        assert!(info.reason.as_deref().unwrap().starts_with("TERM_MEMLIMIT"));
+        // A table without exit codes (OpenLava) takes the report's.
+        let mut bare = JobInfo::new(State::Failed);
+        explained(&mut bare, &Outcome::Exited { code: 7 });
+        assert_eq!((bare.exit_code, bare.cause), (Some(7), Some(Cause::Exit)));
+        // A report that says done cannot be this failed attempt's.
+        let mut odd = JobInfo::new(State::Failed);
+        explained(&mut odd, &Outcome::Done);
+        assert_eq!(odd, JobInfo::new(State::Failed));
     }
 }

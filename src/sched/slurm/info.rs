@@ -3,7 +3,7 @@
 //! Slurm says more than a state (TIMEOUT, OUT_OF_MEMORY, a memory kill, `CANCELLED by N`).
 
 use super::parse::{Class, ExitStatus, SacctRecord, SlurmState, SqueueRecord, Timestamp};
-use crate::model::State;
+use crate::model::{Cause, State};
 use crate::sched::JobInfo;
 
 /// bsweep's state for a Slurm class.
@@ -97,6 +97,38 @@ fn reason_of(r: &SacctRecord, exit: Option<ExitStatus>) -> Option<String> {
     }
 }
 
+/// Why a job ended the way it did, in bsweep's terms (what a retry rule looks at).
+fn cause_of(class: &Class, exit: Option<ExitStatus>, oom_kill: bool) -> Option<Cause> {
+    Some(match class {
+        Class::Failed {
+            reason: Some("TIMEOUT"),
+        } => Cause::RunLimit,
+        Class::Failed {
+            reason: Some("OUT_OF_MEMORY"),
+        } => Cause::MemLimit,
+        Class::Failed {
+            reason: Some("PREEMPTED"),
+        } => Cause::Killed,
+        Class::Failed { reason: Some(_) } => Cause::Terminated,
+        Class::Failed { reason: None } if oom_kill => Cause::MemLimit,
+        Class::Failed { reason: None } => match exit {
+            Some(e) if e.code == 0 && e.signal != 0 => Cause::Signal,
+            _ => Cause::Exit,
+        },
+        Class::Cancelled => Cause::Killed,
+        _ => return None,
+    })
+}
+
+/// Slurm's OverMemoryKill (no cgroups): the batch step ended by SIGKILL, cancelled by the
+/// daemon's uid.
+fn over_memory_kill(r: &SacctRecord, exit: Option<ExitStatus>) -> bool {
+    exit.is_some_and(|e| e.code == 0 && e.signal == 9)
+        && r.steps
+            .iter()
+            .any(|s| s.step == "batch" && s.cancelled_by.is_some())
+}
+
 fn failed_reason(state: &str) -> String {
     let means = match state {
         "TIMEOUT" => "the job ran into its time limit",
@@ -122,6 +154,7 @@ pub fn from_sacct(r: &SacctRecord, offset: Option<i64>) -> JobInfo {
         max_mem_mb: r.max_rss_mb,
         run_seconds: r.elapsed_seconds,
         reason: reason_of(r, exit),
+        cause: cause_of(&class, exit, over_memory_kill(r, exit)),
         ..JobInfo::new(state_of(class))
     }
 }
@@ -138,6 +171,16 @@ pub fn from_squeue(r: &SqueueRecord, offset: Option<i64>) -> JobInfo {
         reason: match class {
             Class::Failed { reason: Some(name) } => Some(failed_reason(name)),
             Class::Cancelled => Some("CANCELLED".to_string()),
+            _ => None,
+        },
+        // Only the limits: what else ended the job is sacct's to say (it has the exit status).
+        cause: match class {
+            Class::Failed {
+                reason: Some("TIMEOUT"),
+            } => Some(Cause::RunLimit),
+            Class::Failed {
+                reason: Some("OUT_OF_MEMORY"),
+            } => Some(Cause::MemLimit),
             _ => None,
         },
         ..JobInfo::new(state_of(class))

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::parse::{ArraySpec, Memory, SbatchOpts, sbatch_lines};
+use crate::model::Overrides;
 use crate::sched::script::{self, Array, Job};
 use crate::spec::{Spec, Target};
 
@@ -29,6 +30,20 @@ impl Limits {
             time_seconds: s.time_seconds,
             exclude: Vec::new(),
         }
+    }
+
+    /// These limits as an attempt's overrides (a retry that raised them) change them.
+    pub fn raised_by(mut self, o: &Overrides) -> Self {
+        if let Some(kb) = o.memory_kb {
+            self.mem = Some(Memory::PerNodeMb(kb.div_ceil(1024)));
+        }
+        if let Some(m) = o.walltime_minutes {
+            self.time_seconds = Some(u64::from(m) * 60);
+        }
+        if !o.exclude_hosts.is_empty() {
+            self.exclude = o.exclude_hosts.clone();
+        }
+        self
     }
 }
 
@@ -96,7 +111,7 @@ fn header(opts: &SbatchOpts) -> String {
 
 /// The job script of one attempt: `#SBATCH` lines, then what the job does.
 pub fn job_script(spec: &Spec, job: &Job<'_>) -> String {
-    job_script_with(spec, job, &Limits::of(spec))
+    job_script_with(spec, job, &Limits::of(spec).raised_by(job.overrides))
 }
 
 /// The job script of one attempt with its own limits (a retry that raises them).
@@ -121,7 +136,7 @@ pub fn array_script(spec: &Spec, array: &Array<'_>) -> String {
     let mut opts = sbatch_opts(
         spec,
         array.target,
-        &Limits::of(spec),
+        &Limits::of(spec).raised_by(array.overrides),
         array.array_name,
         format!("{}/%a.out", pattern(&reports)),
         format!("{}/%a.err", pattern(&reports)),
@@ -207,6 +222,7 @@ mod tests {
                 out_dir: out,
                 target: &s.slurm.targets[1],
                 workdir_base: None,
+                overrides: &Overrides::default(),
             },
         );
         let head: Vec<&str> = text.lines().take(12).collect();
@@ -284,6 +300,7 @@ mod tests {
                 limit: Some(8),
                 jobs: &jobs,
                 target: &s.slurm.targets[0],
+                overrides: &Overrides::default(),
             },
         );
         assert!(text.contains("#SBATCH --array=1-4%3\n"), "{text}");

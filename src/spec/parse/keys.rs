@@ -26,6 +26,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "local",
     "cluster",
     "collect",
+    "retry",
 ];
 pub(super) const LSF_KEYS: &[&str] = &[
     "queue",
@@ -79,6 +80,14 @@ pub(super) const SLURM_TARGET_KEYS: &[&str] = &["partition", "weight", "max_in_f
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
 pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
+pub(super) const RETRY_KEYS: &[&str] = &[
+    "on_exit",
+    "on_memlimit",
+    "on_runlimit",
+    "exclude_hosts_after",
+];
+pub(super) const MEMLIMIT_KEYS: &[&str] = &["memory", "max"];
+pub(super) const RUNLIMIT_KEYS: &[&str] = &["walltime", "max"];
 pub(super) const SAMPLE_KEYS: &[&str] = &["n", "seed"];
 pub(super) const RANGE_KEYS: &[&str] = &["start", "stop", "step"];
 pub(super) const AXIS_FORMS: &[&str] = &[
@@ -114,6 +123,7 @@ pub(super) const KEYED_TABLES: &[(&str, &[&str])] = &[
     ("cluster", CLUSTER_KEYS),
     ("collect", COLLECT_KEYS),
     ("sample", SAMPLE_KEYS),
+    ("retry", RETRY_KEYS),
 ];
 
 /// What a table may hold.
@@ -147,6 +157,9 @@ fn keys_of(path: &[Seg<'_>]) -> Option<Keys> {
         [Key("cluster")] => Keys::Fixed(CLUSTER_KEYS),
         [Key("collect")] => Keys::Fixed(COLLECT_KEYS),
         [Key("sample")] => Keys::Fixed(SAMPLE_KEYS),
+        [Key("retry")] => Keys::Fixed(RETRY_KEYS),
+        [Key("retry"), Key("on_memlimit")] => Keys::Fixed(MEMLIMIT_KEYS),
+        [Key("retry"), Key("on_runlimit")] => Keys::Fixed(RUNLIMIT_KEYS),
         [Key("grid"), Key(_)] => Keys::Axis,
         [Key("grid")] | [Key("zip"), Elem] | [Key("exclude"), Elem] => Keys::Params,
         _ => return None,

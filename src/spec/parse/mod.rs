@@ -18,11 +18,13 @@ use super::{
 mod axes;
 mod keys;
 mod options;
+mod retry;
 mod slurm;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
 use options::{parse_cluster, parse_collect, parse_local, parse_lsf};
+pub(super) use retry::{memory_kb, walltime_minutes};
 
 type Val<'i> = Spanned<DeValue<'i>>;
 type Res<T> = Result<T, SpecError>;
@@ -656,6 +658,15 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         .map(|v| parse_cluster(&cx, v))
         .transpose()?;
     let collect = parse_collect(&cx, root.get("collect"))?;
+    let retry = retry::parse_retry(
+        &cx,
+        root.get("retry"),
+        &retry::Context {
+            backend,
+            max_attempts,
+            memory: lsf.memory.as_deref(),
+        },
+    )?;
     warn_ignored_tables(&cx, root, backend);
 
     // Templates last: only now are all parameter names known.
@@ -683,6 +694,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         cluster,
         collect,
         max_attempts,
+        retry,
         grid,
         warnings: cx.warnings.into_inner(),
     })

@@ -39,16 +39,16 @@ pub(super) const MAX_WEIGHT: i64 = 1_000;
 const MAX_CONCURRENCY: i64 = 10_000;
 /// Longest run limit accepted, in minutes: a year. No site runs a job longer; a larger number is
 /// a slip (minutes taken for seconds), and LSF's limit fields are 32-bit.
-const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
+pub(super) const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
 /// Largest number LSF reads in a limit: its limit fields are 32-bit.
-const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
+pub(super) const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
 /// Largest memory limit, in KB: 2^31 MB (2048 TB), what a 32-bit limit holds in MB, the unit
 /// sites with large limits set (LSF_UNIT_FOR_LIMITS).
-const MAX_MEMORY_KB: f64 = 2_147_483_648.0 * 1024.0;
+pub(super) const MAX_MEMORY_KB: f64 = 2_147_483_648.0 * 1024.0;
 
 /// LSF `-W [hours:]minutes` as minutes; minutes stay below 60 once hours are given. `None` when
 /// the text has another form.
-fn walltime_minutes(s: &str) -> Option<u64> {
+pub(super) fn walltime_minutes(s: &str) -> Option<u64> {
     let digits = |p: &str| {
         (!p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
             .then(|| p.parse::<u64>().ok())
@@ -65,7 +65,7 @@ fn walltime_minutes(s: &str) -> Option<u64> {
 
 /// LSF `-M`: a number with an optional KB/MB/GB/TB unit, as (number, KB per unit). `None` when
 /// the text has another form.
-fn memory_amount(s: &str) -> Option<(f64, f64)> {
+pub(super) fn memory_amount(s: &str) -> Option<(f64, f64)> {
     let (num, unit_kb) = [
         ("KB", 1.0),
         ("MB", 1024.0),
