@@ -71,14 +71,14 @@ pub async fn transport_of(home: &Home, meta: &SweepMeta) -> Result<AnyTransport,
     transport(home, meta.host.as_deref(), &spec).await
 }
 
-/// The remote home and the sweep's directory on the cluster, both absolute.
+/// The remote home and the directory the sweeps of a sweep file keep theirs in (each its own
+/// `NAME-ID`, see [`crate::layout::remote_sweep_dir`]), both absolute.
 pub struct RemoteDirs {
     pub home: String,
-    pub sweep: String,
+    pub base: String,
 }
 
-/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) and the
-/// sweep's name against it.
+/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) against it.
 pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, AppError> {
     let out = t.run("printf '%s' \"$HOME\"", b"").await?;
     let home = out.stdout.trim().to_string();
@@ -98,8 +98,8 @@ pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, Ap
         .into());
     }
     let remote_dir = spec.cluster.as_ref().and_then(|c| c.remote_dir.as_deref());
-    let sweep = crate::layout::remote_sweep_dir(&home, remote_dir, &spec.name)?;
-    Ok(RemoteDirs { home, sweep })
+    let base = crate::layout::remote_base(&home, remote_dir);
+    Ok(RemoteDirs { home, base })
 }
 
 /// The queues a sweep file names, each once.

@@ -170,7 +170,7 @@ pub async fn doctor(
         check(host_group_check(&t, &h).await?, show);
     }
     let dir = match &host {
-        Some(_) => connect::remote_dirs(&t, &spec).await?.sweep,
+        Some(_) => connect::remote_dirs(&t, &spec).await?.base,
         None => ctx
             .home
             .sweep(&spec.name)?

@@ -12,6 +12,7 @@
 //! Every reading derives `Serialize` so `bsweep debug parse KIND FILE` can print it as JSON.
 
 mod bhist;
+mod bpeek;
 mod bjobs;
 mod bkill;
 mod bqueues;
@@ -25,6 +26,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use bpeek::parse_bpeek;
 pub use bhist::{HistRecord, INFERRED_RUNLIMIT, OPENLAVA_RUNLIMIT_EXIT, parse_bhist_long};
 pub use bjobs::{
     BJOBS_DELIMITER, BJOBS_FIELDS, BjobsReading, JobRecord, bjobs_delimited_args, bjobs_json_args,

@@ -50,7 +50,13 @@ pub(super) const LSF_KEYS: &[&str] = &[
 pub(super) const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_flight"];
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
-pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
+pub(super) const COLLECT_KEYS: &[&str] = &[
+    "files",
+    "metrics_json",
+    "stdout_kv",
+    "stdout_regex",
+    "warn_mb",
+];
 pub(super) const SAMPLE_KEYS: &[&str] = &["n", "seed"];
 pub(super) const RANGE_KEYS: &[&str] = &["start", "stop", "step"];
 pub(super) const AXIS_FORMS: &[&str] = &[
