@@ -12,9 +12,9 @@
 //! Every reading derives `Serialize` so `bsweep debug parse KIND FILE` can print it as JSON.
 
 mod bhist;
-mod bpeek;
 mod bjobs;
 mod bkill;
+mod bpeek;
 mod bqueues;
 mod bsub;
 mod lsid;
@@ -26,13 +26,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use bpeek::parse_bpeek;
 pub use bhist::{HistRecord, INFERRED_RUNLIMIT, OPENLAVA_RUNLIMIT_EXIT, parse_bhist_long};
 pub use bjobs::{
     BJOBS_DELIMITER, BJOBS_FIELDS, BjobsReading, JobRecord, bjobs_delimited_args, bjobs_json_args,
     bjobs_table_args, parse_bjobs_delimited, parse_bjobs_json, parse_bjobs_table,
 };
 pub use bkill::{BkillReading, KillOutcome, KillStatus, parse_bkill};
+pub use bpeek::parse_bpeek;
 pub use bqueues::{QueueLoad, parse_bqueues, parse_bqueues_json};
 pub use bsub::{BsubError, BsubErrorKind, Submitted, parse_bsub};
 pub use lsid::{LsidInfo, parse_lsid, supports_o_and_json};
