@@ -83,14 +83,16 @@ pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, Ap
     let out = t.run("printf '%s' \"$HOME\"", b"").await?;
     let home = out.stdout.trim().to_string();
     if out.code != Some(0) || !home.starts_with('/') {
-        let said = match out.stderr.trim() {
-            "" => format!(
-                "the login shell exited {} and printed nothing on stderr (check `[cluster] init` and the login profile there)",
-                out.code
-                    .map_or("without a status".to_string(), |c| c.to_string())
-            ),
-            e => e.to_string(),
-        };
+        // The exit status always, and what the login shell said (a banner may be all of it).
+        let said = format!(
+            "the login shell gave {}{} (check `[cluster] init` and the login profile there)",
+            crate::sched::lsf::said(out.code, &out.stderr),
+            if home.is_empty() || home.starts_with('/') {
+                String::new()
+            } else {
+                format!(", and printed `{home}` for $HOME")
+            }
+        );
         return Err(ClusterError::NoHome {
             place: t.place(),
             said,

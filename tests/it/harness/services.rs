@@ -57,3 +57,40 @@ pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// A fact about a service the CI scripts started (`BSWEEP_OPENLAVA`, `SLURM_CONF`, ...): from
+/// the environment, or else from the `NAME=value` lines they leave in `/tmp/bsweep-ci/*.env`.
+pub fn ci_var(name: &str) -> Option<String> {
+    if let Some(v) = std::env::var_os(name).filter(|v| !v.is_empty()) {
+        return Some(v.to_string_lossy().into_owned());
+    }
+    let mut files: Vec<_> = std::fs::read_dir("/tmp/bsweep-ci")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "env"))
+        .collect();
+    files.sort();
+    files.iter().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        text.lines().find_map(|l| {
+            let v = l.strip_prefix(name)?.strip_prefix('=')?;
+            Some(v.trim_matches(|c| c == '\'' || c == '"').to_string())
+        })
+    })
+}
+
+/// The installed OpenLava (its prefix, with `etc/openlava.sh`), or `None` with a notice.
+pub fn openlava() -> Option<std::path::PathBuf> {
+    let prefix = std::path::PathBuf::from(
+        ci_var("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into()),
+    );
+    if prefix.join("etc/openlava.sh").is_file() && prefix.join("bin/bpeek").is_file() {
+        return Some(prefix);
+    }
+    missing(
+        "OpenLava",
+        "run `sudo .ci/openlava-setup` (builds and starts it in /opt/openlava)",
+    );
+    None
+}
