@@ -352,6 +352,34 @@ fn base_cells(input: &CsvInput<'_>, p: &PointRec, report: Option<&JobReport>) ->
     ]
 }
 
+/// The metric columns in the order first seen, and each row's cells by column index.
+fn metric_columns(
+    rows: Vec<Metrics>,
+    naming: &Naming<'_>,
+) -> (Vec<String>, Vec<HashMap<usize, String>>) {
+    let mut cols: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut cells = Vec::with_capacity(rows.len());
+    for m in rows {
+        let mut row = HashMap::new();
+        let named = m
+            .file
+            .into_iter()
+            .map(|(k, v)| (naming.of_file(&k), v))
+            .chain(m.stdout.into_iter().map(|(k, v)| (naming.of_stdout(&k), v)));
+        for (col, v) in named {
+            let i = *index.entry(col.clone()).or_insert_with(|| {
+                cols.push(col);
+                cols.len() - 1
+            });
+            // A later value of a key wins (the last epoch's loss).
+            row.insert(i, v);
+        }
+        cells.push(row);
+    }
+    (cols, cells)
+}
+
 /// What [`write_csv`] reads.
 pub struct CsvInput<'a> {
     pub meta: &'a SweepMeta,
@@ -415,26 +443,7 @@ pub fn write_csv(
         naming.in_file.extend(m.file.iter().map(|(k, _)| k.clone()));
         rows.push(m);
     }
-    // Columns in the order first seen; each row's cells by column.
-    let mut metric_cols: Vec<String> = Vec::new();
-    let mut col_index: HashMap<String, usize> = HashMap::new();
-    let mut cells: Vec<HashMap<usize, String>> = Vec::with_capacity(rows.len());
-    for m in rows {
-        let mut row = HashMap::new();
-        let named = m
-            .file
-            .into_iter()
-            .map(|(k, v)| (naming.of_file(&k), v))
-            .chain(m.stdout.into_iter().map(|(k, v)| (naming.of_stdout(&k), v)));
-        for (col, v) in named {
-            let i = *col_index.entry(col.clone()).or_insert_with(|| {
-                metric_cols.push(col);
-                metric_cols.len() - 1
-            });
-            row.insert(i, v);
-        }
-        cells.push(row);
-    }
+    let (metric_cols, cells) = metric_columns(rows, &naming);
     let werr = |source| CollectError::Write {
         path: output.to_path_buf(),
         source,

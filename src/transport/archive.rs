@@ -299,6 +299,8 @@ fn write_file(
 /// Bytes per read when writing a file: zero chunks of this size become holes.
 const CHUNK: usize = 256 * 1024;
 
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
 /// Copies `data` into `f` a chunk at a time, seeking over chunks of zeros instead of writing
 /// them, so a sparse file (sent compactly or not) stays sparse. Returns the size.
 fn copy_sparse(data: &mut dyn io::Read, f: &mut fs::File) -> io::Result<u64> {
@@ -319,7 +321,8 @@ fn copy_sparse(data: &mut dyn io::Read, f: &mut fs::File) -> io::Result<u64> {
         if n == 0 {
             break;
         }
-        if buf[..n].iter().all(|&b| b == 0) {
+        // A slice comparison is one memcmp, fast in any build.
+        if buf[..n] == ZEROS[..n] {
             f.seek(io::SeekFrom::Current(n as i64))?;
         } else {
             f.write_all(&buf[..n])?;
