@@ -236,11 +236,12 @@ async fn fetch_outputs(
             }
         }
         let r = t.fetch(cluster_dir, &wanted, store.dir()).await?;
-        done.fetched += r.fetched.len();
         done.reconnected |= r.reconnected;
         // A report is asked for on every point: one not there is no news (a job still
-        // running); a row without the scheduler's times says enough.
+        // running); a row without the scheduler's times says enough. Nor is one counted as
+        // a file the user asked for.
         let report = |p: &str| p.starts_with(&format!("{FETCHED_REPORTS}/"));
+        done.fetched += r.fetched.iter().filter(|p| !report(p)).count();
         done.missing
             .extend(r.missing.into_iter().filter(|p| !report(p)));
         done.not_fetched.extend(

@@ -139,6 +139,24 @@ fn hardening_12_metric_names_never_collide_and_one_odd_value_keeps_the_file() {
 }
 
 #[test]
+fn hardening_06_the_size_warning_of_collect_is_range_checked() {
+    let env = Env::new();
+    for bad in ["0", "10000001", "\"1GB\""] {
+        let file = env.sweep(
+            "w.toml",
+            &format!("name = \"w\"\ncommand = \"true\"\n[collect]\nwarn_mb = {bad}\n"),
+        );
+        let out = env.run(&["plan", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("w.toml:4:11: collect.warn_mb"),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn hardening_17_collect_dash_o_writes_the_csv_to_stdout() {
     let env = Env::new();
     launched(&env, "dash", 2, "echo v={i}", "stdout_kv = true\n");
