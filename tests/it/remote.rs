@@ -113,6 +113,18 @@ fn two_sweeps_named_alike_from_two_homes_keep_their_own_results() {
         .unwrap()
         .contains(&format!("home={}\n", hb.display()))
     );
+    // A relaunched under the same name gets a new directory, nothing of the old one's.
+    assert_ok(&r.run_in(&ha, &["--quiet", "launch", &a]));
+    let now: Vec<String> = r
+        .remote_dirs(&r.env.remote)
+        .into_iter()
+        .filter(|d| d.starts_with("same-"))
+        .collect();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter().all(|d| dirs.contains(d) == (*d == left[0])),
+        "{dirs:?} then {now:?}"
+    );
     // B's sweep still collects its own results.
     let csv = hb.join("again.csv");
     assert_ok(&r.run_in(&hb, &["collect", "same", "-o", csv.to_str().unwrap()]));
