@@ -72,26 +72,28 @@ pub async fn transport_of(home: &Home, meta: &SweepMeta) -> Result<AnyTransport,
     transport(home, meta.host.as_deref(), &spec).await
 }
 
-/// The remote home and the sweep's directory on the cluster, both absolute.
+/// The remote home and the directory the sweeps of a sweep file keep theirs in (each its own
+/// `NAME-ID`, see [`crate::layout::remote_sweep_dir`]), both absolute.
 pub struct RemoteDirs {
     pub home: String,
-    pub sweep: String,
+    pub base: String,
 }
 
-/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) and the
-/// sweep's name against it.
+/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) against it.
 pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, AppError> {
     let out = t.run("printf '%s' \"$HOME\"", b"").await?;
     let home = out.stdout.trim().to_string();
     if out.code != Some(0) || !home.starts_with('/') {
-        let said = match out.stderr.trim() {
-            "" => format!(
-                "the login shell exited {} and printed nothing on stderr (check `[cluster] init` and the login profile there)",
-                out.code
-                    .map_or("without a status".to_string(), |c| c.to_string())
-            ),
-            e => e.to_string(),
-        };
+        // The exit status always, and what the login shell said (a banner may be all of it).
+        let said = format!(
+            "the login shell gave {}{} (check `[cluster] init` and the login profile there)",
+            crate::sched::lsf::said(out.code, &out.stderr),
+            if home.is_empty() || home.starts_with('/') {
+                String::new()
+            } else {
+                format!(", and printed `{home}` for $HOME")
+            }
+        );
         return Err(ClusterError::NoHome {
             place: t.place(),
             said,
@@ -99,8 +101,8 @@ pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, Ap
         .into());
     }
     let remote_dir = spec.cluster.as_ref().and_then(|c| c.remote_dir.as_deref());
-    let sweep = crate::layout::remote_sweep_dir(&home, remote_dir, &spec.name)?;
-    Ok(RemoteDirs { home, sweep })
+    let base = crate::layout::remote_base(&home, remote_dir);
+    Ok(RemoteDirs { home, base })
 }
 
 /// The queues a sweep file names, each once.

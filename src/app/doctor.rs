@@ -124,7 +124,7 @@ pub async fn doctor(
         check(c, show);
     }
     let dir = match &host {
-        Some(_) => connect::remote_dirs(&t, &spec).await?.sweep,
+        Some(_) => connect::remote_dirs(&t, &spec).await?.base,
         None => ctx
             .home
             .sweep(&spec.name)?

@@ -80,6 +80,10 @@ pub enum ClusterError {
         dir: String,
         said: String,
     },
+    #[error(
+        "the sweep directories tried on {place} belong to other sweeps: {dirs}; launch again (nothing was recorded), or set [cluster] remote_dir to another directory"
+    )]
+    RemoteDirTaken { place: String, dirs: String },
     #[error("`date` on {place} could not read the scheduler's times: {said}")]
     Date { place: String, said: String },
 }

@@ -154,7 +154,9 @@ pub enum Command {
     /// Rebuild a sweep whose store is damaged, from its record, its job scripts, the scheduler
     /// (jobs found by name) and the jobs' outputs; then `resume` goes on from there.
     Recover { sweep: String },
-    /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
+    /// Forget a sweep: its record, scripts and local outputs, and its directory on the cluster
+    /// when it is the sweep's own (else it says which it kept). Refuses while points are in
+    /// flight.
     Delete {
         sweep: String,
         /// Delete even with points in flight (their jobs are not cancelled).

@@ -149,11 +149,8 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         } => logs(&ctx, &sweep, index, stderr, lines, raw).await,
         Command::Collect { sweep, output } => collect(&ctx, &sweep, output).await,
         Command::Delete { sweep, force } => {
-            let what = match app::delete::delete(&ctx, &sweep, force)? {
-                app::delete::Deleted::Sweep => "",
-                app::delete::Deleted::Damaged => " (its store was damaged)",
-            };
-            out(format!("deleted sweep {sweep}{what}\n"))
+            let deleted = app::delete::delete(&ctx, &sweep, force).await?;
+            out(render::deleted_text(&sweep, &deleted))
         }
         Command::Recover { sweep } => recover(&ctx, &sweep).await,
         Command::Debug(DebugCommand::Parse {
@@ -583,6 +580,12 @@ async fn logs(
             l.path.display()
         ));
     }
+    if tail.peeked {
+        note(format!(
+            "bsweep: {} is written when the job ends; these are the lines the scheduler shows of it running (bpeek)",
+            l.path.display()
+        ));
+    }
     if let (Some(p), true) = (&l.report_file, raw) {
         note(format!(
             "bsweep: the scheduler's report of this array element is in {}",
@@ -594,48 +597,8 @@ async fn logs(
 
 async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), AppError> {
     let c = app::collect::collect(ctx, name, output).await?;
-    if c.fetched > 0 || !c.missing.is_empty() {
-        note(format!("fetched {} file(s) from the cluster", c.fetched));
-    }
-    for m in c.missing.iter().take(10) {
-        note(format!("missing on the cluster: {m}"));
-    }
-    if c.missing.len() > 10 {
-        note(format!(
-            "... and {} more missing files",
-            c.missing.len() - 10
-        ));
-    }
-    for r in &c.refused {
-        note(format!(
-            "refused to write {r}: it would land outside the sweep's directory"
-        ));
-    }
-    if let Some(why) = &c.times_note {
-        note(format!(
-            "note: start and end times are as bsweep saw them ({why})"
-        ));
-    }
-    for (index, why) in c.report.problems.iter().take(10) {
-        note(format!("point {index}: no metrics: {why}"));
-    }
-    if c.report.problems.len() > 10 {
-        note(format!(
-            "... and {} more points without metrics",
-            c.report.problems.len() - 10
-        ));
-    }
-    note(format!(
-        "wrote {} ({} rows, {} metric columns)",
-        c.output.display(),
-        c.report.rows,
-        c.report.metric_columns
-    ));
-    if c.not_done > 0 {
-        note(format!(
-            "note: {} are not done; their rows have no or partial metrics",
-            render::points(c.not_done as u64)
-        ));
+    for line in render::collect_notes(&c) {
+        note(line);
     }
     Ok(())
 }

@@ -425,3 +425,119 @@ pub fn report_line(backend: BackendKind, r: Option<&JobReport>) -> String {
     s.push_str("; --raw shows it whole]");
     s
 }
+
+/// What `delete` says: the sweep forgotten, and what became of its directory on the cluster.
+pub fn deleted_text(sweep: &str, d: &crate::app::delete::Deleted) -> String {
+    use crate::app::delete::{Deleted, Kept, RemoteDir};
+    let (damaged, remote) = match d {
+        Deleted::Sweep { remote } => ("", remote),
+        Deleted::Damaged { remote } => (" (its store was damaged)", remote),
+    };
+    let mut s = format!("deleted sweep {sweep}{damaged}\n");
+    match remote {
+        None => {}
+        Some(RemoteDir::Removed { place, dir }) => {
+            let _ = writeln!(s, "removed its directory {dir} on {place}");
+        }
+        Some(RemoteDir::Gone { place, dir }) => {
+            let _ = writeln!(s, "its directory {dir} on {place} was already gone");
+        }
+        Some(RemoteDir::Kept { place, dir, why }) => {
+            let why = match why {
+                Kept::InFlight(n) => format!("{} still in flight write there", points(*n)),
+                Kept::NotOurs => {
+                    "it is not marked as this sweep's own (an older bsweep's directory may be shared by sweeps of the same name)".to_string()
+                }
+                Kept::Failed(e) => e.clone(),
+            };
+            let _ = writeln!(
+                s,
+                "kept its directory {dir} on {place}: {why}; remove it there yourself when nothing needs it"
+            );
+        }
+    }
+    s
+}
+
+/// Files and problems named at most this many times each, then counted.
+const NOTES_SHOWN: usize = 10;
+
+/// What `collect` says on stderr: what came back from the cluster and what did not (each file
+/// once, with why), points without metrics, and where the CSV went.
+pub fn collect_notes(c: &crate::app::collect::Collected) -> Vec<String> {
+    let mut v = Vec::new();
+    if c.fetched > 0 || !c.missing.is_empty() || !c.not_fetched.is_empty() {
+        v.push(format!("fetched {} file(s) from the cluster", c.fetched));
+    }
+    if c.reconnected {
+        v.push("the connection dropped during the transfer; the rest came over a new one (what had arrived was kept)".to_string());
+    }
+    listed(
+        &mut v,
+        c.missing
+            .iter()
+            .map(|m| format!("missing on the cluster: {m}"))
+            .collect(),
+        "missing files",
+    );
+    listed(
+        &mut v,
+        c.not_fetched
+            .iter()
+            .map(|(p, why)| format!("not fetched: {p}: {why}"))
+            .collect(),
+        "files not fetched",
+    );
+    listed(
+        &mut v,
+        c.large
+            .iter()
+            .map(|(p, size)| {
+                format!(
+                    "warning: {p} has {} MB (more than [collect] warn_mb = {})",
+                    size >> 20,
+                    c.warn_mb
+                )
+            })
+            .collect(),
+        "large files",
+    );
+    if let Some(why) = &c.times_note {
+        v.push(format!(
+            "note: start and end times are as bsweep saw them ({why})"
+        ));
+    }
+    listed(
+        &mut v,
+        c.report
+            .problems
+            .iter()
+            .map(|(index, why)| format!("point {index}: {why}"))
+            .collect(),
+        "points with incomplete metrics",
+    );
+    let target = match &c.output {
+        Some(p) => p.display().to_string(),
+        None => "the CSV to standard output".to_string(),
+    };
+    v.push(format!(
+        "wrote {target} ({} rows, {} metric columns)",
+        c.report.rows, c.report.metric_columns
+    ));
+    if c.not_done > 0 {
+        v.push(format!(
+            "note: {} are not done; their rows have no or partial metrics",
+            points(c.not_done as u64)
+        ));
+    }
+    v
+}
+
+/// The first [`NOTES_SHOWN`] of `items` into `v`, then how many more `what` there are.
+fn listed(v: &mut Vec<String>, items: Vec<String>, what: &str) {
+    let n = items.len();
+    v.extend(items.into_iter().take(NOTES_SHOWN));
+    if n > NOTES_SHOWN {
+        v.push(format!("... and {} more {what}", n - NOTES_SHOWN));
+    }
+}

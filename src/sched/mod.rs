@@ -147,6 +147,45 @@ impl Dialect {
             Dialect::Lsf => lsf::split_output(text),
         }
     }
+
+    /// What job `job_name` itself printed into an output file that several attempts appended
+    /// to: the output of the attempt its report describes, or while it has none, the output no
+    /// report claims. Never the scheduler's report lines or the job script it echoes.
+    pub fn own_output(self, text: &str, job_name: &str) -> String {
+        match self {
+            // Slurm writes no reports into output files: all of it is the job's.
+            Dialect::Local | Dialect::Slurm => text.to_string(),
+            Dialect::Lsf => lsf::own_output(text, job_name),
+        }
+    }
+
+    /// A shell command printing only the scheduler's report lines of the output file on its
+    /// stdin (`None`: this backend writes no reports), so a cluster sends a report without the
+    /// job's output around it.
+    pub fn report_lines_command(self) -> Option<&'static str> {
+        match self {
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => Some(lsf::REPORT_LINES),
+        }
+    }
+
+    /// The command showing what a running job has printed so far where its output file is not
+    /// written yet (`None`: this backend has none, its output file is the place to look).
+    pub fn peek_command(self, job_id: &JobId) -> Option<String> {
+        match self {
+            // Slurm writes a running job's output file as it goes.
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => Some(lsf::peek_command(job_id)),
+        }
+    }
+
+    /// The job's output in what [`Self::peek_command`] printed.
+    pub fn peek_output(self, stdout: &str) -> String {
+        match self {
+            Dialect::Local | Dialect::Slurm => stdout.to_string(),
+            Dialect::Lsf => lsf::parse::parse_bpeek(stdout),
+        }
+    }
 }
 
 /// How a finished job ended, as its scheduler's report tells it.

@@ -420,7 +420,13 @@ pub struct CollectOpts {
     pub stdout_kv: bool,
     /// Scrape stdout with a regex whose named groups become columns.
     pub stdout_regex: Option<String>,
+    /// `collect` warns about each file it brings back from a cluster that is larger than
+    /// this many MB (`warn_mb`).
+    pub warn_mb: u64,
 }
+
+/// [`CollectOpts::warn_mb`] when the sweep file does not say.
+pub const DEFAULT_WARN_MB: u64 = 1024;
 
 /// Values the command template may use besides the parameters.
 #[derive(Debug, Clone)]

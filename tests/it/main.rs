@@ -15,6 +15,7 @@ mod lsf_fixtures;
 mod lsf_sim;
 mod plan_cli;
 mod recover;
+mod remote;
 mod retry;
 mod slurm_fixtures;
 mod slurm_real;

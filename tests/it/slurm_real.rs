@@ -6,7 +6,7 @@
 //! Jobs are short (1-3 s) and sweeps small: the node has 2 CPUs, shared by every test here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -417,8 +417,19 @@ fn the_same_sweep_runs_over_ssh_where_only_the_login_profile_knows_slurm() {
     let csv = c.env.path().join("remote.csv");
     assert_ok(&bsweep(&["collect", "remote", "-o", csv.to_str().unwrap()]));
     assert_complete_csv(&read_csv(&csv).1, 2, 25.0);
+    // The sweep's directory there is `remote-ID`, its own.
+    let dirs: Vec<_> = std::fs::read_dir(&remote)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("remote-"))
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "one directory for the sweep: {dirs:?}");
     assert!(
-        Path::new(&remote).join("remote/out/00001/m.json").exists(),
+        dirs[0].join("out/00001/m.json").exists(),
         "the jobs wrote on the cluster side"
     );
 }

@@ -102,7 +102,14 @@ metrics_json = "m.json"
 }
 
 /// Columns that differ between two runs of the same sweep by nature.
-const VOLATILE: &[&str] = &["job_id", "started", "ended", "run_seconds", "max_mem_mb"];
+const VOLATILE: &[&str] = &[
+    "job_id",
+    "submitted",
+    "started",
+    "ended",
+    "run_seconds",
+    "max_mem_mb",
+];
 
 fn stable(rows: Vec<BTreeMap<String, String>>) -> Vec<BTreeMap<String, String>> {
     rows.into_iter()

@@ -180,6 +180,27 @@ pub fn split_output(text: &str) -> (String, Vec<Option<JobReport>>) {
     )
 }
 
+/// What job `job_name` printed in an `-o` file several attempts appended to: the output of the
+/// attempt its last report describes, or, while it has none (running, or ended without a
+/// report), the output no report claims (earlier attempts' outputs are theirs).
+pub fn own_output(text: &str, job_name: &str) -> String {
+    parse::output_of(text, job_name).unwrap_or_else(|| parse::split_sections(text).unreported)
+}
+
+/// An awk program printing only the reports in an `-o` file: from a "Sender: ..." line directly
+/// followed by "Subject: Job N..." to the report's closing line ("The output (if any) is above
+/// this job summary." or "... follows:"), at most 20,000 lines each; the parser then reads them
+/// as it reads the whole file. The job's output around them, however large, is not printed.
+pub const REPORT_LINES: &str = r#"awk 'n > 0 { print; n--; if ($0 ~ /^[ \t]*The output \(if any\) (is above|follows)/) n = 0; next }
+p != "" && $0 ~ /^[ \t]*Subject: Job [0-9]/ { print p; print; n = 20000; p = ""; next }
+{ p = ($0 ~ /^[ \t]*Sender: /) ? $0 : "" }'"#;
+
+/// `bpeek JOB`: what a running job has printed so far (OpenLava holds a job's output file
+/// until the job ends).
+pub fn peek_command(job_id: &JobId) -> String {
+    crate::transport::command_line(&["bpeek", &job_id.to_string()])
+}
+
 /// The plain job id bjobs and bkill take for a job: an element's array is asked for once.
 fn array_part(id: &JobId) -> &str {
     id.job()

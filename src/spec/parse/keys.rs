@@ -79,7 +79,13 @@ pub(super) const SLURM_KEYS: &[&str] = &[
 pub(super) const SLURM_TARGET_KEYS: &[&str] = &["partition", "weight", "max_in_flight"];
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
-pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
+pub(super) const COLLECT_KEYS: &[&str] = &[
+    "files",
+    "metrics_json",
+    "stdout_kv",
+    "stdout_regex",
+    "warn_mb",
+];
 pub(super) const RETRY_KEYS: &[&str] = &[
     "on_exit",
     "on_memlimit",

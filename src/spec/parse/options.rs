@@ -689,6 +689,7 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
         metrics_json: None,
         stdout_kv: false,
         stdout_regex: None,
+        warn_mb: crate::spec::DEFAULT_WARN_MB,
     };
     let Some(v) = v else {
         return Ok(c);
@@ -729,6 +730,10 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
     }
     if let Some(v) = tb.get("stdout_kv") {
         c.stdout_kv = cx.boolean(v, "collect.stdout_kv", "stdout_kv = true")?;
+    }
+    if let Some(v) = tb.get("warn_mb") {
+        // Up to 10 TB: a larger figure is a slip (bytes taken for MB).
+        c.warn_mb = cx.int_in(v, "collect.warn_mb", 1, 10_000_000, "warn_mb = 4096")?;
     }
     if let Some(v) = tb.get("stdout_regex") {
         let ex = "stdout_regex = 'loss=(?P<loss>[0-9.]+)'";

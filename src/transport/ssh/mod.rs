@@ -13,10 +13,10 @@
 //! Remote commands run in the login user's home directory, so relative remote paths are relative
 //! to it, and a remote directory written `~/...` is expanded on the remote side (as `$HOME`).
 
+mod download;
 mod master;
 mod start;
 
-use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,13 +25,14 @@ use std::time::Duration;
 use openssh::Session;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
+pub use self::download::{DownloadReport, Fetch, NotFetched};
 use self::master::prepare_control_dir;
 pub use self::master::{
     LOGIN_PERSIST, LoginRecord, Master, Resolved, authenticated_with, control_socket,
     is_person_method,
 };
 use self::start::start_master_retrying;
-use super::archive::{self, Unpacked, relative_path, unpack_safely};
+use super::archive;
 use super::{CmdOutput, Transport, TransportError};
 use crate::shell;
 
@@ -46,9 +47,6 @@ const REMOTE_COMMAND: &str = concat!(
     "sh -c 'exec bash -l -c \"$0\" 3<&0 4>&1 </dev/null >&2' ",
     "'exec <&3 >&4 3<&- 4>&-; cd 2>/dev/null; IFS= read -r -d \"\" s || exit 96; eval \"$s\"'"
 );
-
-/// Prefix of the lines a download's remote script prints to stderr for absent paths.
-const MISSING_PREFIX: &str = "bsweep-missing: ";
 
 /// How to reach one destination. `Default` suits a key-based host.
 #[derive(Debug, Clone)]
@@ -85,19 +83,6 @@ impl Default for SshOpts {
             reconnect_window: Duration::from_secs(30),
         }
     }
-}
-
-/// What a [`SshTransport::download`] brought back.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DownloadReport {
-    /// Requested paths unpacked under the local directory (a directory counts when anything of
-    /// it arrived).
-    pub fetched: Vec<String>,
-    /// Requested paths that do not exist remotely, or that tar could not read there.
-    pub missing: Vec<String>,
-    /// Archive entries that were not written: unsafe names (absolute, `..`), symlinks, hard
-    /// links, devices, or a name whose parent is not a plain directory here.
-    pub rejected: Vec<String>,
 }
 
 /// Runs scripts on a remote host through a shared ControlMaster.
@@ -195,70 +180,6 @@ impl SshTransport {
         Ok(())
     }
 
-    /// Fetches `paths` (relative to `remote_dir`; files or whole directories) into `local_dir`
-    /// in one round trip. Paths that do not exist remotely are reported, not an error. Entries
-    /// are unpacked without ever writing outside `local_dir` (see [`DownloadReport::rejected`]).
-    pub async fn download(
-        &self,
-        remote_dir: &str,
-        paths: &[String],
-        local_dir: &Path,
-    ) -> Result<DownloadReport, TransportError> {
-        let mut wanted = Vec::with_capacity(paths.len());
-        for p in paths {
-            wanted.push(relative_path(p).map_err(|e| self.archive_error(e))?);
-        }
-        let mut report = DownloadReport::default();
-        if paths.is_empty() {
-            return Ok(report);
-        }
-        let mut script = format!("d={}\nset --\nfor p in", remote_dir_word(remote_dir));
-        for p in paths {
-            script.push(' ');
-            script.push_str(&shell::quote(p));
-        }
-        script.push_str(&format!(
-            "; do\n  if [ -e \"$d/$p\" ] || [ -L \"$d/$p\" ]; then set -- \"$@\" \"$p\"\n  \
-             else printf '%s%s\\n' '{MISSING_PREFIX}' \"$p\" >&2; fi\ndone\n\
-             [ \"$#\" -gt 0 ] || exit 0\nexec tar -c -f - -C \"$d\" -- \"$@\"\n"
-        ));
-        let out = self.round_trip(&script, b"").await?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let absent: Vec<&str> = stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix(MISSING_PREFIX))
-            .collect();
-        // tar: 1 = a file changed while read (a job still writing), 2 = some file unreadable.
-        if !matches!(out.code, Some(0..=2)) {
-            return Err(self.transfer_error(format!(
-                "packing in {remote_dir} failed (exit {}): {}",
-                show_code(out.code),
-                stderr.trim()
-            )));
-        }
-        let unpacked = if out.stdout.is_empty() {
-            Unpacked::default()
-        } else {
-            unpack_safely(&out.stdout, local_dir).map_err(|e| self.archive_error(e))?
-        };
-        // A requested path arrived when it, or anything under it, was written.
-        let arrived: HashSet<&Path> = unpacked
-            .written
-            .iter()
-            .flat_map(|w| w.ancestors())
-            .collect();
-        let absent: HashSet<&str> = absent.into_iter().collect();
-        for (p, rel) in paths.iter().zip(&wanted) {
-            if !absent.contains(p.as_str()) && arrived.contains(rel.as_path()) {
-                report.fetched.push(p.clone());
-            } else {
-                report.missing.push(p.clone());
-            }
-        }
-        report.rejected = unpacked.rejected;
-        Ok(report)
-    }
-
     fn archive_error(&self, source: archive::ArchiveError) -> TransportError {
         TransportError::Archive {
             place: self.place(),
@@ -301,6 +222,31 @@ impl SshTransport {
 
     /// One remote process: `script` (after the `init` line) in a bash login shell, fed `input`.
     async fn round_trip(&self, script: &str, input: &[u8]) -> Result<Raw, TransportError> {
+        let (stdout, stderr, code) = self.process(script, input, read_all).await?;
+        Ok(Raw {
+            stdout: stdout.map_err(|source| TransportError::Ssh {
+                place: self.place(),
+                source,
+            })?,
+            stderr,
+            code,
+        })
+    }
+
+    /// [`Self::round_trip`] with the remote stdout given to `take_stdout` as it arrives (a
+    /// download unpacks it to disk instead of holding it). Its result comes back as it is
+    /// when the process ended well; a lost connection is an error after it has run, so what it
+    /// did (files written) is already done.
+    async fn process<T, F, Fut>(
+        &self,
+        script: &str,
+        input: &[u8],
+        take_stdout: F,
+    ) -> Result<(io::Result<T>, Vec<u8>, Option<i32>), TransportError>
+    where
+        F: FnOnce(Option<openssh::ChildStdout>) -> Fut,
+        Fut: std::future::Future<Output = io::Result<T>>,
+    {
         let init = self.opts.init.as_deref().unwrap_or("");
         if script.contains('\0') || init.contains('\0') {
             return Err(TransportError::Spawn {
@@ -345,10 +291,10 @@ impl SshTransport {
         };
         let (_, stdout, stderr) = tokio::join!(
             feed,
-            read_all(child.stdout().take()),
+            take_stdout(child.stdout().take()),
             read_all(child.stderr().take())
         );
-        let (stdout, stderr) = (stdout.map_err(ssh_err)?, stderr.map_err(ssh_err)?);
+        let stderr = stderr.map_err(ssh_err)?;
         // openssh reports exit 255 and 127 as errors; here they are exit codes like any other,
         // and 255 is told apart from a lost connection by asking the master.
         let code = match child.wait().await {
@@ -375,11 +321,7 @@ impl SshTransport {
         }
         // For `bsweep login --check`: the master's idle clock started again with this use.
         self.master.touch();
-        Ok(Raw {
-            stdout,
-            stderr,
-            code,
-        })
+        Ok((stdout, stderr, code))
     }
 }
 

@@ -88,6 +88,7 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
+pub mod remote;
 pub mod services;
 mod simbin;
 pub mod sshd;

@@ -67,7 +67,10 @@ pub fn ci_facts(name: &str) -> std::collections::HashMap<String, String> {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .map(|(k, v)| {
+            let v = v.trim().trim_matches(|c| c == '\'' || c == '"');
+            (k.trim().to_string(), v.to_string())
+        })
         .collect();
     for (k, v) in facts.iter_mut() {
         if let Ok(e) = std::env::var(k) {
@@ -158,4 +161,19 @@ pub fn ci_fact(key: &str) -> Option<String> {
         let name = f.file_stem()?.to_str()?;
         ci_facts(name).remove(key).filter(|v| !v.is_empty())
     })
+}
+
+/// The installed OpenLava (its prefix, with `etc/openlava.sh`), or `None` with a notice.
+pub fn openlava() -> Option<std::path::PathBuf> {
+    let prefix = std::path::PathBuf::from(
+        ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into()),
+    );
+    if prefix.join("etc/openlava.sh").is_file() && prefix.join("bin/bpeek").is_file() {
+        return Some(prefix);
+    }
+    missing(
+        "OpenLava",
+        "run `sudo .ci/openlava-setup` (builds and starts it in /opt/openlava)",
+    );
+    None
 }

@@ -28,6 +28,8 @@ pub struct Sshd {
     pub config: PathBuf,
     /// HOME of logins to [`HOST`]: `lsfbin/` holds the simulator, on PATH in its profile.
     pub home: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
@@ -156,13 +158,7 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let host = |alias: &str, key: &str| {
-        format!(
-            "Host {alias}\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n    IdentityFile {d}/{key}\n    \
-             IdentitiesOnly yes\n    IdentityAgent none\n    UserKnownHostsFile {d}/known_hosts\n    \
-             StrictHostKeyChecking accept-new\n    LogLevel ERROR\n\n"
-        )
-    };
+    let host = |alias: &str, key: &str| host_block(alias, port, &user, &dir, key);
     let config = dir.join("ssh_config");
     std::fs::write(
         &config,
@@ -211,7 +207,30 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(Sshd { dir, config, home })
+    Ok(Sshd {
+        dir,
+        config,
+        home,
+        port,
+    })
+}
+
+/// The client config block of a key login (`key`) to the test sshd as `alias` through `port`.
+fn host_block(alias: &str, port: u16, user: &str, dir: &Path, key: &str) -> String {
+    let d = dir.display();
+    format!(
+        "Host {alias}\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n    IdentityFile {d}/{key}\n    \
+         IdentitiesOnly yes\n    IdentityAgent none\n    UserKnownHostsFile {d}/known_hosts\n    \
+         StrictHostKeyChecking accept-new\n    LogLevel ERROR\n\n"
+    )
+}
+
+impl Sshd {
+    /// A client config block naming `alias`: the key login of [`HOST`], through `port` (another
+    /// port that forwards to this sshd, such as a throttling proxy).
+    pub fn host_via(&self, alias: &str, port: u16) -> String {
+        host_block(alias, port, &current_user(), &self.dir, "sim")
+    }
 }
 
 /// The simulator with its bsub/bjobs/... links in `dir` (on PATH only for login shells there).
