@@ -202,8 +202,8 @@ fn fmt_num(x: Option<f64>) -> String {
     .unwrap_or_default()
 }
 
-/// The fixed columns after the parameters.
-const BASE_COLUMNS: &[&str] = &[
+/// The fixed columns after the parameters (`summary` reads the others as metrics).
+pub const BASE_COLUMNS: &[&str] = &[
     "job_id",
     "target",
     "state",

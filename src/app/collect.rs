@@ -2,6 +2,7 @@
 //! the scheduler's reports and the metrics, and write one CSV row per point.
 
 use std::collections::HashMap;
+use std::fs;
 use std::path::PathBuf;
 
 use super::{AppError, ClusterError, Ctx, connect};
@@ -63,6 +64,10 @@ pub async fn collect(
             HashMap::new()
         }
     };
+    // Written in the sweep's directory first (whole, then renamed: `summary` and `report`
+    // read it), then copied to where the user asked.
+    let kept = store.paths().results_csv();
+    let tmp = kept.with_extension("csv.tmp");
     done.report = collect::write_csv(
         &meta,
         &spec.collect,
@@ -70,10 +75,23 @@ pub async fn collect(
         &points,
         &reports,
         &times,
-        &done.output,
+        &tmp,
     )?;
+    fs::rename(&tmp, &kept).map_err(super::io("write", &kept))?;
+    if !same_file(&kept, &done.output) {
+        fs::copy(&kept, &done.output).map_err(super::io("write", &done.output))?;
+    }
     done.not_done = points.iter().filter(|p| p.state() != State::Done).count();
     Ok(done)
+}
+
+/// Whether two paths name one file (copying a file onto itself would empty it).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 /// The scheduler's report times (the cluster's local time, no zone) as seconds since the

@@ -25,6 +25,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "local",
     "cluster",
     "collect",
+    "summary",
 ];
 pub(super) const LSF_KEYS: &[&str] = &[
     "queue",
@@ -51,6 +52,7 @@ pub(super) const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_fl
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
 pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
+pub(super) const SUMMARY_KEYS: &[&str] = &["metric", "goal", "over", "top"];
 pub(super) const SAMPLE_KEYS: &[&str] = &["n", "seed"];
 pub(super) const RANGE_KEYS: &[&str] = &["start", "stop", "step"];
 pub(super) const AXIS_FORMS: &[&str] = &[
@@ -85,6 +87,7 @@ pub(super) const KEYED_TABLES: &[(&str, &[&str])] = &[
     ("cluster", CLUSTER_KEYS),
     ("collect", COLLECT_KEYS),
     ("sample", SAMPLE_KEYS),
+    ("summary", SUMMARY_KEYS),
 ];
 
 /// What a table may hold.
@@ -116,6 +119,7 @@ fn keys_of(path: &[Seg<'_>]) -> Option<Keys> {
         [Key("cluster")] => Keys::Fixed(CLUSTER_KEYS),
         [Key("collect")] => Keys::Fixed(COLLECT_KEYS),
         [Key("sample")] => Keys::Fixed(SAMPLE_KEYS),
+        [Key("summary")] => Keys::Fixed(SUMMARY_KEYS),
         [Key("grid"), Key(_)] => Keys::Axis,
         [Key("grid")] | [Key("zip"), Elem] | [Key("exclude"), Elem] => Keys::Params,
         _ => return None,

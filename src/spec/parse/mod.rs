@@ -18,6 +18,7 @@ use super::{
 mod axes;
 mod keys;
 mod options;
+mod summary;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
@@ -665,6 +666,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     }
 
     let grid = grid_parts.build(&cx, repeats)?;
+    let summary = summary::parse_summary(&cx, root.get("summary"), &grid.param_names())?;
 
     Ok(Spec {
         name,
@@ -678,6 +680,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         lsf,
         cluster,
         collect,
+        summary,
         max_attempts,
         grid,
         warnings: cx.warnings.into_inner(),
