@@ -19,5 +19,6 @@ mod spec_files;
 mod spec_swap;
 mod ssh_cli;
 mod ssh_transport;
+mod summary_cli;
 mod summary_report;
 mod torture;
