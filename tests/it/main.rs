@@ -14,6 +14,7 @@ mod lsf_fixtures;
 mod lsf_sim;
 mod plan_cli;
 mod recover;
+mod report_browser;
 mod slurm_fixtures;
 mod spec_files;
 mod spec_swap;

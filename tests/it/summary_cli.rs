@@ -354,3 +354,81 @@ fn a_running_sweep_is_summarized_from_what_is_done_held_or_not() {
     assert_eq!(g["n_done"], 6);
     assert_eq!(g["metrics"]["v"]["mean"].as_f64(), Some(2.5));
 }
+
+#[test]
+fn a_report_over_ssh_fetches_the_failed_points_stderr_in_one_round_trip() {
+    use crate::harness::sshd::{HOST, SshEnv};
+    let ssh = crate::need!(SshEnv::new());
+    std::fs::create_dir_all(&ssh.lsf).unwrap();
+    std::fs::write(
+        Path::new(&ssh.lsf).join("config.toml"),
+        "[[queue]]\nname = \"normal\"\nslots = 8\n",
+    )
+    .unwrap();
+    let home = ssh.local.path();
+    let sweep = format!(
+        r#"name = "far"
+backend = "lsf"
+command = """
+echo "v={{i}}"
+if [ $(( {{i}} % 3 )) = 1 ]; then echo "Traceback: point {{i}} diverged" >&2; exit 3; fi
+"""
+[grid]
+i = {{ start = 0, stop = 6 }}
+[lsf]
+queue = "normal"
+poll_min = 0.3
+poll_max = 1.0
+settle = 2.0
+[collect]
+stdout_kv = true
+[summary]
+metric = "v"
+[cluster]
+host = "{HOST}"
+init = "export LSFSIM_DIR={lsf}"
+remote_dir = "{remote}"
+"#,
+        lsf = ssh.lsf,
+        remote = ssh.remote
+    );
+    let file = home.join("far.toml");
+    std::fs::write(&file, sweep).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bsweep"))
+            .arg("--home")
+            .arg(home)
+            .arg("--ssh-config")
+            .arg(&ssh.sshd.config)
+            .args(args)
+            .current_dir(home)
+            .env("BSWEEP_DEBUG", "1")
+            .env_remove("BSWEEP_HOME")
+            .output()
+            .expect("run bsweep")
+    };
+    let out = run(&["launch", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    // The summary collects (fetching from the cluster); the report then reads those results
+    // and asks the cluster only for the stderr of the failed points 1 and 4, in one go.
+    let s = json_of(&run(&["summary", "far", "--json", "--over", "i"]));
+    assert_eq!(
+        (&s["groups"][0]["n"], &s["groups"][0]["n_done"]),
+        (&Json::from(6), &Json::from(4))
+    );
+    assert_eq!(s["groups"][0]["metrics"]["v"]["mean"].as_f64(), Some(2.5));
+    let out = run(&["report", "far"]);
+    assert_ok(&out);
+    let trips = text(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("bsweep: ssh round trip"))
+        .count();
+    assert_eq!(trips, 1, "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(home.join("far-report.html")).unwrap();
+    for i in [1, 4] {
+        assert!(
+            html.contains(&format!("Traceback: point {i} diverged")),
+            "point {i}"
+        );
+    }
+}
