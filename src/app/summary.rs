@@ -37,10 +37,9 @@ pub struct Results {
 pub enum Freshness {
     /// The kept results match the sweep's records.
     UpToDate,
-    /// The collect step ran first: the results were missing (`changed` is `None`), or that
-    /// many points had moved on since the last collect.
+    /// The collect step ran first, for the reason given.
     Collected {
-        changed: Option<u64>,
+        why: Stale,
         collected: Box<Collected>,
     },
     /// Another bsweep (`pid`) follows the sweep, so its store cannot be read: the states are
@@ -52,6 +51,17 @@ pub enum Freshness {
         behind: u64,
         read: bool,
     },
+}
+
+/// Why the results were collected again.
+#[derive(Debug)]
+pub enum Stale {
+    /// None were kept yet.
+    Missing,
+    /// The kept ones could not be read (the error says why).
+    Unreadable(String),
+    /// That many points moved on since the last collect.
+    Changed(u64),
 }
 
 /// What the command line asks for, over the sweep file's `[summary]`.
@@ -127,44 +137,43 @@ pub async fn results(ctx: &Ctx, name: &str) -> Result<Results, AppError> {
         rows: Vec::new(),
         freshness: Freshness::UpToDate,
     };
-    // Every write to the store touches its files: results newer than all of them are current.
-    if newer_than_records(&csv, &paths) {
-        results.rows = read(&info)?;
+    // Every write to the store touches its files: results newer than all of them are current
+    // (unreadable ones are collected again below).
+    if newer_than_records(&csv, &paths)
+        && let Ok(rows) = read(&info)
+    {
+        results.rows = rows;
         return Ok(results);
     }
     let have = csv.exists();
     match look(&ctx.home, name)? {
         Look::Owned(store) => {
-            let changed = if have {
-                let rows = read(&info)?;
-                let mut points = Vec::with_capacity(rows.len());
-                for p in store.points() {
-                    let p = p?;
-                    let last = p.last();
-                    points.push(Mark {
-                        index: p.index,
-                        state: p.state(),
-                        attempts: p.jobs() as u32,
-                        job_id: last.and_then(|a| a.job_id.as_ref()).map(|j| j.to_string()),
-                    });
+            let why = match have.then(|| read(&info)) {
+                None => Stale::Missing,
+                // Collected again below, from the records: nothing is lost.
+                Some(Err(e)) => Stale::Unreadable(crate::error_chain(&e)),
+                Some(Ok(rows)) => {
+                    let mut marks = Vec::with_capacity(rows.len());
+                    for p in store.points() {
+                        let p = p?;
+                        marks.push(Mark::of_point(&p));
+                    }
+                    let changed = differing(&rows, marks.iter());
+                    results.rows = rows;
+                    Stale::Changed(changed)
                 }
-                let changed = differing(&rows, points.iter());
-                results.rows = rows;
-                Some(changed)
-            } else {
-                None
             };
             // Released before collect opens it again (and before the results are touched:
             // closing the store writes its files).
             drop(store);
-            if changed == Some(0) {
+            if matches!(why, Stale::Changed(0)) {
                 touch(&csv);
                 return Ok(results);
             }
             let collected = super::collect::collect(ctx, name, Some(csv.clone())).await?;
             results.rows = read(&info)?;
             results.freshness = Freshness::Collected {
-                changed,
+                why,
                 collected: Box::new(collected),
             };
         }
@@ -240,6 +249,18 @@ struct Mark {
 }
 
 impl Mark {
+    fn of_point(p: &PointRec) -> Mark {
+        Mark {
+            index: p.index,
+            state: p.state(),
+            attempts: p.jobs() as u32,
+            job_id: p
+                .last()
+                .and_then(|a| a.job_id.as_ref())
+                .map(|j| j.to_string()),
+        }
+    }
+
     fn of_view(v: &PointView) -> Mark {
         Mark {
             index: v.index,

@@ -2,7 +2,7 @@
 //! width, and what the notes say about where the results came from.
 
 use crate::app::AppError;
-use crate::app::summary::Freshness;
+use crate::app::summary::{Freshness, Stale};
 use crate::summary::{Summary, table_csv, table_text, to_json};
 
 /// The width of the table when stdout is no terminal (or it cannot say).
@@ -61,10 +61,11 @@ pub fn notes(command: &str, sweep: &str, f: &Freshness) -> Vec<String> {
     let mut out = Vec::new();
     match f {
         Freshness::UpToDate => {}
-        Freshness::Collected { changed, collected } => {
-            let why = match changed {
-                None => "they had not been collected yet".to_string(),
-                Some(n) => format!(
+        Freshness::Collected { why, collected } => {
+            let why = match why {
+                Stale::Missing => "they had not been collected yet".to_string(),
+                Stale::Unreadable(e) => format!("the kept ones could not be read: {e}"),
+                Stale::Changed(n) => format!(
                     "{} changed since they were last collected",
                     crate::cli::render::points(*n)
                 ),

@@ -113,6 +113,18 @@ fn quickstart_summary_collects_once_then_reads_the_kept_results() {
     );
     assert_eq!(csv_text.lines().count(), 1 + 6);
 
+    // Kept results that cannot be read are collected again, and it says so.
+    std::fs::write(&kept, "not,a,csv\n").unwrap();
+    let out = env.run(&["summary", "quickstart", "--json"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "collected the results of sweep quickstart first (the kept ones could not be read: "
+        ),
+        "{err}"
+    );
+    assert_eq!(json_of(&out)["groups"].as_array().unwrap().len(), 12);
+
     let out = env.run(&["report", "quickstart"]);
     assert_ok(&out);
     let page = env.path().join("quickstart-report.html");
