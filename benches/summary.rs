@@ -25,10 +25,12 @@ use bsweep::summary::{SummaryOpts, SweepInfo, read_rows, summarize};
 
 const NAME: &str = "big";
 
-/// 100,000 points under `cargo bench`; 1,000 when run as a test (`cargo test --bench summary`,
-/// CI), which only checks that it works: cargo passes `--bench` only to a benchmarking run.
+/// 100,000 points under `cargo bench` or to keep; 1,000 when run as a test (`cargo test
+/// --bench summary`, CI), which only checks that it works: cargo passes `--bench` only to a
+/// benchmarking run.
 fn points() -> u64 {
-    if std::env::args().any(|a| a == "--bench") {
+    if std::env::args().any(|a| a == "--bench") || std::env::var_os("SUMMARY_BENCH_HOME").is_some()
+    {
         100_000
     } else {
         1_000

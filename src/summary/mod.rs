@@ -360,8 +360,8 @@ fn bucket_stats(pairs: &[(usize, f64)], bucket_of: &[u32], buckets: usize) -> Ve
 }
 
 /// Groups, ranks and describes the rows. Counts what is done so far, so it works while the sweep
-/// runs. A primary metric no row has is an error listing the metrics there are, unless no point
-/// has reported any metric yet.
+/// runs. A primary metric no row has is an error listing the metrics there are, unless no done
+/// point has reported any metric yet.
 pub fn summarize(
     info: &SweepInfo,
     rows: &[Row],
@@ -411,11 +411,12 @@ pub fn summarize(
                 }
                 None => metrics.iter().position(|m| m == name),
             },
-            // Nothing reported yet: an empty column, filled in by later summaries.
-            None if cols.is_empty() => {
+            // No done point has reported anything yet (running ones may have printed some
+            // progress): an empty column, filled in by later summaries.
+            None if !done_reported(rows) => {
                 metrics.push(name.clone());
                 values.push(&[]);
-                Some(0)
+                Some(metrics.len() - 1)
             }
             None => {
                 let text: Vec<&Column> = cols.iter().filter(|c| c.not_numeric.is_some()).collect();
@@ -552,6 +553,13 @@ pub fn summarize(
         points: rows.len() as u64,
         done: rows.iter().filter(|r| r.state == State::Done).count() as u64,
     })
+}
+
+/// Whether some done point has reported a metric: until then a primary metric cannot be
+/// told from a misspelt one.
+fn done_reported(rows: &[Row]) -> bool {
+    rows.iter()
+        .any(|r| r.state == State::Done && r.metrics.iter().any(|(_, v)| !v.trim().is_empty()))
 }
 
 /// A row's value of parameter `name`, looked up where the grid puts it first.

@@ -283,6 +283,18 @@ fn a_running_sweep_counts_what_is_done() {
     let s = summarize(&fx.info, &rows, &opts(Some("loss"), Goal::Min, &[])).unwrap();
     assert_eq!(s.metrics, ["loss"]);
     assert!(s.groups.iter().all(|g| g.metrics[0].n == 0 && !g.best));
+    // Running points that printed their progress, none done: still not an unknown metric.
+    rows[3].state = State::Running;
+    rows[3].metrics = vec![("epoch".into(), "2".into())];
+    let s = summarize(&fx.info, &rows, &opts(Some("loss"), Goal::Min, &[])).unwrap();
+    assert_eq!(
+        (s.metrics.as_slice(), s.primary),
+        (&["epoch".to_string(), "loss".to_string()][..], Some(1))
+    );
+    // Once a point is done with metrics, a name none of them has is an error.
+    rows[3].state = State::Done;
+    let e = summarize(&fx.info, &rows, &opts(Some("lss"), Goal::Min, &[])).unwrap_err();
+    assert!(matches!(e, SummaryError::UnknownMetric { .. }), "{e}");
 }
 
 #[test]
