@@ -311,11 +311,29 @@ fn the_one_group(env: &Env) -> (Json, String) {
     (s["groups"][0].clone(), text(&out.stderr))
 }
 
+/// Lets the waiting jobs end and stops the follower however the test ends: a failed
+/// assertion must not leave jobs waiting for a file in a directory that is gone.
+struct Release<'a> {
+    env: &'a Env,
+    follower: std::process::Child,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.env.path().join("go"), "");
+        let _ = self.follower.kill();
+        let _ = self.follower.wait();
+    }
+}
+
 #[test]
 fn a_running_sweep_is_summarized_from_what_is_done_held_or_not() {
     let env = Env::new();
     let file = waiting_sweep(&env);
-    let mut follower = env.spawn(&["launch", &file]);
+    let mut run = Release {
+        env: &env,
+        follower: env.spawn(&["launch", &file]),
+    };
     // Until the launch has recorded the sweep, `status` says it is being recorded.
     wait_for("four points done", Duration::from_secs(60), || {
         let out = env.run(&["status", "run", "--json"]);
@@ -324,11 +342,9 @@ fn a_running_sweep_is_summarized_from_what_is_done_held_or_not() {
     });
     // Held by the launch: states from its snapshot, metrics read from the outputs here.
     let (g, err) = the_one_group(&env);
+    let pid = run.follower.id();
     assert!(
-        err.contains(&format!(
-            "note: bsweep (pid {}) follows sweep run",
-            follower.id()
-        )),
+        err.contains(&format!("note: bsweep (pid {pid}) follows sweep run")),
         "{err}"
     );
     assert!(
@@ -340,8 +356,8 @@ fn a_running_sweep_is_summarized_from_what_is_done_held_or_not() {
     assert!(!Path::new(&env.home().join("sweeps/run/results.csv")).exists());
 
     // The follower dies; its jobs run on. The store is free: collected, two still running.
-    follower.kill().unwrap();
-    let _ = follower.wait();
+    run.follower.kill().unwrap();
+    let _ = run.follower.wait();
     let (g, err) = the_one_group(&env);
     assert!(
         err.starts_with("collected the results of sweep run first"),
@@ -356,7 +372,7 @@ fn a_running_sweep_is_summarized_from_what_is_done_held_or_not() {
         text(&out.stdout)
     );
 
-    std::fs::write(env.path().join("go"), "").unwrap();
+    drop(run);
     assert_ok(&env.run(&["resume", "run"]));
     let (g, err) = the_one_group(&env);
     assert!(
