@@ -302,8 +302,9 @@ fn write_cell<W: io::Write>(w: &mut csv::Writer<W>, guard: bool, cell: &str) -> 
     }
 }
 
-/// The fixed columns after the parameters, each filled by one line of [`base_cells`].
-const BASE_COLUMNS: &[&str] = &[
+/// The fixed columns after the parameters, each filled by one line of [`base_cells`]
+/// (`summary` reads the others as metrics).
+pub const BASE_COLUMNS: &[&str] = &[
     "job_id",
     "target",
     "state",

@@ -147,6 +147,11 @@ impl SweepPaths {
         self.dir.join("follow.log")
     }
 
+    /// The copy of the CSV `collect` last wrote, which `summary` and `report` read.
+    pub fn results_csv(&self) -> PathBuf {
+        self.dir.join("results.csv")
+    }
+
     /// Earlier sweep files of a sweep that follows an edited one (`--spec`).
     pub fn spec_history(&self) -> PathBuf {
         self.dir.join("spec-history")

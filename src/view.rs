@@ -189,6 +189,20 @@ pub fn snapshot_point(json: impl std::io::Read, index: u64) -> Option<PointView>
         })
 }
 
+/// Every point of a snapshot written by [`write_json`], read line by line as the caller goes.
+pub fn snapshot_points(json: impl std::io::Read) -> impl Iterator<Item = PointView> {
+    use std::io::BufRead;
+    std::io::BufReader::new(json)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            l.starts_with("{\"index\":")
+                .then(|| serde_json::from_str(l).ok())
+                .flatten()
+        })
+}
+
 /// What `status` shows without listing every point.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overview {

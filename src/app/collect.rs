@@ -2,11 +2,11 @@
 //! the scheduler's reports and the metrics, and write one CSV row per point.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{AppError, ClusterError, Ctx, connect, io};
-use crate::collect::{self, CollectError, CollectReport, CsvInput, METRICS_MAX_BYTES};
+use crate::collect::{self, CollectReport, CsvInput, METRICS_MAX_BYTES};
 use crate::layout::{FETCHED_REPORTS, JobPaths, STDOUT_FILE};
 use crate::model::{PointRec, State};
 use crate::sched::Dialect;
@@ -102,33 +102,40 @@ pub async fn collect(
         times: &times,
         explained: &explained,
     };
-    done.report = write(&input, done.output.as_deref())?;
+    // Written in the sweep's directory first (whole, then renamed: `summary` and `report`
+    // read it), then copied to where the user asked.
+    let kept = store.paths().results_csv();
+    let tmp = kept.with_extension("csv.tmp");
+    let f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+    done.report = collect::write_csv(&input, std::io::BufWriter::new(f), &tmp)?;
+    fs::rename(&tmp, &kept).map_err(io("write", &kept))?;
+    give(&kept, done.output.as_deref())?;
     done.not_done = points.iter().filter(|p| p.state() != State::Done).count();
     Ok(done)
 }
 
-/// Writes the CSV to `output`, or to standard output for `None` (a closed pipe there ends
-/// quietly, as for every command that prints).
-fn write(input: &CsvInput<'_>, output: Option<&Path>) -> Result<CollectReport, AppError> {
-    let Some(path) = output else {
-        let mut o = std::io::BufWriter::new(std::io::stdout().lock());
-        let shown = Path::new("standard output");
-        let r = collect::write_csv(input, &mut o, shown).map_err(|e| match e {
-            CollectError::Write { source, .. } => match source.into_kind() {
-                csv::ErrorKind::Io(e) => AppError::Stdout(e),
-                kind => CollectError::Write {
-                    path: shown.to_path_buf(),
-                    source: csv::Error::from(std::io::Error::other(format!("{kind:?}"))),
-                }
-                .into(),
-            },
-            e => e.into(),
-        })?;
-        o.flush().map_err(AppError::Stdout)?;
-        return Ok(r);
-    };
-    let f = std::fs::File::create(path).map_err(io("create", path))?;
-    Ok(collect::write_csv(input, std::io::BufWriter::new(f), path)?)
+/// Copies the kept CSV to `output`, or to standard output for `None` (a closed pipe there
+/// ends quietly, as for every command that prints).
+fn give(kept: &Path, output: Option<&Path>) -> Result<(), AppError> {
+    match output {
+        Some(path) if same_file(kept, path) => Ok(()),
+        Some(path) => fs::copy(kept, path).map(drop).map_err(io("write", path)),
+        None => {
+            let mut f = fs::File::open(kept).map_err(io("read", kept))?;
+            let mut o = std::io::stdout().lock();
+            std::io::copy(&mut f, &mut o).map_err(AppError::Stdout)?;
+            std::io::Write::flush(&mut o).map_err(AppError::Stdout)
+        }
+    }
+}
+
+/// Whether two paths name one file (copying a file onto itself would empty it).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 /// The scheduler's report times (the cluster's local time, no zone) as seconds since the

@@ -16,7 +16,9 @@ pub mod login;
 pub mod logs;
 pub mod plan;
 pub mod recover;
+pub mod report;
 pub mod status;
+pub mod summary;
 pub mod swap;
 
 use std::path::PathBuf;
@@ -117,6 +119,10 @@ pub enum AppError {
     Cluster(#[from] ClusterError),
     #[error(transparent)]
     Transport(#[from] TransportError),
+    #[error(transparent)]
+    Summary(#[from] crate::summary::SummaryError),
+    #[error(transparent)]
+    Results(#[from] crate::summary::ResultsError),
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
     #[error(transparent)]

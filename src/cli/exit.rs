@@ -52,6 +52,7 @@ pub fn of(e: &AppError) -> Exit {
         | AppError::Engine(EngineError::Store(s))
         | AppError::View(crate::view::ViewError::Store(s)) => store(s),
         AppError::InFlight(_) => Exit::Conflict,
+        AppError::Summary(s) if s.is_usage() => Exit::BadInput,
         AppError::Unfinished(_) => Exit::Unfinished,
         AppError::Transport(_) | AppError::Login(_) => Exit::Unreachable,
         AppError::Sched(s)

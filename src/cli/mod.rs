@@ -5,6 +5,7 @@ pub mod args;
 pub mod exit;
 pub mod progress;
 pub mod render;
+mod results;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser};
 
-pub use self::args::{Cli, Command, DebugCommand, ParseKind, PlaceArgs};
+pub use self::args::{Cli, Command, DebugCommand, ParseKind, PlaceArgs, RankArgs};
 use self::exit::Exit;
 use self::progress::{JsonLines, Progress};
 use crate::app::connect::Place;
@@ -148,6 +149,25 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             raw,
         } => logs(&ctx, &sweep, index, stderr, lines, raw).await,
         Command::Collect { sweep, output } => collect(&ctx, &sweep, output).await,
+        Command::Summary {
+            sweep,
+            rank,
+            top,
+            json,
+            csv,
+        } => {
+            let format = match (json, csv) {
+                (true, _) => results::Format::Json,
+                (_, true) => results::Format::Csv,
+                _ => results::Format::Text,
+            };
+            summary(&ctx, &sweep, asked(&rank, top), format).await
+        }
+        Command::Report {
+            sweep,
+            output,
+            rank,
+        } => report(&ctx, &sweep, asked(&rank, None), output).await,
         Command::Delete { sweep, force } => {
             let deleted = app::delete::delete(&ctx, &sweep, force).await?;
             out(render::deleted_text(&sweep, &deleted))
@@ -600,6 +620,67 @@ async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), A
     for line in render::collect_notes(&c) {
         note(line);
     }
+    Ok(())
+}
+
+/// The command line's ranking flags as the use cases take them.
+fn asked(rank: &RankArgs, top: Option<usize>) -> app::summary::Asked {
+    app::summary::Asked {
+        metric: rank.metric.clone(),
+        goal: match (rank.max, rank.min) {
+            (true, _) => Some(crate::spec::Goal::Max),
+            (_, true) => Some(crate::spec::Goal::Min),
+            _ => None,
+        },
+        // `--over ''` is an empty list: group by every parameter.
+        over: rank
+            .over
+            .as_ref()
+            .map(|o| o.iter().filter(|p| !p.is_empty()).cloned().collect()),
+        top,
+    }
+}
+
+async fn summary(
+    ctx: &Ctx,
+    name: &str,
+    asked: app::summary::Asked,
+    format: results::Format,
+) -> Result<(), AppError> {
+    let (r, s) = app::summary::summary(ctx, name, &asked).await?;
+    if !ctx.quiet {
+        for line in results::notes("summary", name, &r.freshness) {
+            note(line);
+        }
+    }
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let color = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    out(results::render(&s, format, results::width(tty), color)?)
+}
+
+async fn report(
+    ctx: &Ctx,
+    name: &str,
+    asked: app::summary::Asked,
+    output: Option<PathBuf>,
+) -> Result<(), AppError> {
+    let r = app::report::report(ctx, name, &asked, output).await?;
+    if !ctx.quiet {
+        for line in results::notes("report", name, &r.freshness) {
+            note(line);
+        }
+    }
+    if let Some(why) = &r.stderr_note {
+        note(format!(
+            "note: the failed points' stderr is not in the report ({why})"
+        ));
+    }
+    note(format!(
+        "wrote {} ({} KB); it works offline: open it in any browser",
+        r.output.display(),
+        r.bytes.div_ceil(1024)
+    ));
     Ok(())
 }
 

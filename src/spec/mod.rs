@@ -428,6 +428,37 @@ pub struct CollectOpts {
 /// [`CollectOpts::warn_mb`] when the sweep file does not say.
 pub const DEFAULT_WARN_MB: u64 = 1024;
 
+/// Whether a higher or a lower primary metric is better (`[summary] goal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    #[default]
+    Max,
+    Min,
+}
+
+impl Goal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Max => "max",
+            Goal::Min => "min",
+        }
+    }
+}
+
+/// The `[summary]` table: how `bsweep summary` and `bsweep report` rank and group the points.
+/// Each key is `None` when the file leaves it out (the command line or a default decides).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummarySpec {
+    /// The primary metric, a column of the collected results (`eval.acc`).
+    pub metric: Option<String>,
+    pub goal: Option<Goal>,
+    /// Parameters averaged over; `Some([])` groups by every parameter.
+    pub over: Option<Vec<String>>,
+    /// Groups the terminal table shows (0: all).
+    pub top: Option<usize>,
+}
+
 /// Values the command template may use besides the parameters.
 #[derive(Debug, Clone)]
 pub struct Builtins<'a> {
@@ -459,6 +490,7 @@ pub struct Spec {
     pub slurm: SlurmOpts,
     pub cluster: Option<ClusterOpts>,
     pub collect: CollectOpts,
+    pub summary: SummarySpec,
     pub max_attempts: u32,
     pub retry: RetryOpts,
     grid: grid::Grid,

@@ -27,6 +27,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "cluster",
     "collect",
     "retry",
+    "summary",
 ];
 pub(super) const LSF_KEYS: &[&str] = &[
     "queue",
@@ -94,6 +95,7 @@ pub(super) const RETRY_KEYS: &[&str] = &[
 ];
 pub(super) const MEMLIMIT_KEYS: &[&str] = &["memory", "max"];
 pub(super) const RUNLIMIT_KEYS: &[&str] = &["walltime", "max"];
+pub(super) const SUMMARY_KEYS: &[&str] = &["metric", "goal", "over", "top"];
 pub(super) const SAMPLE_KEYS: &[&str] = &["n", "seed"];
 pub(super) const RANGE_KEYS: &[&str] = &["start", "stop", "step"];
 pub(super) const AXIS_FORMS: &[&str] = &[
@@ -130,6 +132,7 @@ pub(super) const KEYED_TABLES: &[(&str, &[&str])] = &[
     ("collect", COLLECT_KEYS),
     ("sample", SAMPLE_KEYS),
     ("retry", RETRY_KEYS),
+    ("summary", SUMMARY_KEYS),
 ];
 
 /// What a table may hold.
@@ -166,6 +169,7 @@ fn keys_of(path: &[Seg<'_>]) -> Option<Keys> {
         [Key("retry")] => Keys::Fixed(RETRY_KEYS),
         [Key("retry"), Key("on_memlimit")] => Keys::Fixed(MEMLIMIT_KEYS),
         [Key("retry"), Key("on_runlimit")] => Keys::Fixed(RUNLIMIT_KEYS),
+        [Key("summary")] => Keys::Fixed(SUMMARY_KEYS),
         [Key("grid"), Key(_)] => Keys::Axis,
         [Key("grid")] | [Key("zip"), Elem] | [Key("exclude"), Elem] => Keys::Params,
         _ => return None,

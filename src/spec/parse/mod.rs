@@ -20,6 +20,7 @@ mod keys;
 mod options;
 mod retry;
 mod slurm;
+mod summary;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
@@ -679,6 +680,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     }
 
     let grid = grid_parts.build(&cx, repeats)?;
+    let summary = summary::parse_summary(&cx, root.get("summary"), &grid.param_names())?;
 
     Ok(Spec {
         name,
@@ -693,6 +695,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         slurm,
         cluster,
         collect,
+        summary,
         max_attempts,
         retry,
         grid,
