@@ -404,7 +404,7 @@ fn the_same_sweep_runs_over_ssh_where_only_the_login_profile_knows_slurm() {
             .arg(&ssh.sshd.config)
             .args(args)
             .env_remove("SLURM_CONF");
-        cmd.output().unwrap()
+        crate::harness::run_bounded(&mut cmd)
     };
     let out = bsweep(&["doctor", &file]);
     assert_ok(&out);

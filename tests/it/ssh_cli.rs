@@ -53,7 +53,7 @@ impl Remote {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run bsweep")
+        crate::harness::run_bounded(&mut self.cmd(args))
     }
 
     fn status_json(&self, sweep: &str) -> serde_json::Value {

@@ -84,11 +84,11 @@ impl Remote {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run bsweep")
+        super::run_bounded(&mut self.cmd(args))
     }
 
     pub fn run_in(&self, home: &Path, args: &[&str]) -> Output {
-        self.cmd_in(home, args).output().expect("run bsweep")
+        super::run_bounded(&mut self.cmd_in(home, args))
     }
 
     pub fn status_json_in(&self, home: &Path, sweep: &str) -> serde_json::Value {

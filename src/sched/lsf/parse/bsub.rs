@@ -39,7 +39,8 @@ impl fmt::Display for BsubErrorKind {
 #[error("bsub failed ({kind}): {message}")]
 pub struct BsubError {
     pub kind: BsubErrorKind,
-    /// LSF said `Job not submitted.`: whatever the kind, no job exists to look for.
+    /// LSF said `Job not submitted.` of a failure that is not a timeout: whatever the kind, no
+    /// job exists to look for.
     pub not_submitted: bool,
     /// LSF's own line(s) (esub chatter included, "Please wait" lines left out unless they are
     /// all there is), or a description when bsub printed nothing.
@@ -144,7 +145,11 @@ pub fn parse_bsub(
         // refusal of this job.
         BsubErrorKind::Permanent
     };
-    let not_submitted = lower.contains("job not submitted");
+    // bsub ends a timeout with "Job not submitted." too, but mbatchd may have taken the job
+    // before the answer was lost (LSBE_PROTOCOL, "Communication timeout"): only a failure
+    // that is not a timeout proves there is no job to look for.
+    let timed_out = ["timeout", "timed out"].iter().any(|m| lower.contains(m));
+    let not_submitted = lower.contains("job not submitted") && !timed_out;
     let message = if !said.is_empty() {
         said.join("\n")
     } else if let Some(last) = lines.last() {
@@ -263,6 +268,15 @@ mod tests {
             e.message,
             "batch system daemon not responding ... still trying"
         );
+        // A lost answer says "Job not submitted." too (LSBE_PROTOCOL in lsb.errmsg), yet
+        // mbatchd may hold the job: look it up before submitting again.
+        let e = err(
+            "",
+            "Contacting batch daemon: Communication timeout. Job not submitted.\n",
+            Some(255),
+        );
+        assert_eq!(e.kind, BsubErrorKind::Transient);
+        assert!(!e.not_submitted);
         let e = err("", "", Some(255));
         assert_eq!(e.kind, BsubErrorKind::Transient);
         assert_eq!(e.message, "bsub printed nothing and exited with 255");
