@@ -87,6 +87,7 @@ fn main() {
     let code = match cmd.as_str() {
         "install" => install(&rest),
         "__run" => runner::main(&rest),
+        "__peak_rss" => peak_rss(&rest),
         c if COMMANDS.contains(&c) => run_command(c, &rest, argv0),
         _ => usage(),
     };
@@ -128,6 +129,43 @@ fn install(args: &[String]) -> i32 {
         }
     }
     0
+}
+
+/// `lsfsim __peak_rss OUT CMD ARGS...`, for bsweep's memory tests: runs CMD (same stdio) and
+/// writes its peak resident memory in KiB (`ru_maxrss`) to OUT. A child's `ru_maxrss` includes
+/// the RSS of the process that spawned it (Linux keeps the old image's high-water mark across
+/// exec), so a big test process cannot measure its child directly; this small one can.
+fn peak_rss(args: &[String]) -> i32 {
+    let [out, cmd, rest @ ..] = args else {
+        usage();
+    };
+    let child = match std::process::Command::new(cmd).args(rest).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lsfsim: {cmd}: {e}");
+            return 127;
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, which nothing else waits for.
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+        eprintln!("lsfsim: wait4: {}", std::io::Error::last_os_error());
+        return 1;
+    }
+    // Reaped: std must not wait for it again.
+    std::mem::forget(child);
+    if let Err(e) = std::fs::write(out, format!("{}\n", usage.ru_maxrss)) {
+        eprintln!("lsfsim: {out}: {e}");
+        return 1;
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
 }
 
 /// `LSFSIM_DIR`, created if missing.

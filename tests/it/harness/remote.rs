@@ -133,47 +133,34 @@ impl Remote {
 }
 
 /// Runs `cmd` to its end and returns its output with its peak resident memory in KiB (the
-/// kernel's `ru_maxrss` of that one process) and how long it took.
-pub fn measured(mut cmd: Command) -> (Output, u64, Duration) {
+/// kernel's `ru_maxrss` of that one process) and how long it took. It runs under the LSF
+/// simulator's small `__peak_rss` helper: a child's `ru_maxrss` counts the RSS of the process
+/// that spawned it, which for this test process can be hundreds of MB.
+pub fn measured(cmd: Command) -> (Output, u64, Duration) {
+    let peak = tempfile::NamedTempFile::new().unwrap();
+    let mut wrapped = Command::new(super::lsfsim_bin());
+    wrapped
+        .arg("__peak_rss")
+        .arg(peak.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
     let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let (mut o, mut e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = o.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = e.read_to_end(&mut b);
-        b
-    });
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is a child of this process that nothing else waits for.
-    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    let output = super::run_bounded(&mut wrapped);
     let took = start.elapsed();
-    // The child is reaped: std must not wait for it again.
-    std::mem::forget(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    use std::os::unix::process::ExitStatusExt as _;
-    let output = Output {
-        status: std::process::ExitStatus::from_raw(code << 8),
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    };
-    (output, usage.ru_maxrss as u64, took)
+    let kb = std::fs::read_to_string(peak.path())
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from {wrapped:?}: {}", super::text(&output.stderr)));
+    (output, kb, took)
 }
 
 /// A TCP proxy to `127.0.0.1:target` that sends at most `rate` bytes a second towards the
