@@ -4,6 +4,7 @@
 
 pub mod parse;
 pub mod probe;
+pub mod reports;
 pub mod script;
 
 use std::collections::{HashMap, HashSet};
@@ -133,9 +134,29 @@ fn report_from(t: parse::Trailer) -> JobReport {
     }
 }
 
+/// A job bjobs lists as EXIT, with how it ended from its report or history: the end's exit
+/// code, reason and figures; what bjobs knows (the host, its times) where the end says nothing.
+fn with_end(listed: &JobInfo, end: JobInfo) -> JobInfo {
+    JobInfo {
+        state: listed.state,
+        host: end.host.or_else(|| listed.host.clone()),
+        started: end.started.or(listed.started),
+        ended: end.ended.or(listed.ended),
+        max_mem_mb: end.max_mem_mb.or(listed.max_mem_mb),
+        run_seconds: end.run_seconds.or(listed.run_seconds),
+        ..end
+    }
+}
+
 /// LSF's report on job `job_name` in an `-o` file (several attempts append to one file).
 pub fn report_of(text: &str, job_name: &str) -> Option<JobReport> {
     parse::parse_trailer_of(text, job_name).map(report_from)
+}
+
+/// LSF's report on job `job_name` in the `-o` file at `path`, before or after the job's output
+/// (OpenLava's comes first), however much the job printed.
+pub fn report_in_file(path: &std::path::Path, job_name: &str) -> Option<JobReport> {
+    reports::report_in_file(path, job_name).map(report_from)
 }
 
 /// An `-o` file split into the job's own output and LSF's reports in it.
@@ -279,47 +300,70 @@ impl<T: Transport> LsfScheduler<T> {
         Ok(r)
     }
 
-    /// The last LSF report in each job's output file, when it is that job's (by name): one
-    /// round trip for all of them.
+    /// LSF's report on each job in its output file, when there is one that is that job's (by
+    /// name), before or after the output: one round trip for all of them, and only the
+    /// reports' lines travel (see [`reports`]).
     async fn reports(&self, jobs: &[&JobRef]) -> Result<Vec<Option<parse::Trailer>>, SchedError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
+        let marker = reports::marker(self.clock.now().to_bits() ^ u64::from(std::process::id()));
         let cmds: Vec<String> = jobs
             .iter()
-            .map(|j| {
-                // The report is at the end; 64 KiB holds it and the echoed job script.
-                format!(
-                    "tail -c 65536 {} 2>/dev/null || true",
-                    shell::quote(&j.report.to_string_lossy())
-                )
-            })
+            .map(|j| reports::window_command(&j.report.to_string_lossy(), &marker))
             .collect();
         let framed = self.batch(&cmds, None).await?;
         Ok(jobs
             .iter()
             .zip(framed)
-            .map(|(j, f)| parse::parse_trailer_of(&f.stdout, &j.job_name))
-            .collect())
-    }
-
-    /// End states from the reports of jobs bjobs no longer lists.
-    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
-        let reports = self.reports(jobs).await?;
-        Ok(jobs
-            .iter()
-            .zip(reports)
-            .filter_map(|(j, t)| {
-                let t = t?;
-                let mut info = info_of_outcome(&t.outcome);
-                info.run_seconds = t.run_seconds;
-                info.max_mem_mb = t.max_mem_mb;
-                Some((j.job_id.clone(), info))
+            .map(|(j, f)| {
+                let windows = reports::split_windows(&f.stdout, &marker);
+                reports::report_in(windows.into_iter(), &j.job_name)
             })
             .collect())
     }
 
-    /// End states from `bhist -l` for jobs bjobs forgot and that left no report.
+    /// How jobs ended, for those bjobs no longer lists and those it lists as EXIT without an
+    /// exit code (OpenLava, old LSF): from each job's report, else from one `bhist -l` call for
+    /// all the rest. A report's "exited with 140" may be OpenLava's run-limit kill, which only
+    /// `bhist -l` can prove: those are asked too, and a proven kill wins.
+    async fn ends(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+        let reports = self.reports(jobs).await?;
+        let mut found = HashMap::new();
+        let mut ask: Vec<&JobRef> = Vec::new();
+        for (j, t) in jobs.iter().zip(reports) {
+            match t {
+                Some(t) => {
+                    if t.outcome.may_be_run_limit_kill() {
+                        ask.push(j);
+                    }
+                    let mut info = info_of_outcome(&t.outcome);
+                    info.run_seconds = t.run_seconds;
+                    info.max_mem_mb = t.max_mem_mb;
+                    found.insert(j.job_id.clone(), info);
+                }
+                None => ask.push(j),
+            }
+        }
+        for (id, mut h) in self.history(&ask).await? {
+            match found.get(&id) {
+                // The report's figures are LSF's own; bhist only adds how the job ended.
+                Some(report) if h.reason.is_some() => {
+                    h.run_seconds = h.run_seconds.or(report.run_seconds);
+                    h.max_mem_mb = h.max_mem_mb.or(report.max_mem_mb);
+                    found.insert(id, h);
+                }
+                Some(_) => {}
+                None => {
+                    found.insert(id, h);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// End states from `bhist -l` (one call per 2,000 jobs, in one round trip), for jobs that
+    /// left no report, or one that cannot tell a run-limit kill from an exit.
     async fn history(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
         if jobs.is_empty() {
             return Ok(HashMap::new());
@@ -332,7 +376,7 @@ impl<T: Transport> LsfScheduler<T> {
                 command_line(&argv)
             })
             .collect();
-        let framed = self.batch(&cmds, None).await?;
+        let framed = self.parallel(&cmds).await?;
         let mut found = HashMap::new();
         for f in framed {
             // bhist knows nothing of very old jobs on some sites: an unreadable answer is no news.
@@ -344,6 +388,7 @@ impl<T: Transport> LsfScheduler<T> {
                     let mut info = info_of_outcome(o);
                     info.run_seconds = r.run_seconds;
                     info.max_mem_mb = r.max_mem_mb;
+                    info.host = (!r.exec_hosts.is_empty()).then(|| r.exec_hosts.join(" "));
                     found.insert(JobId::parse(&r.job_id), info);
                 }
             }
@@ -531,13 +576,24 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             })
             .filter(|j| j.submitted.is_none_or(|s| t - s > self.profile.settle))
             .collect();
-        let mut ended = self.trailers(&missing).await?;
-        let rest: Vec<&JobRef> = missing
+        // Jobs that ended EXIT where bjobs shows no exit code (its table: OpenLava, old LSF).
+        let exited: Vec<&JobRef> = jobs
             .iter()
-            .copied()
-            .filter(|j| !ended.contains_key(&j.job_id))
+            .filter(|j| {
+                matches!(infos.get(&j.job_id), Some(Seen::Known(i))
+                    if i.state == State::Failed && i.exit_code.is_none())
+            })
             .collect();
-        ended.extend(self.history(&rest).await?);
+        let mut ended = self
+            .ends(&missing.iter().chain(&exited).copied().collect::<Vec<_>>())
+            .await?;
+        for j in &exited {
+            if let (Some(end), Some(Seen::Known(listed))) =
+                (ended.remove(&j.job_id), infos.get_mut(&j.job_id))
+            {
+                *listed = with_end(listed, end);
+            }
+        }
         for j in &missing {
             let seen = match ended.remove(&j.job_id) {
                 Some(info) => Seen::Known(info),
