@@ -112,6 +112,33 @@ pub fn parallel_script(commands: &[String]) -> String {
     s
 }
 
+/// Like [`batch_script`], but up to `at_once` commands run at the same time: they start in
+/// order (`pause` seconds apart, a submission rate limit), a new one once the oldest still
+/// running has ended, and each one's output is printed as soon as it and every command before
+/// it have ended, so a cut connection loses only the answers not yet printed.
+pub fn windowed_script(commands: &[String], at_once: usize, pause: Option<f64>) -> String {
+    if at_once <= 1 {
+        return batch_script(commands, pause);
+    }
+    let mut s = String::from(BATCH_PRELUDE);
+    for (i, c) in commands.iter().enumerate() {
+        if i >= at_once {
+            let j = i - at_once;
+            let _ = writeln!(s, "wait $p{j}; show {j}");
+        }
+        if i > 0
+            && let Some(p) = pause
+        {
+            let _ = writeln!(s, "sleep {p:.3}");
+        }
+        let _ = writeln!(s, "run {i} bash -c {} & p{i}=$!", shell::quote(c));
+    }
+    for j in commands.len().saturating_sub(at_once)..commands.len() {
+        let _ = writeln!(s, "wait $p{j}; show {j}");
+    }
+    s
+}
+
 /// `run I CMD...` runs a command into per-command files; `show I` prints them framed. Commands
 /// do not inherit fd 9, the submit lock (see `sched::lsf`): a job started by bsub must not hold it.
 const BATCH_PRELUDE: &str = "d=$(mktemp -d) || exit 97\ntrap 'rm -rf \"$d\"' EXIT\n\
@@ -201,6 +228,43 @@ mod tests {
             assert_eq!(f[1].code, Some(0));
             assert_eq!(f[2].stdout, "a b; $(id) 'x\"\n");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_windowed_batch_runs_k_at_once_and_answers_in_order() {
+        use crate::transport::local::LocalTransport;
+        // Each command records when it starts and ends; the slow first one must not hold back
+        // the start of the second, but the third waits for a free place.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let l = shell::quote(&log.to_string_lossy()).into_owned();
+        let cmds: Vec<String> = [("a", "0.6"), ("b", "0.1"), ("c", "0.1"), ("d", "0")]
+            .iter()
+            .map(|(n, t)| {
+                format!(
+                    "echo start-{n} >> {l}; sleep {t}; echo end-{n} >> {l}; echo out-{n}; exit 3"
+                )
+            })
+            .collect();
+        let t = LocalTransport::new();
+        let out = t.run(&windowed_script(&cmds, 2, None), b"").await.unwrap();
+        let f = parse_batch(&out.stdout, 4);
+        for (k, n) in ["a", "b", "c", "d"].iter().enumerate() {
+            assert_eq!(f[k].stdout, format!("out-{n}\n"));
+            assert_eq!(f[k].code, Some(3));
+        }
+        // Answers are printed in command order.
+        let order: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with('R')).collect();
+        assert_eq!(order, ["R0 3", "R1 3", "R2 3", "R3 3"]);
+        let events = std::fs::read_to_string(&log).unwrap();
+        let at = |e: &str| events.lines().position(|l| l == e).unwrap();
+        assert!(at("start-b") < at("end-a"), "two at once: {events}");
+        // c starts once a place is free: after the oldest (a) ended, since it is waited for first.
+        assert!(at("start-c") > at("end-a"), "at most two at once: {events}");
+        assert_eq!(
+            windowed_script(&cmds, 1, Some(0.5)),
+            batch_script(&cmds, Some(0.5))
+        );
     }
 
     #[test]

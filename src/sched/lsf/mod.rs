@@ -6,13 +6,15 @@ pub mod parse;
 pub mod probe;
 pub mod reports;
 pub mod script;
+mod submit;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use self::parse::{BjobsReading, BsubErrorKind, JobRecord, Outcome, Stat};
+use self::parse::{BjobsReading, JobRecord, Outcome, Stat};
+use self::submit::Packs;
 use super::{
     Accepted, Dialect, JobInfo, JobRef, JobReport, PollOpts, Profile, ReportOutcome, SchedError,
     Scheduler, Seen, Submission, SubmitError,
@@ -23,6 +25,7 @@ use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{
     Framed, Transport, archive, batch_script, command_line, parallel_script, parse_batch,
+    windowed_script,
 };
 
 pub use probe::{Probe, probe};
@@ -183,6 +186,10 @@ pub struct LsfScheduler<T: Transport> {
     name_pattern: String,
     /// Seconds between two bsub calls, from the sweep's `submit_rate`.
     pause: Option<f64>,
+    /// bsub calls at once within a round trip (`submit_parallel`).
+    parallel: usize,
+    /// Whether the cluster takes job packs, learned with the first submission.
+    packs: Packs,
     /// A file on the cluster side that every submission batch holds locked while it runs.
     /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
     /// submitting after bsweep died) has finished before bsweep decides what is missing.
@@ -223,6 +230,8 @@ impl<T: Transport> LsfScheduler<T> {
             clock,
             name_pattern: format!("{}*", crate::model::names::prefix(sweep_id)),
             pause: spec.lsf.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+            parallel: spec.lsf.submit_parallel.max(1) as usize,
+            packs: Packs::Unknown,
         }
     }
 
@@ -396,6 +405,99 @@ impl<T: Transport> LsfScheduler<T> {
         Ok(found)
     }
 
+    /// Scripts and out_dirs for a remote cluster (they travel in the same round trip as the
+    /// bsubs) and the script running `body` under the submit lock.
+    fn submission_script(
+        &self,
+        batch: &[Submission],
+        body: &str,
+    ) -> Result<(String, Vec<u8>), SubmitError> {
+        let (prelude, stdin) = self.upload(batch).map_err(|e| SubmitError::Refused {
+            said: crate::error_chain(&e),
+        })?;
+        Ok((
+            locked(&self.submit_lock, &format!("{prelude}{body}")),
+            stdin,
+        ))
+    }
+
+    /// Runs a submission script; without an answer, why (every command then has no code).
+    async fn run_submission(
+        &self,
+        script: &str,
+        stdin: &[u8],
+        n: usize,
+    ) -> (Vec<Framed>, Option<String>) {
+        match self.transport.run(script, stdin).await {
+            Ok(out) => (parse_batch(&out.stdout, n), None),
+            Err(e) => (vec![Framed::default(); n], Some(crate::error_chain(&e))),
+        }
+    }
+
+    /// One `bsub < script` per submission, up to `submit_parallel` at once, in one round trip.
+    /// The first batch also asks whether the site takes job packs.
+    async fn submit_plain(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
+        let mut cmds: Vec<String> = batch.iter().map(submit::bsub_command).collect();
+        let probing = self.packs == Packs::Unknown;
+        if probing {
+            cmds.push(probe::pack_limit_command());
+        }
+        let body = windowed_script(&cmds, self.parallel, self.pause);
+        let (script, stdin) = match self.submission_script(batch, &body) {
+            Ok(s) => s,
+            Err(e) => return vec![Err(e); batch.len()],
+        };
+        let (mut framed, cut) = self.run_submission(&script, &stdin, cmds.len()).await;
+        if probing && let Some(f) = framed.pop().filter(|f| f.code == Some(0)) {
+            self.packs = probe::read_pack_limit(&f.stdout).map_or(Packs::Off, Packs::Upto);
+        }
+        framed
+            .iter()
+            .take(batch.len())
+            .map(|f| submit::read_bsub(f, cut.as_deref()))
+            .collect()
+    }
+
+    /// The batch as job packs of at most `limit` jobs, one `bsub -pack` call each (`submit_rate`
+    /// paces the calls). `None` for the submissions of a pack that submitted nothing.
+    async fn submit_packs(
+        &mut self,
+        batch: &[Submission],
+        lines: &[String],
+        limit: usize,
+    ) -> Vec<Option<Result<Accepted, SubmitError>>> {
+        let chunks = submit::pack_chunks(lines, limit);
+        let cmds: Vec<String> = chunks
+            .iter()
+            .map(|r| submit::pack_command(&lines[r.clone()]))
+            .collect();
+        let (script, stdin) = match self.submission_script(batch, &batch_script(&cmds, self.pause))
+        {
+            Ok(s) => s,
+            Err(e) => return vec![Some(Err(e)); batch.len()],
+        };
+        let (framed, cut) = self.run_submission(&script, &stdin, cmds.len()).await;
+        let mut results = vec![None; batch.len()];
+        for (range, f) in chunks.into_iter().zip(&framed) {
+            match submit::read_pack(f, range.len(), cut.as_deref()) {
+                submit::PackAnswer::All(accepted) => {
+                    for (i, a) in range.zip(accepted) {
+                        results[i] = Some(Ok(a));
+                    }
+                }
+                submit::PackAnswer::Nothing { .. } => {}
+                submit::PackAnswer::Unclear { said } => {
+                    // Found by name later; further jobs go one bsub each, which says which.
+                    self.packs = Packs::Off;
+                    for i in range {
+                        results[i] = Some(Err(SubmitError::Unanswered { said: said.clone() }));
+                    }
+                }
+            }
+        }
+        results
+    }
+
     /// Pending counts per queue from one `bqueues` call.
     async fn queue_pending(&self, queues: &[String]) -> Option<HashMap<String, u32>> {
         let mut argv = vec!["bqueues".to_string(), "-w".to_string()];
@@ -473,54 +575,40 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
     }
 
     async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
-        let cmds: Vec<String> = batch
-            .iter()
-            .map(|s| format!("bsub < {}", shell::quote(&s.script_path.to_string_lossy())))
-            .collect();
-        // Scripts and out_dirs reach a remote cluster in the same round trip as the bsubs.
-        let (prelude, stdin) = match self.upload(batch) {
-            Ok(u) => u,
-            Err(e) => {
-                let e = SubmitError::Refused {
-                    said: crate::error_chain(&e),
-                };
-                return vec![Err(e); batch.len()];
+        let packed = match self.packs {
+            Packs::Upto(limit) if batch.len() > 1 => batch
+                .iter()
+                .map(submit::pack_line)
+                .collect::<Option<Vec<_>>>()
+                .map(|lines| (limit, lines)),
+            _ => None,
+        };
+        let Some((limit, lines)) = packed else {
+            return self.submit_plain(batch).await;
+        };
+        let mut results = self.submit_packs(batch, &lines, limit).await;
+        // What the packs submitted nothing of goes as plain bsubs, which also say exactly why
+        // a job is refused.
+        let again: Vec<usize> = (0..batch.len()).filter(|&i| results[i].is_none()).collect();
+        if !again.is_empty() {
+            let subset: Vec<Submission> = again.iter().map(|&i| batch[i].clone()).collect();
+            let plain = self.submit_plain(&subset).await;
+            if plain.iter().any(Result::is_ok) {
+                // bsub takes these jobs but bsub -pack did not: this site's packs do not work.
+                self.packs = Packs::Off;
             }
-        };
-        let script = locked(
-            &self.submit_lock,
-            &format!("{prelude}{}", batch_script(&cmds, self.pause)),
-        );
-        let (framed, cut) = match self.transport.run(&script, &stdin).await {
-            Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
-            Err(e) => (
-                vec![Framed::default(); cmds.len()],
-                Some(crate::error_chain(&e)),
-            ),
-        };
-        framed
+            for (i, r) in again.into_iter().zip(plain) {
+                results[i] = Some(r);
+            }
+        }
+        results
             .into_iter()
-            .map(|f| {
-                if f.code.is_none() {
-                    // The batch was cut before this bsub answered: it may or may not have run.
-                    return Err(SubmitError::Unanswered {
-                        said: cut
-                            .clone()
-                            .unwrap_or_else(|| "the submission batch stopped early".into()),
-                    });
-                }
-                match parse::parse_bsub(&f.stdout, &f.stderr, f.code) {
-                    Ok(s) => Ok(Accepted {
-                        job_id: JobId::new(s.job_id.to_string()),
-                        queue: s.queue,
-                    }),
-                    // A transient failure can hide an accepted job (timeouts, a daemon that
-                    // answered late): look it up by name before submitting again.
-                    Err(e) if e.kind == BsubErrorKind::Transient => {
-                        Err(SubmitError::Unanswered { said: e.message })
-                    }
-                    Err(e) => Err(SubmitError::Refused { said: e.message }),
-                }
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(SubmitError::Unanswered {
+                        said: "the submission batch stopped early".into(),
+                    })
+                })
             })
             .collect()
     }
