@@ -12,6 +12,7 @@ mod hardening;
 mod local_e2e;
 mod lsf_fixtures;
 mod lsf_sim;
+mod openlava;
 mod plan_cli;
 mod recover;
 mod slurm_fixtures;
