@@ -309,10 +309,8 @@ fn a_run_limit_kill_shows_its_reason_in_status_and_the_csv() {
     // `walltime = "1"` is the shortest, and the job is killed about 62 s after it starts.
     let file = c.sweep(
         "ol-runlimit",
-        &format!(
-            "command = \"echo started; sleep 90; echo never\"\n\
-             [lsf]\nqueue = \"short\"\nwalltime = \"1\"\npoll_min = 2\npoll_max = 5\nsettle = 5\n"
-        ),
+        "command = \"echo started; sleep 90; echo never\"\n\
+         [lsf]\nqueue = \"short\"\nwalltime = \"1\"\npoll_min = 2\npoll_max = 5\nsettle = 5\n",
     );
     let t = Instant::now();
     let out = c.run(&c.launch_args(&file, &[]));
