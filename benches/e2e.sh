@@ -19,6 +19,13 @@
 # wall time of the launch phase, wall time until every job is done, scheduler calls (bsub and
 # bjobs, from the simulator's calls.jsonl), ssh round trips (bsweep: its BSWEEP_DEBUG=1 lines;
 # baseline: ssh invocations), and the launch speed-ups baseline/bsweep.
+#
+# Then, when a real OpenLava is here (BSWEEP_OPENLAVA, /tmp/bsweep-ci/openlava.env or
+# /opt/openlava; E2E_OPENLAVA=0 skips it), the same link to OpenLava: `launch --detach` of OL_N
+# (200; 20 in quick mode) plain jobs with `submit_parallel = 1` (one bsub at a time, as before
+# submit_parallel existed) and with the default 4, side by side, OL_ROUNDS (2; 1 in quick mode)
+# times each, alternating. The jobs are submitted held (`-H`, they take no slot of the shared
+# 4-slot cluster) and cancelled right after each launch.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -244,6 +251,62 @@ fi
 SPEED_A=$(calc "$BASE_LAUNCH / ${LAUNCH[plain]}")
 SPEED_B=$(calc "$BASE_LAUNCH / ${LAUNCH[array]}")
 echo "launch speed-up, baseline / bsweep: plain jobs ${SPEED_A}x (target >= 10x), arrays ${SPEED_B}x (target >= 100x)"
+
+# ---- (d), (e): plain jobs on a real OpenLava, one bsub at a time and four at once ----------
+OL=${BSWEEP_OPENLAVA:-$(sed -n 's/^BSWEEP_OPENLAVA=//p' /tmp/bsweep-ci/openlava.env 2>/dev/null)}
+OL=${OL:-/opt/openlava}
+if [ "${E2E_OPENLAVA:-1}" != 0 ] && [ -f "$OL/etc/openlava.sh" ]; then
+    if [ "$QUICK" = 1 ]; then OL_N=${OL_N:-20}; ROUNDS=${OL_ROUNDS:-1}; else OL_N=${OL_N:-200}; ROUNDS=${OL_ROUNDS:-2}; fi
+    declare -A OL_T
+    ol_launch() { # NAME PARALLEL
+        local name=$1 k=$2
+        cat >"$W/$name.toml" <<EOF
+name = "$name"
+backend = "lsf"
+command = "true"
+[grid]
+i = { start = 0, stop = $OL_N }
+[lsf]
+queue = "short"
+extra = ["-H"]
+submit_parallel = $k
+poll_min = 5
+[cluster]
+host = "e2e-slow"
+init = ". $OL/etc/openlava.sh"
+remote_dir = "$R/$name/sweeps"
+EOF
+        local b=("$BSWEEP" --home "$W/home" --ssh-config "$W/ssh_config" --quiet)
+        local t0 t1 n
+        t0=$(now)
+        "${b[@]}" launch --detach --yes "$W/$name.toml" >/dev/null 2>"$W/$name.err" ||
+            { cat "$W/$name.err" >&2; die "($name) launch failed"; }
+        t1=$(now)
+        n=$("${b[@]}" status "$name" --json | grep -o '"job_id":"[0-9]*"' | sort -u | wc -l)
+        "${b[@]}" cancel "$name" >/dev/null 2>&1 || echo "e2e: ($name) cancel failed; its held jobs stay" >&2
+        [ "$n" = "$OL_N" ] || die "($name) $n of $OL_N jobs recorded"
+        OL_T[$name]=$(calc "$t1 - $t0")
+        echo "   $name: ${OL_T[$name]} s"
+    }
+    echo "== (d, e) OpenLava at $OL through the same link: launch --detach of $OL_N held plain jobs,"
+    echo "   submit_parallel = 1 and = 4, $ROUNDS round(s) each, alternating"
+    SER=0
+    PAR=0
+    for ((r = 1; r <= ROUNDS; r++)); do
+        ol_launch "e2e-ol-serial-$r" 1
+        ol_launch "e2e-ol-par4-$r" 4
+        SER=$(calc "$SER + ${OL_T[e2e-ol-serial-$r]}")
+        PAR=$(calc "$PAR + ${OL_T[e2e-ol-par4-$r]}")
+    done
+    SER=$(calc "$SER / $ROUNDS")
+    PAR=$(calc "$PAR / $ROUNDS")
+    echo
+    echo "OpenLava, $OL_N plain jobs over the same link (mean of $ROUNDS launch --detach each):"
+    printf '%-40s %10s\n' "" "launch s"
+    printf '%-40s %10s\n' "(d) one bsub at a time (submit_parallel=1)" "$SER"
+    printf '%-40s %10s\n' "(e) four at once (default)" "$PAR"
+    echo "launch speed-up, (d) / (e): $(calc "$SER / $PAR")x (target >= 2x)"
+fi
 if [ "$QUICK" = 1 ]; then
     echo "E2E_QUICK=1: N=$N checks that every step runs; the timings above are not the benchmark."
 fi

@@ -664,9 +664,11 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             })
             .filter(|j| j.submitted.is_none_or(|s| t - s > self.profile.settle))
             .collect();
-        // Jobs that ended EXIT where bjobs shows no exit code (its table: OpenLava, old LSF).
+        // Jobs that ended EXIT where bjobs shows no exit code (its table: OpenLava, old LSF;
+        // `-o`/`-json` show one whenever LSF has it).
         let exited: Vec<&JobRef> = jobs
             .iter()
+            .filter(|_| self.mode == BjobsMode::Table)
             .filter(|j| {
                 matches!(infos.get(&j.job_id), Some(Seen::Known(i))
                     if i.state == State::Failed && i.exit_code.is_none())
