@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 #[path = "common/clock.rs"]
 mod clock;
 
-use bsweep::model::names;
+use bsweep::model::{Overrides, names};
 use bsweep::sched::{Dialect, script};
 use bsweep::spec::Spec;
 
@@ -67,6 +67,7 @@ fn rendering(c: &mut Criterion<clock::Clock>) {
                         out_dir: out,
                         target: &target,
                         workdir_base: None,
+                        overrides: &Overrides::default(),
                     };
                     black_box(Dialect::Lsf.job_script(&spec, &job).len())
                 })

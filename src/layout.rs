@@ -92,6 +92,9 @@ impl Home {
 
 const DB: &str = "db";
 
+/// The directory of [`SweepPaths::fetched_reports`], relative to the sweep's directory.
+pub const FETCHED_REPORTS: &str = "reports";
+
 /// A sweep's directory on this machine, `HOME/sweeps/NAME/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepPaths {
@@ -144,9 +147,20 @@ impl SweepPaths {
         self.dir.join("follow.log")
     }
 
+    /// The copy of the CSV `collect` last wrote, which `summary` and `report` read.
+    pub fn results_csv(&self) -> PathBuf {
+        self.dir.join("results.csv")
+    }
+
     /// Earlier sweep files of a sweep that follows an edited one (`--spec`).
     pub fn spec_history(&self) -> PathBuf {
         self.dir.join("spec-history")
+    }
+
+    /// The scheduler's reports `collect` brought back alone, without the rest of the job's
+    /// output (a 300 MB stdout is not fetched for its report): laid out like [`Self::jobs`].
+    pub fn fetched_reports(&self) -> JobPaths {
+        JobPaths::new(self.dir.join(FETCHED_REPORTS))
     }
 
     /// The sweep's job files here: scripts always (the record of what was submitted), outputs
@@ -156,14 +170,9 @@ impl SweepPaths {
     }
 }
 
-/// The cluster side of a sweep reached over SSH: `remote_dir` (default [`DEFAULT_REMOTE_DIR`])
-/// and the sweep's name, both absolute once the remote home is known.
-pub fn remote_sweep_dir(
-    remote_home: &str,
-    remote_dir: Option<&str>,
-    name: &str,
-) -> Result<String, NameError> {
-    check_sweep_name(name)?;
+/// Where sweeps reached over SSH keep their directories on the cluster: `[cluster] remote_dir`
+/// (default [`DEFAULT_REMOTE_DIR`]) made absolute against the remote home.
+pub fn remote_base(remote_home: &str, remote_dir: Option<&str>) -> String {
     let base = remote_dir.unwrap_or(DEFAULT_REMOTE_DIR);
     let base = if base == "~" {
         remote_home.to_string()
@@ -174,7 +183,53 @@ pub fn remote_sweep_dir(
     } else {
         format!("{remote_home}/{base}")
     };
-    Ok(format!("{}/{name}", base.trim_end_matches('/')))
+    match base.trim_end_matches('/') {
+        "" => "/".to_string(),
+        b => b.to_string(),
+    }
+}
+
+/// A sweep's own directory on the cluster, `BASE/NAME-ID`: keyed by the sweep's id, so two
+/// sweeps named alike (from two homes, two host aliases, or a relaunch after `delete`) never
+/// share one.
+pub fn remote_sweep_dir(base: &str, name: &str, id: &str) -> Result<String, NameError> {
+    check_sweep_name(name)?;
+    // The id is bsweep's own (hex), but it lands in a path: the name rule keeps it one word.
+    check_sweep_name(id)?;
+    Ok(format!("{}/{name}-{id}", base.trim_end_matches('/')))
+}
+
+/// The ownership marker in a sweep's remote directory, written at launch: `delete` removes
+/// the directory only when it names the sweep, and `launch` never takes one that names another.
+pub const OWNER_FILE: &str = ".bsweep-owner";
+
+/// Who owns a remote sweep directory: the sweep (name, id, when it was created) and the local
+/// home that recorded it.
+#[derive(Debug, Clone)]
+pub struct RemoteOwner<'a> {
+    pub name: &'a str,
+    pub id: &'a str,
+    pub created: f64,
+    pub home: &'a Path,
+}
+
+impl RemoteOwner<'_> {
+    /// The one line that decides ownership: the id and the creation time together (two homes
+    /// may draw the same 24-bit id; not at the same instant).
+    pub fn key_line(&self) -> String {
+        format!("owner={} {}", self.id, self.created)
+    }
+
+    /// The marker's text: the key line, and for people what it belongs to.
+    pub fn marker(&self) -> String {
+        format!(
+            "# bsweep: this directory belongs to sweep {name}; `bsweep delete {name}` removes it\n\
+             {key}\nsweep={name}\nhome={home}\n",
+            name = self.name,
+            key = self.key_line(),
+            home = self.home.display()
+        )
+    }
 }
 
 /// The directory a sweep's jobs use, and every path under it: job scripts, out_dirs, array
@@ -237,9 +292,14 @@ impl JobPaths {
     /// The file a scheduler writes a job's report into (LSF's `-o`): the point's stdout, or
     /// for element `name[k]` of a job array, `arrays/<name>/<k>.out`.
     pub fn report_file(&self, index: u64, job_name: &str) -> PathBuf {
+        self.base.join(Self::report_rel(index, job_name))
+    }
+
+    /// [`Self::report_file`] relative to the base.
+    pub fn report_rel(index: u64, job_name: &str) -> String {
         match crate::model::names::split_element(job_name) {
-            Some((array, k)) => self.array_reports(array).join(format!("{k}.out")),
-            None => self.stdout(index),
+            Some((array, k)) => format!("{}/{k}.out", Self::array_reports_rel(array)),
+            None => format!("{}/{STDOUT_FILE}", Self::out_rel(index)),
         }
     }
 
@@ -316,12 +376,32 @@ mod tests {
     }
 
     #[test]
-    fn remote_dirs_resolve_against_the_remote_home() {
-        let r = |d: Option<&str>| remote_sweep_dir("/home/u", d, "s").unwrap();
-        assert_eq!(r(None), "/home/u/.bsweep/s");
-        assert_eq!(r(Some("~")), "/home/u/s");
-        assert_eq!(r(Some("/scratch/u/")), "/scratch/u/s");
-        assert_eq!(r(Some("work")), "/home/u/work/s");
-        assert!(remote_sweep_dir("/home/u", None, "../x").is_err());
+    fn remote_dirs_resolve_against_the_remote_home_and_are_keyed_by_id() {
+        let r =
+            |d: Option<&str>| remote_sweep_dir(&remote_base("/home/u", d), "s", "0a1b2c").unwrap();
+        assert_eq!(r(None), "/home/u/.bsweep/s-0a1b2c");
+        assert_eq!(r(Some("~")), "/home/u/s-0a1b2c");
+        assert_eq!(r(Some("/scratch/u/")), "/scratch/u/s-0a1b2c");
+        assert_eq!(r(Some("work")), "/home/u/work/s-0a1b2c");
+        assert_eq!(r(Some("/")), "/s-0a1b2c");
+        assert!(remote_sweep_dir("/home/u", "../x", "0a1b2c").is_err());
+        assert!(remote_sweep_dir("/home/u", "s", "../x").is_err());
+    }
+
+    #[test]
+    fn the_owner_marker_names_the_sweep_and_its_key() {
+        let o = RemoteOwner {
+            name: "s",
+            id: "0a1b2c",
+            created: 1.5,
+            home: Path::new("/h"),
+        };
+        let m = o.marker();
+        assert!(m.lines().any(|l| l == o.key_line()), "{m}");
+        assert_eq!(o.key_line(), "owner=0a1b2c 1.5");
+        assert!(
+            m.contains("home=/h\n") && m.contains("bsweep delete s"),
+            "{m}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! What bsweep records about a sweep's jobs: states, job ids, job names, attempts with an
-//! explicit phase, points, counts per state, and the clock they are stamped with.
+//! explicit phase, why an attempt ended and what it asked for, points, counts per state, and
+//! the clock they are stamped with.
 
 use std::fmt;
 use std::sync::Arc;
@@ -197,6 +198,96 @@ pub enum Phase {
     Ended,
 }
 
+/// Why an attempt ended without success, as the scheduler (or bsweep) knows it. Backends say it
+/// in [`crate::sched::JobInfo`]; the retry rules decide on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cause {
+    /// The job exited non-zero on its own (its code is the attempt's `exit_code`).
+    Exit,
+    /// A signal ended the job that no one named as a limit or a kill (a segfault, an OOM kill
+    /// of the kernel's).
+    Signal,
+    /// The scheduler killed it at its memory limit (LSF `TERM_MEMLIMIT`, Slurm OUT_OF_MEMORY).
+    MemLimit,
+    /// The scheduler killed it at its run-time limit (LSF `TERM_RUNLIMIT`, Slurm TIMEOUT).
+    RunLimit,
+    /// Someone killed it from outside bsweep (its owner, an administrator, a preemption kill).
+    Killed,
+    /// The scheduler ended it for another reason of its own (another `TERM_*`, a node failure).
+    Terminated,
+    /// Neither the scheduler nor the job's files know the job any more.
+    Lost,
+    /// The scheduler refused the submission: there never was a job.
+    Refused,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Exit => "exit",
+            Cause::Signal => "signal",
+            Cause::MemLimit => "memlimit",
+            Cause::RunLimit => "runlimit",
+            Cause::Killed => "killed",
+            Cause::Terminated => "terminated",
+            Cause::Lost => "lost",
+            Cause::Refused => "refused",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one attempt asks the scheduler for instead of the sweep file's values, because an
+/// earlier attempt died of a known cause (more memory, a longer run limit) or a host failed
+/// jobs. Empty for an attempt that runs as the file says. Backends write it into the job's
+/// script (LSF `-M`/`-W`/`-R "select[hname!=…]"`, Slurm `--mem`/`--time`/`--exclude`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// The job's memory limit, in KB (exact for the bare KB numbers LSF reads by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_kb: Option<u64>,
+    /// The job's run-time limit, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walltime_minutes: Option<u32>,
+    /// Hosts the job must not run on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_hosts: Vec<String>,
+}
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self.memory_kb.is_none() && self.walltime_minutes.is_none() && self.exclude_hosts.is_empty()
+    }
+
+    /// The memory limit in MB, for people.
+    pub fn memory_mb(&self) -> Option<f64> {
+        self.memory_kb.map(|kb| kb as f64 / 1024.0)
+    }
+}
+
+/// A memory amount in KB as people read it: the largest unit it is a whole number of
+/// (`16GB`, `1536MB`, `100KB`).
+pub fn memory_text(kb: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("TB", 1 << 30), ("GB", 1 << 20), ("MB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if kb >= size && kb.is_multiple_of(size) {
+            return format!("{}{unit}", kb / size);
+        }
+    }
+    format!("{kb}KB")
+}
+
+/// A run limit in minutes as `hours:minutes`, the form LSF's `-W` and people both read.
+pub fn walltime_text(minutes: u32) -> String {
+    format!("{}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// One attempt to run a point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "StoredAttempt")]
@@ -224,6 +315,12 @@ pub struct AttemptRec {
     /// so the `lost_after` clock keeps running across a resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_since: Option<f64>,
+    /// Why a failed attempt failed, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// What the attempt asked for instead of the sweep file's values.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
 }
 
 /// An attempt as stored: records of schema 1 have no phase, which their fields imply.
@@ -247,6 +344,10 @@ struct StoredAttempt {
     error: Option<String>,
     #[serde(default)]
     missing_since: Option<f64>,
+    #[serde(default)]
+    cause: Option<Cause>,
+    #[serde(default)]
+    overrides: Overrides,
 }
 
 impl From<StoredAttempt> for AttemptRec {
@@ -275,6 +376,8 @@ impl From<StoredAttempt> for AttemptRec {
             run_seconds: s.run_seconds,
             error: s.error,
             missing_since: s.missing_since,
+            cause: s.cause,
+            overrides: s.overrides,
         }
     }
 }
@@ -298,6 +401,8 @@ impl AttemptRec {
             run_seconds: None,
             error: None,
             missing_since: None,
+            cause: None,
+            overrides: Overrides::default(),
         }
     }
 
@@ -316,7 +421,8 @@ impl AttemptRec {
         a
     }
 
-    /// An attempt that ended without a job (cancelled before submission, never placeable).
+    /// An attempt that ended without a job (cancelled before submission, never placeable: a
+    /// failed one was refused).
     pub fn ended_unsubmitted(
         attempt: u32,
         job_name: String,
@@ -329,6 +435,7 @@ impl AttemptRec {
         let mut a = Self::blank(attempt, job_name, target, Phase::Ended, state);
         a.ended = Some(at);
         a.error = Some(why);
+        a.cause = (state == State::Failed).then_some(Cause::Refused);
         a
     }
 
@@ -604,6 +711,38 @@ mod tests {
         // What is written now reads back the same.
         let again: AttemptRec = serde_json::from_slice(&serde_json::to_vec(&a).unwrap()).unwrap();
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn causes_and_overrides_are_optional_in_records_and_round_trip() {
+        // A record written before causes and overrides existed.
+        let old = r#"{"attempt":2,"job_name":"j","target":0,"phase":"ended","job_id":"7","queue":null,"state":"failed","exit_code":1,"submitted":1.0,"started":null,"ended":null,"host":null,"max_mem_mb":null,"run_seconds":null,"error":null}"#;
+        let a: AttemptRec = serde_json::from_str(old).unwrap();
+        assert_eq!((a.cause, a.overrides.is_empty()), (None, true));
+        // Nothing new is written for an attempt without them, so older readers see the same.
+        assert!(!serde_json::to_string(&a).unwrap().contains("overrides"));
+        let mut b = a.clone();
+        b.cause = Some(Cause::MemLimit);
+        b.overrides = Overrides {
+            memory_kb: Some(2 << 20),
+            walltime_minutes: Some(90),
+            exclude_hosts: vec!["n7".into()],
+        };
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(json.contains(r#""cause":"memlimit""#), "{json}");
+        assert_eq!(serde_json::from_str::<AttemptRec>(&json).unwrap(), b);
+        assert_eq!(b.overrides.memory_mb(), Some(2048.0));
+    }
+
+    #[test]
+    fn limits_read_as_people_write_them() {
+        assert_eq!(memory_text(16 << 20), "16GB");
+        assert_eq!(memory_text(1536 << 10), "1536MB");
+        assert_eq!(memory_text(1000), "1000KB");
+        assert_eq!(memory_text(3 << 30), "3TB");
+        assert_eq!(walltime_text(90), "1:30");
+        assert_eq!(walltime_text(2880), "48:00");
+        assert_eq!(walltime_text(5), "0:05");
     }
 
     #[test]

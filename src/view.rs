@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Counts, PointRec, State};
+use crate::model::{AttemptRec, Cause, Counts, Overrides, PointRec, State};
 use crate::spec::BackendKind;
 use crate::store::{StoreError, SweepMeta};
 
@@ -32,6 +32,42 @@ pub struct PointView {
     /// scheduler's reason, a refused submission, a lost job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the last attempt failed (`memlimit`, `runlimit`, `exit`, …), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// What the last attempt asked for instead of the sweep file's limits.
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+    /// The attempts before the last that had a job, oldest first: how each ended and what it
+    /// asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<AttemptView>,
+}
+
+/// One earlier attempt of a point, as `status --json` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptView {
+    pub attempt: u32,
+    pub job_id: Option<String>,
+    pub state: State,
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    #[serde(default, skip_serializing_if = "Overrides::is_empty")]
+    pub overrides: Overrides,
+}
+
+impl AttemptView {
+    fn of(a: &AttemptRec) -> Self {
+        AttemptView {
+            attempt: a.attempt,
+            job_id: a.job_id.as_ref().map(|j| j.to_string()),
+            state: a.state,
+            exit_code: a.exit_code,
+            cause: a.cause,
+            overrides: a.overrides.clone(),
+        }
+    }
 }
 
 impl PointView {
@@ -53,6 +89,15 @@ impl PointView {
             exit_code: last.and_then(|a| a.exit_code),
             attempts: p.jobs(),
             error: last.and_then(|a| a.error.clone()),
+            cause: last.and_then(|a| a.cause),
+            overrides: last.map(|a| a.overrides.clone()).unwrap_or_default(),
+            earlier: p
+                .attempts
+                .iter()
+                .take(p.attempts.len().saturating_sub(1))
+                .filter(|a| a.job_id.is_some())
+                .map(AttemptView::of)
+                .collect(),
         }
     }
 
@@ -73,9 +118,89 @@ pub struct StatusView {
     #[serde(default)]
     pub points: Vec<PointView>,
     pub targets: BTreeMap<String, Counts>,
+    /// The first failed or lost points, and how many there are.
+    #[serde(default)]
+    pub problems: Vec<PointView>,
+    #[serde(default)]
+    pub problem_count: usize,
     /// When bsweep last heard from the scheduler about this sweep (unix seconds), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<f64>,
+}
+
+/// A [`StatusView`] without its points: what `status` and `list` need of a snapshot, read
+/// without holding a million points in memory.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusHead {
+    pub sweep: String,
+    pub id: String,
+    pub backend: BackendKind,
+    pub total: u64,
+    pub counts: Counts,
+    pub targets: BTreeMap<String, Counts>,
+    #[serde(default)]
+    pub problems: Vec<PointView>,
+    #[serde(default)]
+    pub problem_count: usize,
+    #[serde(default)]
+    pub excluded_hosts: Vec<String>,
+    #[serde(default)]
+    pub as_of: Option<f64>,
+}
+
+impl StatusHead {
+    /// Reads a snapshot's head; the points are parsed but not kept.
+    pub fn read(json: impl std::io::Read) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Skipping {
+            #[serde(flatten)]
+            head: StatusHead,
+            #[serde(default)]
+            #[allow(dead_code)] // parsed to be skipped, never read
+            points: serde::de::IgnoredAny,
+        }
+        serde_json::from_reader::<_, Skipping>(std::io::BufReader::new(json)).map(|s| s.head)
+    }
+
+    pub fn overview(&self) -> Overview {
+        Overview {
+            counts: self.counts.clone(),
+            targets: self.targets.clone(),
+            problems: self.problems.clone(),
+            problem_count: self.problem_count,
+            excluded_hosts: self.excluded_hosts.clone(),
+        }
+    }
+}
+
+/// Point `index` of a snapshot written by [`write_json`], found line by line (each point is on
+/// a line of its own): one point is read, not the million around it.
+pub fn snapshot_point(json: impl std::io::Read, index: u64) -> Option<PointView> {
+    use std::io::BufRead;
+    let prefix = format!("{{\"index\":{index},");
+    std::io::BufReader::new(json)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            l.starts_with(&prefix)
+                .then(|| serde_json::from_str(l).ok())
+                .flatten()
+        })
+}
+
+/// Every point of a snapshot written by [`write_json`], read line by line as the caller goes.
+pub fn snapshot_points(json: impl std::io::Read) -> impl Iterator<Item = PointView> {
+    use std::io::BufRead;
+    std::io::BufReader::new(json)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            l.starts_with("{\"index\":")
+                .then(|| serde_json::from_str(l).ok())
+                .flatten()
+        })
 }
 
 /// What `status` shows without listing every point.
@@ -86,6 +211,8 @@ pub struct Overview {
     /// The first [`PROBLEMS_SHOWN`] failed or lost points, and how many there are in all.
     pub problems: Vec<PointView>,
     pub problem_count: usize,
+    /// Hosts the sweep leaves out after they failed jobs (as its latest attempts do).
+    pub excluded_hosts: Vec<String>,
 }
 
 impl Overview {
@@ -93,6 +220,12 @@ impl Overview {
         self.counts.add(p.state());
         if let Some(label) = where_label(meta, p) {
             self.targets.entry(label).or_default().add(p.state());
+        }
+        // The list only grows, and each new attempt carries it whole: the longest is the latest.
+        if let Some(a) = p.last()
+            && a.overrides.exclude_hosts.len() > self.excluded_hosts.len()
+        {
+            self.excluded_hosts = a.overrides.exclude_hosts.clone();
         }
         if matches!(p.state(), State::Failed | State::Unknown) {
             self.problem_count += 1;
@@ -119,9 +252,17 @@ impl Overview {
     /// From a full view (a snapshot).
     pub fn of_view(v: &StatusView) -> Self {
         let problems: Vec<&PointView> = v.points.iter().filter(|p| p.is_problem()).collect();
+        let excluded_hosts = v
+            .points
+            .iter()
+            .map(|p| &p.overrides.exclude_hosts)
+            .max_by_key(|h| h.len())
+            .cloned()
+            .unwrap_or_default();
         Overview {
             counts: v.counts.clone(),
             targets: v.targets.clone(),
+            excluded_hosts,
             problem_count: problems.len(),
             problems: problems.into_iter().take(PROBLEMS_SHOWN).cloned().collect(),
         }
@@ -167,6 +308,7 @@ pub fn write_json(
         "counts": counts,
     });
     let (nl, ind) = if pretty { ("\n", "  ") } else { ("", "") };
+    // Each point on a line of its own, whatever `pretty` says: `snapshot_point` relies on it.
     let text = if pretty {
         serde_json::to_string_pretty(&head)
     } else {
@@ -187,15 +329,20 @@ pub fn write_json(
         let v = PointView::of(meta, &p);
         let sep = if first { "" } else { "," };
         first = false;
-        write!(out, "{sep}{nl}{ind}{ind}").map_err(ViewError::Write)?;
+        write!(out, "{sep}\n{ind}{ind}").map_err(ViewError::Write)?;
         serde_json::to_writer(&mut out, &v).map_err(w)?;
         o.add(meta, &p, Some(v));
     }
     check_count(meta, o.counts.total())?;
     let close = if first { "]" } else { "\n  ]" };
-    write!(out, "{}", if pretty { close } else { "]" }).map_err(ViewError::Write)?;
+    write!(out, "{}", if pretty { close } else { "\n]" }).map_err(ViewError::Write)?;
     write!(out, ",{nl}{ind}\"targets\": ").map_err(ViewError::Write)?;
     serde_json::to_writer(&mut out, &o.targets).map_err(w)?;
+    write!(out, ",{nl}{ind}\"problems\": ").map_err(ViewError::Write)?;
+    serde_json::to_writer(&mut out, &o.problems).map_err(w)?;
+    write!(out, ",{nl}{ind}\"problem_count\": {}", o.problem_count).map_err(ViewError::Write)?;
+    write!(out, ",{nl}{ind}\"excluded_hosts\": ").map_err(ViewError::Write)?;
+    serde_json::to_writer(&mut out, &o.excluded_hosts).map_err(w)?;
     if let Some(t) = as_of {
         write!(out, ",{nl}{ind}\"as_of\": {t}").map_err(ViewError::Write)?;
     }
@@ -204,13 +351,15 @@ pub fn write_json(
     Ok(o)
 }
 
-/// The label of where a point's last attempt went: the queue the scheduler reported, else the
-/// target it was placed on.
+/// The label of where a point's last attempt went: its target (`short`, `@hostgroup`,
+/// `gpu@hostgroup`, `local`), or, for a sweep that leaves the queue to the site, the queue the
+/// scheduler reported.
 pub fn where_label(meta: &SweepMeta, p: &PointRec) -> Option<String> {
     let a = p.last()?;
-    a.queue
-        .clone()
-        .or_else(|| meta.targets.get(a.target).cloned())
+    match meta.targets.get(a.target) {
+        Some(label) if label != "default" => Some(label.clone()),
+        label => a.queue.clone().or_else(|| label.cloned()),
+    }
 }
 
 /// A parameter value as JSON (numbers as numbers, strings as strings).
@@ -239,6 +388,52 @@ mod tests {
             remote_home: None,
             cluster_dir: None,
         }
+    }
+
+    #[test]
+    fn status_shows_each_attempts_cause_and_what_it_asked_for() {
+        let m = meta();
+        let mut pts: Vec<PointRec> = (0..3)
+            .map(|i| PointRec::new(i, vec![("a".into(), Value::Int(i as i64))]))
+            .collect();
+        let mut first = AttemptRec::found(1, "bsw-abc-00000-1".into(), 0, JobId::new("7"));
+        first.exit_code = Some(1);
+        first.cause = Some(Cause::MemLimit);
+        first.end(State::Failed, 2.0);
+        let mut second = AttemptRec::found(2, "bsw-abc-00000-2".into(), 0, JobId::new("8"));
+        second.overrides = Overrides {
+            memory_kb: Some(4 << 20),
+            exclude_hosts: vec!["n2".into()],
+            ..Overrides::default()
+        };
+        second.end(State::Done, 3.0);
+        pts[0].attempts = vec![first, second];
+        let mut buf = Vec::new();
+        let counts = Counts::of(&pts);
+        let o = write_json(
+            &m,
+            &counts,
+            None,
+            pts.iter().cloned().map(Ok),
+            &mut buf,
+            false,
+        )
+        .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let p0 = &json["points"][0];
+        assert_eq!(p0["overrides"]["memory_kb"], 4 << 20);
+        assert_eq!(p0["earlier"][0]["cause"], "memlimit");
+        assert_eq!(p0["earlier"][0]["job_id"], "7");
+        assert!(
+            p0.get("cause").is_none(),
+            "the last attempt did not fail: {p0}"
+        );
+        // Points with one attempt and nothing changed carry none of it.
+        let p1 = json["points"][1].as_object().unwrap();
+        assert!(!p1.contains_key("earlier") && !p1.contains_key("overrides"));
+        assert_eq!(o.excluded_hosts, ["n2"]);
+        let v: StatusView = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(Overview::of_view(&v), o);
     }
 
     #[test]
@@ -273,6 +468,12 @@ mod tests {
             assert_eq!(o.problem_count, 1);
             assert_eq!(Overview::of_view(&v), o);
             assert_eq!(v.points[0].params["a"], 0.5);
+            let head = StatusHead::read(&buf[..]).unwrap();
+            assert_eq!(head.overview(), o);
+            assert_eq!(head.as_of, Some(5.0));
+            let p1 = snapshot_point(&buf[..], 1).unwrap();
+            assert_eq!(p1, v.points[1]);
+            assert_eq!(snapshot_point(&buf[..], 9), None);
         }
         // A store missing points is damaged, not a shorter sweep.
         let two = pts[..2].iter().cloned().map(Ok);

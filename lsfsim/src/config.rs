@@ -55,6 +55,9 @@ pub struct Faults {
     pub bkill_fail: f64,
     pub visibility_delay_ms: u64,
     pub seed: u64,
+    /// Hosts that fail every job dispatched to them: the job exits 1 at once, its script not
+    /// run (a node with a broken mount or a full disk).
+    pub failing_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -25,6 +25,14 @@ fn usage_line(out: &mut String, label: &str, value: &str) {
 pub fn term_line(term: Option<Term>) -> Option<&'static str> {
     match term {
         Some(Term::Owner) => Some("TERM_OWNER: job killed by owner."),
+        // As in the job output of `shared/lsf/joboutput-term-memlimit-snippet.txt`.
+        Some(Term::MemLimit) => {
+            Some("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.")
+        }
+        // IBM's words for TERM_RUNLIMIT, in the form of the TERM_MEMLIMIT line.
+        Some(Term::RunLimit) => {
+            Some("TERM_RUNLIMIT: job killed after reaching LSF run time limit.")
+        }
         Some(Term::Lost) => None,
         None => None,
     }

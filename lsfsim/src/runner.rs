@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::faults::Rng;
 use crate::report::{self, Report};
 use crate::sched;
-use crate::state::{Job, Locked, Stat, Term};
+use crate::state::{Elem, Job, Locked, Stat, Term};
 use crate::{Ctx, sys};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -212,6 +212,35 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
         st.early_exit = Some((130, true));
         return Ok(st);
     }
+    if let Some(h) = e
+        .exec_hosts
+        .first()
+        .filter(|h| cfg.faults.failing_hosts.contains(h))
+    {
+        // The `failing_hosts` fault: this host fails every job before its script runs.
+        let mut err = err;
+        let _ = writeln!(err, "lsfsim: host {h} failed the job (fault failing_hosts)");
+        st.early_exit = Some((1, false));
+        return Ok(st);
+    }
+    let mut cmd = job_command(dir, job, e, &st.script, openlava);
+    cmd.stdout(out).stderr(err);
+    match cmd.spawn() {
+        Ok(c) => st.child = Some(c),
+        Err(err) => {
+            if let Ok(mut f) = OpenOptions::new().append(true).open(&st.out_path) {
+                let _ = writeln!(f, "lsfsim: cannot start bash: {err}");
+            }
+            st.early_exit = Some((127, false));
+        }
+    }
+    Ok(st)
+}
+
+/// The command that runs element `e` of `job`: bash on its script (OpenLava: in a job file),
+/// in its directory, with the submitter's environment and LSF's `LSB_*` variables.
+fn job_command(dir: &Path, job: &Job, e: &Elem, script: &str, openlava: bool) -> Command {
+    let index = e.index;
     let env: BTreeMap<String, String> = std::fs::read(sched::env_path(dir, job.id))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -224,10 +253,8 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
     let hosts = e.exec_hosts.join(" ");
     let mut cmd = Command::new(find_bash(&env));
     if openlava {
-        cmd.arg("-c").arg(openlava_job_file(
-            &sched::script_path(dir, job.id),
-            &st.script,
-        ));
+        cmd.arg("-c")
+            .arg(openlava_job_file(&sched::script_path(dir, job.id), script));
     } else {
         cmd.arg(sched::script_path(dir, job.id));
     }
@@ -250,8 +277,6 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
         )
         .env("LS_SUBCWD", &job.cwd)
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
         .process_group(0);
     if let Some(o) = &job.opts.out {
         cmd.env("LSB_OUTPUTFILE", o);
@@ -259,16 +284,7 @@ fn start(dir: &Path, cfg: &Config, job: &Job, pos: usize) -> Result<Started, Str
     if let Some(er) = &job.opts.err {
         cmd.env("LSB_ERRORFILE", er);
     }
-    match cmd.spawn() {
-        Ok(c) => st.child = Some(c),
-        Err(err) => {
-            if let Ok(mut f) = OpenOptions::new().append(true).open(&st.out_path) {
-                let _ = writeln!(f, "lsfsim: cannot start bash: {err}");
-            }
-            st.early_exit = Some((127, false));
-        }
-    }
-    Ok(st)
+    cmd
 }
 
 /// OpenLava's end of a job: the report, then the spooled output, then (with -e) the "PS:"
@@ -335,17 +351,50 @@ struct Usage {
     max_threads: u32,
 }
 
+/// Samples the job's processes into `u` and the live usage file bjobs reads; returns their
+/// memory now (KB).
+fn sample(pgid: i32, u: &mut Usage, usage_file: &Path) -> u64 {
+    let (s, pids) = sys::sample_group(pgid);
+    if s.procs > 0 {
+        u.samples += 1;
+        u.rss_sum_kb += s.rss_kb;
+        u.max_rss_kb = u.max_rss_kb.max(s.rss_kb);
+        u.max_swap_kb = u.max_swap_kb.max(s.vsize_kb);
+        u.max_procs = u.max_procs.max(s.procs);
+        u.max_threads = u.max_threads.max(s.threads);
+        let live = serde_json::json!({
+            "mem_kb": s.rss_kb,
+            "max_mem_kb": u.max_rss_kb,
+            "avg_mem_kb": u.rss_sum_kb / u.samples,
+            "cpu_secs": s.cpu_secs,
+            "pids": pids,
+        });
+        let tmp = usage_file.with_extension("usage.tmp");
+        if std::fs::write(&tmp, live.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, usage_file);
+        }
+    }
+    s.rss_kb
+}
+
 /// How the job's shell ended: its exit code (128 + N for a signal), whether bkill ended it,
 /// and the signal that killed the shell itself, if one did.
 struct Ended {
     code: i32,
     killed: bool,
     signal: Option<i32>,
+    /// Killed for going over its `-M` limit.
+    memlimit: bool,
+    /// Signalled at its run limit (LSF; OpenLava says nothing of it).
+    runlimit: bool,
 }
 
 /// Waits for the job, escalating a bkill (its marker file) to SIGTERM and then SIGKILL, and
 /// sampling memory for bjobs while it runs. OpenLava: at the job's run limit the job gets
 /// SIGUSR2 (a warning its job file survives), and ten limit-minutes later (WARN_TIME) SIGKILL.
+/// LSF: a job whose memory goes over its `-M` limit gets SIGINT, SIGTERM and SIGKILL, as
+/// LSF 10 kills it when it enforces the limit per job (`LSB_JOB_MEMLIMIT=Y`); at its run limit
+/// SIGUSR2 as OpenLava's, then SIGKILL ten limit-minutes later, without a job file that traps it.
 fn wait(
     dir: &Path,
     cfg: &Config,
@@ -356,12 +405,9 @@ fn wait(
 ) -> Ended {
     let pgid = child.id() as i32;
     let started = Instant::now();
-    let limit = if cfg.openlava() {
-        cfg.runlimit_ms(&job.queue, job.opts.runlimit_min)
-            .map(Duration::from_millis)
-    } else {
-        None
-    };
+    let limit = cfg
+        .runlimit_ms(&job.queue, job.opts.runlimit_min)
+        .map(Duration::from_millis);
     let warn_time = Duration::from_millis(cfg.runlimit_minute_ms.saturating_mul(10));
     let mut warned: Option<Instant> = None;
     let mut limit_killed = false;
@@ -370,6 +416,12 @@ fn wait(
     let grace = Duration::from_millis(cfg.kill_grace_ms);
     let mut kill_seen: Option<Instant> = None;
     let (mut termed, mut killed) = (false, false);
+    let mem_limit_kb = job
+        .opts
+        .mem_limit_mb
+        .filter(|_| !cfg.openlava())
+        .map(|mb| (mb * 1024.0) as u64);
+    let mut memlimit = false;
     let mut delay = Duration::from_millis(2);
     // The first sample comes at once: a short job may be gone before a second one.
     let mut last_sample = Instant::now()
@@ -411,25 +463,11 @@ fn wait(
         }
         if last_sample.elapsed() >= Duration::from_millis(200) {
             last_sample = Instant::now();
-            let (s, pids) = sys::sample_group(pgid);
-            if s.procs > 0 {
-                u.samples += 1;
-                u.rss_sum_kb += s.rss_kb;
-                u.max_rss_kb = u.max_rss_kb.max(s.rss_kb);
-                u.max_swap_kb = u.max_swap_kb.max(s.vsize_kb);
-                u.max_procs = u.max_procs.max(s.procs);
-                u.max_threads = u.max_threads.max(s.threads);
-                let live = serde_json::json!({
-                    "mem_kb": s.rss_kb,
-                    "max_mem_kb": u.max_rss_kb,
-                    "avg_mem_kb": u.rss_sum_kb / u.samples,
-                    "cpu_secs": s.cpu_secs,
-                    "pids": pids,
-                });
-                let tmp = usage_file.with_extension("usage.tmp");
-                if std::fs::write(&tmp, live.to_string()).is_ok() {
-                    let _ = std::fs::rename(&tmp, &usage_file);
-                }
+            let rss_kb = sample(pgid, u, &usage_file);
+            if mem_limit_kb.is_some_and(|l| rss_kb > l) && kill_seen.is_none() {
+                sys::kill_group(pgid, libc::SIGINT);
+                kill_seen = Some(Instant::now());
+                memlimit = true;
             }
         }
         std::thread::sleep(delay);
@@ -451,6 +489,8 @@ fn wait(
         code,
         killed: kill_seen.is_some() || marker.exists(),
         signal,
+        memlimit,
+        runlimit: warned.is_some() && !cfg.openlava(),
     }
 }
 
@@ -461,18 +501,24 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             code,
             killed,
             signal: None,
+            memlimit: false,
+            runlimit: false,
         },
         (Some(child), None) => wait(dir, cfg, &s.job, index, child, &mut u),
         (None, None) => Ended {
             code: 1,
             killed: false,
             signal: None,
+            memlimit: false,
+            runlimit: false,
         },
     };
     let Ended {
         code,
         killed,
         signal,
+        memlimit,
+        runlimit,
     } = ended;
     let (cpu, maxrss) = sys::rusage_children();
     let now = sys::now_ms();
@@ -493,7 +539,13 @@ fn finish(dir: &Path, cfg: &Config, id: u64, index: u32, mut s: Started) -> Resu
             // A job that shrugs off the signal and exits 0 still counts as killed.
             e.exit_code = Some(if code == 0 { 130 } else { code });
         }
-        e.term = killed.then_some(Term::Owner);
+        e.term = if memlimit {
+            Some(Term::MemLimit)
+        } else if runlimit && e.stat == Stat::Exit {
+            Some(Term::RunLimit)
+        } else {
+            killed.then_some(Term::Owner)
+        };
         e.cpu_secs = cpu;
         e.max_rss_kb = maxrss.max(u.max_rss_kb);
         e.avg_rss_kb = u.rss_sum_kb.checked_div(u.samples).unwrap_or(e.max_rss_kb);

@@ -120,8 +120,34 @@ fn dispatch(ctx: &Ctx, st: &mut State) {
     }
 }
 
-/// Hosts a job may run on: its -m request (groups expanded) or its queue's hosts.
+/// Hosts a job may run on: its -m request (groups expanded) or its queue's hosts, less those
+/// its -R strings rule out with `hname!=HOST`.
 pub fn eligible_hosts(ctx: &Ctx, job: &Job) -> Vec<String> {
+    let excluded = excluded_hosts(&job.opts.resreq);
+    let mut hosts = requested_hosts(ctx, job);
+    hosts.retain(|h| !excluded.contains(h));
+    hosts
+}
+
+/// The hosts `hname!=HOST` terms of resource requirement strings leave out.
+pub fn excluded_hosts(resreq: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in resreq {
+        for (i, _) in r.match_indices("hname!=") {
+            let name: String = r[i + "hname!=".len()..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn requested_hosts(ctx: &Ctx, job: &Job) -> Vec<String> {
     if job.opts.hosts_req.is_empty() {
         return ctx.cfg.queue_hosts(&job.queue);
     }

@@ -40,6 +40,14 @@ pub enum Term {
     Owner,
     /// The runner vanished (killed, machine crash); the job was killed and marked EXIT.
     Lost,
+    /// The job's memory went over its `-M` limit (LSF 10 enforcing it per job, as with
+    /// `LSB_JOB_MEMLIMIT=Y`): SIGINT, SIGTERM, SIGKILL, and `TERM_MEMLIMIT` in its report.
+    #[serde(rename = "MemLimit")]
+    MemLimit,
+    /// LSF (not OpenLava, which names no reason) ended the job at its run limit: SIGUSR2 at
+    /// the limit, SIGKILL ten limit-minutes later, and `TERM_RUNLIMIT` in its report.
+    #[serde(rename = "RunLimit")]
+    RunLimit,
 }
 
 /// Options fixed at submission (from #BSUB lines and the command line).

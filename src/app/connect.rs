@@ -1,5 +1,5 @@
 //! Reaching a sweep's scheduler: the only place that picks a transport (this machine or SSH),
-//! probes the cluster, checks the queues a sweep file names, resolves the remote directories,
+//! probes the cluster, checks the queues and partitions a sweep file names, resolves the remote directories,
 //! and builds the scheduler and engine of a recorded sweep (the composition root).
 
 use std::path::Path;
@@ -14,6 +14,7 @@ use crate::model::Clock;
 use crate::sched::AnySched;
 use crate::sched::local::LocalScheduler;
 use crate::sched::lsf::{self, BJOBS_MODE_SETTING, BjobsMode, LsfScheduler};
+use crate::sched::slurm::{self, SlurmScheduler};
 use crate::spec::{BackendKind, Spec, SpecError};
 use crate::store::{Store, SweepMeta};
 use crate::transport::local::LocalTransport;
@@ -71,26 +72,28 @@ pub async fn transport_of(home: &Home, meta: &SweepMeta) -> Result<AnyTransport,
     transport(home, meta.host.as_deref(), &spec).await
 }
 
-/// The remote home and the sweep's directory on the cluster, both absolute.
+/// The remote home and the directory the sweeps of a sweep file keep theirs in (each its own
+/// `NAME-ID`, see [`crate::layout::remote_sweep_dir`]), both absolute.
 pub struct RemoteDirs {
     pub home: String,
-    pub sweep: String,
+    pub base: String,
 }
 
-/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) and the
-/// sweep's name against it.
+/// Reads the remote home and resolves `[cluster] remote_dir` (default `~/.bsweep`) against it.
 pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, AppError> {
     let out = t.run("printf '%s' \"$HOME\"", b"").await?;
     let home = out.stdout.trim().to_string();
     if out.code != Some(0) || !home.starts_with('/') {
-        let said = match out.stderr.trim() {
-            "" => format!(
-                "the login shell exited {} and printed nothing on stderr (check `[cluster] init` and the login profile there)",
-                out.code
-                    .map_or("without a status".to_string(), |c| c.to_string())
-            ),
-            e => e.to_string(),
-        };
+        // The exit status always, and what the login shell said (a banner may be all of it).
+        let said = format!(
+            "the login shell gave {}{} (check `[cluster] init` and the login profile there)",
+            crate::sched::lsf::said(out.code, &out.stderr),
+            if home.is_empty() || home.starts_with('/') {
+                String::new()
+            } else {
+                format!(", and printed `{home}` for $HOME")
+            }
+        );
         return Err(ClusterError::NoHome {
             place: t.place(),
             said,
@@ -98,8 +101,8 @@ pub async fn remote_dirs(t: &AnyTransport, spec: &Spec) -> Result<RemoteDirs, Ap
         .into());
     }
     let remote_dir = spec.cluster.as_ref().and_then(|c| c.remote_dir.as_deref());
-    let sweep = crate::layout::remote_sweep_dir(&home, remote_dir, &spec.name)?;
-    Ok(RemoteDirs { home, sweep })
+    let base = crate::layout::remote_base(&home, remote_dir);
+    Ok(RemoteDirs { home, base })
 }
 
 /// The queues a sweep file names, each once.
@@ -148,48 +151,87 @@ fn missing_queue(
     spec.queue_error(queue, msg)
 }
 
-/// The scheduler of a recorded sweep, with the backend it names. For LSF, the bjobs mode is
-/// probed once and remembered in the sweep's store.
-pub async fn scheduler(store: &Store, clock: &Clock) -> Result<AnySched, AppError> {
-    let known = store
-        .setting(BJOBS_MODE_SETTING)?
-        .and_then(|m| serde_json::from_str::<BjobsMode>(&m).ok());
-    let (sched, probed) = scheduler_for(store.home(), store.meta(), known, clock).await?;
-    if let Some(mode) = probed {
-        remember_mode(store, mode)?;
+/// Probes a Slurm cluster in one round trip and refuses a sweep file it would refuse or never
+/// run (a partition it does not have, a time over a partition's MaxTime, an account or QOS the
+/// user may not use), as an error at the line that says it; `next` ends "Fix the sweep file
+/// and ...".
+pub async fn check_slurm(
+    t: &AnyTransport,
+    spec: &Spec,
+    next: &str,
+) -> Result<slurm::Probe, AppError> {
+    let probe = slurm::probe(t).await?;
+    if let Some(r) = slurm::probe::refusals(spec, &probe).into_iter().next() {
+        let msg = format!(
+            "Slurm on {} {}. Fix the sweep file and {next}",
+            t.place(),
+            r.message
+        );
+        return Err(spec.slurm_error(r.key, &r.value, msg).into());
     }
+    Ok(probe)
+}
+
+/// What a sweep's store keeps about its cluster, learned by probing it once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Known {
+    /// Which bjobs form an LSF cluster understands.
+    pub bjobs_mode: Option<BjobsMode>,
+    /// A Slurm cluster's array limit and accounting.
+    pub slurm: Option<slurm::Facts>,
+}
+
+impl Known {
+    /// What the sweep's store holds.
+    pub fn read(store: &Store) -> Result<Known, AppError> {
+        let get = |key: &str| -> Result<Option<String>, AppError> { Ok(store.setting(key)?) };
+        Ok(Known {
+            bjobs_mode: get(BJOBS_MODE_SETTING)?.and_then(|m| serde_json::from_str(&m).ok()),
+            slurm: get(slurm::FACTS_SETTING)?.and_then(|m| serde_json::from_str(&m).ok()),
+        })
+    }
+}
+
+/// The scheduler of a recorded sweep, with the backend it names. What it needs to know about
+/// the cluster is probed once and remembered in the sweep's store.
+pub async fn scheduler(store: &Store, clock: &Clock) -> Result<AnySched, AppError> {
+    let known = Known::read(store)?;
+    let (sched, probed) = scheduler_for(store.home(), store.meta(), known, clock).await?;
+    remember(store, &probed)?;
     Ok(sched)
 }
 
-/// The scheduler of the sweep `meta` describes; `known` is the bjobs mode already learned.
-/// Returns the mode when it had to be probed.
+/// The scheduler of the sweep `meta` describes, given what is `known` of its cluster. Returns
+/// what had to be probed.
 pub async fn scheduler_for(
     home: &Home,
     meta: &SweepMeta,
-    known: Option<BjobsMode>,
+    known: Known,
     clock: &Clock,
-) -> Result<(AnySched, Option<BjobsMode>), AppError> {
+) -> Result<(AnySched, Known), AppError> {
     let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
-    Ok(match meta.backend {
+    let mut probed = Known::default();
+    let sched = match meta.backend {
         BackendKind::Local => {
             // Without its own path bsweep still runs jobs, just without their peak memory.
             let sched = match std::env::current_exe() {
                 Ok(exe) => LocalScheduler::new(&spec).measured_by(exe),
                 Err(_) => LocalScheduler::new(&spec),
             };
-            (AnySched::Local(Box::new(sched)), None)
+            AnySched::Local(Box::new(sched))
         }
         BackendKind::Lsf => {
             let transport = transport(home, meta.host.as_deref(), &spec).await?;
-            let (mode, probed) = match known {
-                Some(m) => (m, None),
+            let mode = match known.bjobs_mode {
+                Some(m) => m,
                 None => {
                     let mode = lsf::probe(&transport, &[]).await?.mode;
-                    (mode, Some(mode))
+                    probed.bjobs_mode = Some(mode);
+                    mode
                 }
             };
             let jobs = cluster_jobs(home, meta)?;
-            let sched = LsfScheduler::new(
+            AnySched::Lsf(Box::new(LsfScheduler::new(
                 transport,
                 &spec,
                 mode,
@@ -197,10 +239,30 @@ pub async fn scheduler_for(
                 &jobs,
                 meta.cluster_dir.is_some(),
                 clock.clone(),
-            );
-            (AnySched::Lsf(Box::new(sched)), probed)
+            )))
         }
-    })
+        BackendKind::Slurm => {
+            let transport = transport(home, meta.host.as_deref(), &spec).await?;
+            let facts = match known.slurm {
+                Some(f) => f,
+                None => {
+                    let f = slurm::probe(&transport).await?.facts();
+                    probed.slurm = Some(f);
+                    f
+                }
+            };
+            let jobs = cluster_jobs(home, meta)?;
+            AnySched::Slurm(Box::new(SlurmScheduler::new(
+                transport,
+                &spec,
+                facts,
+                &jobs,
+                meta.cluster_dir.is_some(),
+                clock.clone(),
+            )))
+        }
+    };
+    Ok((sched, probed))
 }
 
 /// The sweep's directory where its jobs run: on the cluster, or this machine's.
@@ -211,12 +273,20 @@ pub fn cluster_jobs(home: &Home, meta: &SweepMeta) -> Result<JobPaths, AppError>
     })
 }
 
-/// Records which bjobs form the sweep's cluster understands.
-pub fn remember_mode(store: &Store, mode: BjobsMode) -> Result<(), AppError> {
-    store.put_setting(
-        BJOBS_MODE_SETTING,
-        &serde_json::to_string(&mode).unwrap_or_default(),
-    )?;
+/// Records what was learned about the sweep's cluster.
+pub fn remember(store: &Store, known: &Known) -> Result<(), AppError> {
+    if let Some(mode) = known.bjobs_mode {
+        store.put_setting(
+            BJOBS_MODE_SETTING,
+            &serde_json::to_string(&mode).unwrap_or_default(),
+        )?;
+    }
+    if let Some(facts) = known.slurm {
+        store.put_setting(
+            slurm::FACTS_SETTING,
+            &serde_json::to_string(&facts).unwrap_or_default(),
+        )?;
+    }
     Ok(())
 }
 

@@ -23,7 +23,10 @@ pub enum Kind {
 /// from its body. `None` reads standard input.
 pub fn read_capture(file: Option<&Path>) -> Result<String, AppError> {
     let text = match file {
-        Some(f) => std::fs::read_to_string(f).map_err(io("read", f))?,
+        Some(f) => std::fs::read_to_string(f).map_err(|source| AppError::Input {
+            path: f.to_path_buf(),
+            source,
+        })?,
         None => {
             let mut s = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)

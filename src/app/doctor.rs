@@ -1,12 +1,13 @@
 //! `doctor`: checks what a sweep file needs from its cluster (the connection, the login
-//! profile's `init`, the scheduler and the forms of its commands, queues, host groups, the
-//! remote directory) and says what to fix, one check at a time.
+//! profile's `init`, the scheduler and the forms of its commands, queues, host groups,
+//! partitions, accounts, the remote directory) and says what to fix, one check at a time.
 
 use std::path::Path;
 
 use super::connect::{self, Place};
 use super::{AppError, Ctx};
 use crate::sched::lsf::{self, BjobsMode};
+use crate::sched::slurm;
 use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{AnyTransport, Transport, batch_script, command_line, parse_batch};
@@ -114,8 +115,39 @@ pub async fn doctor(
     {
         check(init_check(&t, init).await?, show);
     }
-    let queues = connect::queues_of(&spec);
-    match lsf::probe(&t, &queues).await {
+    let checks = match spec.backend {
+        BackendKind::Lsf => lsf_checks(&t, &spec).await?,
+        BackendKind::Slurm => slurm_checks(&t, &spec).await,
+        BackendKind::Local => Vec::new(),
+    };
+    for c in checks {
+        check(c, show);
+    }
+    let dir = match &host {
+        Some(_) => connect::remote_dirs(&t, &spec).await?.base,
+        None => ctx
+            .home
+            .sweep(&spec.name)?
+            .dir()
+            .to_string_lossy()
+            .into_owned(),
+    };
+    check(dir_check(&t, &dir).await?, show);
+    if problems > 0 {
+        return Err(AppError::Problems {
+            problems,
+            file: file.to_path_buf(),
+            unreachable: false,
+        });
+    }
+    Ok(())
+}
+
+/// LSF's version and bjobs form, the queues and the host groups the file names.
+async fn lsf_checks(t: &AnyTransport, spec: &Spec) -> Result<Vec<Check>, AppError> {
+    let mut out = Vec::new();
+    let queues = connect::queues_of(spec);
+    match lsf::probe(t, &queues).await {
         Ok(probe) => {
             let version = probe
                 .lsid
@@ -127,13 +159,10 @@ pub async fn doctor(
                 BjobsMode::Delimited => "-o ... delimiter (no -json)",
                 BjobsMode::Table => "the plain -w table (no -o)",
             };
-            check(
-                ok(
-                    "LSF",
-                    format!("{}; bjobs is read with {how}", version.trim()),
-                ),
-                show,
-            );
+            out.push(ok(
+                "LSF",
+                format!("{}; bjobs is read with {how}", version.trim()),
+            ));
             for q in &queues {
                 let c = if let Some((_, said)) = probe.missing_queues.iter().find(|(m, _)| m == q) {
                     problem(
@@ -154,39 +183,157 @@ pub async fn doctor(
                         ),
                     }
                 };
-                check(c, show);
+                out.push(c);
             }
         }
-        Err(e) => check(
-            problem(
-                "LSF",
-                crate::error_chain(&e),
-                "make bsub/bjobs reachable in a login shell there, or set [cluster] init (e.g. \"source /etc/profile.d/lsf.sh\")",
-            ),
-            show,
-        ),
+        Err(e) => out.push(problem(
+            "LSF",
+            crate::error_chain(&e),
+            "make bsub/bjobs reachable in a login shell there, or set [cluster] init (e.g. \"source /etc/profile.d/lsf.sh\")",
+        )),
     }
     for h in spec.lsf.targets.iter().filter_map(|t| t.hosts.clone()) {
-        check(host_group_check(&t, &h).await?, show);
+        out.push(host_group_check(t, &h).await?);
     }
-    let dir = match &host {
-        Some(_) => connect::remote_dirs(&t, &spec).await?.sweep,
-        None => ctx
-            .home
-            .sweep(&spec.name)?
-            .dir()
-            .to_string_lossy()
-            .into_owned(),
+    Ok(out)
+}
+
+/// Slurm's version and settings, accounting, the partitions, account and QOS the file names,
+/// and the array limit, from one probe.
+async fn slurm_checks(t: &AnyTransport, spec: &Spec) -> Vec<Check> {
+    let probe = match slurm::probe(t).await {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![problem(
+                "Slurm",
+                crate::error_chain(&e),
+                "make sbatch/squeue reachable in a login shell there (PATH, SLURM_CONF), or set \
+                 [cluster] init (e.g. \"module load slurm\")",
+            )];
+        }
     };
-    check(dir_check(&t, &dir).await?, show);
-    if problems > 0 {
-        return Err(AppError::Problems {
-            problems,
-            file: file.to_path_buf(),
-            unreachable: false,
+    let c = &probe.config;
+    let mut out = vec![ok(
+        "Slurm",
+        format!(
+            "{} (cluster {}); MinJobAge {}; MaxArraySize {}",
+            c.version.as_deref().unwrap_or("unknown version"),
+            c.cluster_name.as_deref().unwrap_or("unnamed"),
+            c.min_job_age_seconds
+                .map_or_else(|| "unknown".to_string(), |s| format!("{s} s")),
+            c.max_array_size
+                .map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+        ),
+    )];
+    if !probe.accounting {
+        out.push(Check {
+            what: "accounting".into(),
+            outcome: Outcome::Warning(
+                "Slurm keeps no accounting database there (sacct has nothing): exit codes of \
+                 failed jobs, their peak memory and exact times stay unknown, and a job squeue \
+                 has forgotten counts as lost"
+                    .into(),
+            ),
         });
     }
-    Ok(())
+    let refused = slurm::probe::refusals(spec, &probe);
+    let said = |key: &str, value: &str| {
+        refused
+            .iter()
+            .find(|r| r.key == key && r.value == value)
+            .map(|r| format!("Slurm {}", r.message))
+    };
+    let parts = spec.slurm.targets.iter().filter_map(|t| t.queue.as_deref());
+    for p in parts {
+        out.push(partition_check(
+            p,
+            probe.partitions.as_deref(),
+            said("partition", p),
+        ));
+    }
+    for r in refused.iter().filter(|r| r.key == "time") {
+        out.push(problem(
+            format!("time limit {}", r.value),
+            format!("Slurm {}", r.message),
+            "lower `time` in [slurm], or use a partition that allows it",
+        ));
+    }
+    for (key, value) in [("account", &spec.slurm.account), ("qos", &spec.slurm.qos)] {
+        let Some(value) = value else { continue };
+        let what = format!("{key} {value}");
+        out.push(match (said(key, value), &probe.associations) {
+            (Some(why), _) => problem(
+                what,
+                why,
+                "`sacctmgr show assoc user=$USER` there lists your accounts and QOS",
+            ),
+            (None, None) => Check {
+                what,
+                outcome: Outcome::NotChecked("sacctmgr gave no associations".into()),
+            },
+            (None, Some(_)) => ok(what, "ok"),
+        });
+    }
+    if spec.slurm.array {
+        out.push(array_check(spec, &probe));
+    }
+    out
+}
+
+/// One partition the file names: `refused` is why the cluster refuses it, if it does.
+fn partition_check(
+    p: &str,
+    partitions: Option<&[slurm::probe::Partition]>,
+    refused: Option<String>,
+) -> Check {
+    let what = format!("partition {p}");
+    match (partitions, refused) {
+        (_, Some(why)) => problem(what, why, "use one of the partitions `sinfo` lists there"),
+        (None, _) => Check {
+            what,
+            outcome: Outcome::NotChecked("scontrol listed no partitions".into()),
+        },
+        (Some(all), None) => {
+            let part = all.iter().find(|x| x.name == p);
+            let state = part.map_or("", |x| x.state.as_str());
+            let max = part
+                .and_then(|x| x.max_time_seconds)
+                .map_or_else(|| "unlimited".to_string(), slurm::probe::duration);
+            if state == "UP" {
+                ok(what, format!("up, MaxTime {max}"))
+            } else {
+                problem(
+                    what,
+                    format!("its state is {state}: jobs sent there wait"),
+                    "use a partition that is up, or wait until it is",
+                )
+            }
+        }
+    }
+}
+
+/// Whether the cluster takes job arrays of the size the file asks for.
+fn array_check(spec: &Spec, probe: &slurm::Probe) -> Check {
+    let c = &probe.config;
+    let asked = spec.slurm.max_array_size;
+    let on = slurm::profile_on(spec, &probe.facts()).arrays;
+    match (on, c.max_array_size) {
+        (None, _) => problem(
+            "job arrays",
+            "the cluster allows none (MaxArraySize 0 or 1)",
+            "set array = false in [slurm]",
+        ),
+        (Some(n), max) if asked.is_some_and(|a| a > n) => Check {
+            what: "job arrays".into(),
+            outcome: Outcome::Warning(format!(
+                "max_array_size {} is more than Slurm there allows (MaxArraySize {}): \
+                 arrays are split at {n} points",
+                asked.unwrap_or_default(),
+                max.map_or_else(|| "unknown".into(), |m| m.to_string())
+            )),
+        },
+        (Some(n), _) => ok("job arrays", format!("up to {n} points each")),
+    }
 }
 
 /// Whether `[cluster] init` succeeds in the login shell (the transport runs it before every

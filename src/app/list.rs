@@ -48,11 +48,11 @@ fn entry(ctx: &Ctx, name: &str) -> Result<Entry, AppError> {
                 followed_by: None,
             }
         }
-        Look::Snapshot { view, pid } => Entry {
-            id: view.id.clone(),
-            backend: view.backend,
-            total: view.total,
-            counts: view.counts.clone(),
+        Look::Snapshot { head, pid, .. } => Entry {
+            id: head.id.clone(),
+            backend: head.backend,
+            total: head.total,
+            counts: head.counts.clone(),
             followed_by: pid.parse().ok(),
         },
     })

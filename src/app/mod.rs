@@ -16,7 +16,9 @@ pub mod login;
 pub mod logs;
 pub mod plan;
 pub mod recover;
+pub mod report;
 pub mod status;
+pub mod summary;
 pub mod swap;
 
 use std::path::PathBuf;
@@ -80,6 +82,10 @@ pub enum ClusterError {
         dir: String,
         said: String,
     },
+    #[error(
+        "the sweep directories tried on {place} belong to other sweeps: {dirs}; launch again (nothing was recorded), or set [cluster] remote_dir to another directory"
+    )]
+    RemoteDirTaken { place: String, dirs: String },
     #[error("`date` on {place} could not read the scheduler's times: {said}")]
     Date { place: String, said: String },
 }
@@ -114,6 +120,10 @@ pub enum AppError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
+    Summary(#[from] crate::summary::SummaryError),
+    #[error(transparent)]
+    Results(#[from] crate::summary::ResultsError),
+    #[error(transparent)]
     View(#[from] crate::view::ViewError),
     #[error(transparent)]
     Login(#[from] login::LoginError),
@@ -136,6 +146,16 @@ pub enum AppError {
     },
     #[error("cannot write to standard output")]
     Stdout(#[source] std::io::Error),
+    /// A file the user named cannot be read (bad input, not a failure of bsweep).
+    #[error("cannot read {}", path.display())]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The figures shown are as of the last contact: the cluster was not reached now.
+    #[error("the cluster was not reached; the figures shown are as of the last contact")]
+    Offline(#[source] Box<AppError>),
     #[error(transparent)]
     Unfinished(#[from] Unfinished),
     /// `doctor` found things to fix (it showed each with what to do).

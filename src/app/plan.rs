@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{AppError, Ctx, check_bound, check_size};
 use crate::engine::placement;
 use crate::layout::{DEFAULT_REMOTE_DIR, JobPaths};
-use crate::model::names;
+use crate::model::{Overrides, names};
 use crate::sched::{Dialect, Profile, script};
 use crate::spec::{Point, Spec, Value};
 
@@ -89,6 +89,7 @@ impl Plan {
                         out_dir: &out,
                         target: &self.profile.targets[t],
                         workdir_base: workdir_base.as_deref(),
+                        overrides: &Overrides::default(),
                     },
                 );
                 PlannedJob {

@@ -24,7 +24,8 @@ pub async fn recover(ctx: &Ctx, name: &str) -> Result<Recovered, AppError> {
     let spec = Spec::from_toml(&meta.spec_text, &meta.source)?;
     let rebuild = Store::begin_rebuild(&ctx.home, name, "recover")?;
     let clock = Clock::system();
-    let (mut sched, probed) = connect::scheduler_for(&ctx.home, &meta, None, &clock).await?;
+    let (mut sched, probed) =
+        connect::scheduler_for(&ctx.home, &meta, connect::Known::default(), &clock).await?;
     let mut points: Vec<PointRec> = spec
         .points()
         .map(|p| PointRec::new(p.index, p.params))
@@ -44,9 +45,7 @@ pub async fn recover(ctx: &Ctx, name: &str) -> Result<Recovered, AppError> {
         source,
     })?;
     let store = rebuild.finish(meta, points)?;
-    if let Some(mode) = probed {
-        connect::remember_mode(&store, mode)?;
-    }
+    connect::remember(&store, &probed)?;
     let mut engine = Engine::new(store, sched, Box::new(Silent), clock)?;
     // Learn the states of what was found now, so the recovered store is current.
     engine.poll_once().await?;

@@ -12,12 +12,17 @@ use crate::layout::Home;
 use crate::model::{Clock, State};
 use crate::spec::BackendKind;
 use crate::store::{Store, StoreError};
-use crate::view::{Overview, StatusView};
+use crate::view::{Overview, StatusHead};
 
 /// A sweep opened to look at it, or the snapshot of the bsweep that holds it.
 pub enum Look {
     Owned(Box<Store>),
-    Snapshot { view: Box<StatusView>, pid: String },
+    /// `path` is the holder's `status.json`; `head` its counts and problems.
+    Snapshot {
+        head: Box<StatusHead>,
+        path: std::path::PathBuf,
+        pid: String,
+    },
 }
 
 /// Opens a sweep to look at it; when another bsweep holds it, reads that holder's snapshot.
@@ -26,8 +31,8 @@ pub fn look(home: &Home, name: &str) -> Result<Look, AppError> {
         Ok(store) => Ok(Look::Owned(Box::new(store))),
         Err(StoreError::InUse { pid, .. }) => {
             let path = home.sweep(name)?.status();
-            let text = match fs::read(&path) {
-                Ok(t) => t,
+            let file = match fs::File::open(&path) {
+                Ok(f) => f,
                 // The holder has not written one yet (it is recording or just started).
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(StoreError::Recording {
@@ -38,10 +43,11 @@ pub fn look(home: &Home, name: &str) -> Result<Look, AppError> {
                 }
                 Err(e) => return Err(super::io("read", &path)(e)),
             };
-            let view = serde_json::from_slice(&text)
+            let head = StatusHead::read(file)
                 .map_err(|e| super::io("read", &path)(std::io::Error::other(e)))?;
             Ok(Look::Snapshot {
-                view: Box::new(view),
+                head: Box::new(head),
+                path,
                 pid,
             })
         }
@@ -97,20 +103,20 @@ pub async fn status(
     json: Option<&mut dyn Write>,
 ) -> Result<Status, AppError> {
     let store = match look(&ctx.home, name)? {
-        Look::Snapshot { view, pid } => {
+        Look::Snapshot { head, path, pid } => {
             if let Some(out) = json {
-                serde_json::to_writer_pretty(&mut *out, &*view)
-                    .map_err(|e| AppError::Stdout(e.into()))?;
-                writeln!(out).map_err(AppError::Stdout)?;
+                // The snapshot is the view: copied as it is, never held in memory.
+                let mut f = fs::File::open(&path).map_err(super::io("read", &path))?;
+                std::io::copy(&mut f, out).map_err(AppError::Stdout)?;
             }
             return Ok(Status {
-                sweep: view.sweep.clone(),
-                id: view.id.clone(),
-                backend: view.backend,
-                total: view.total,
-                overview: Overview::of_view(&view),
+                sweep: head.sweep.clone(),
+                id: head.id.clone(),
+                backend: head.backend,
+                total: head.total,
+                overview: head.overview(),
                 source: Source::Followed { pid },
-                as_of: view.as_of,
+                as_of: head.as_of,
             });
         }
         Look::Owned(store) => *store,

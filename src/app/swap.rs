@@ -32,14 +32,41 @@ pub async fn swap_spec(
         }
         .into()
     };
+    same_sweep(&old, &new, meta.count).map_err(|(field, why)| refuse(field, why))?;
+    let (had, now) = (Profile::of(&old).labels(), Profile::of(&new).labels());
+    let used = targets_used(store, had.len())?;
+    same_targets(&used, &had, &now, new.backend).map_err(|(field, why)| refuse(field, why))?;
+    let next = "try again (the sweep is unchanged)";
+    match new.backend {
+        BackendKind::Lsf => {
+            let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
+            connect::check_lsf(&t, &new, next).await?;
+        }
+        BackendKind::Slurm => {
+            let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
+            connect::check_slurm(&t, &new, next).await?;
+        }
+        BackendKind::Local => {}
+    }
+    let text = fs::read_to_string(file).map_err(io("read", file))?;
+    let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    store.replace_spec(source, text, now)?;
+    Ok(store.paths().spec_history())
+}
+
+/// Why a file is not the same sweep: (field, what differs).
+type Differs = (&'static str, String);
+
+/// The same name, backend, cluster and every point's parameters.
+fn same_sweep(old: &Spec, new: &Spec, count: u64) -> Result<(), Differs> {
     if new.name != old.name {
-        return Err(refuse(
+        return Err((
             "name",
             format!("is `{}`, but this is sweep `{}`", new.name, old.name),
         ));
     }
     if new.backend != old.backend {
-        return Err(refuse(
+        return Err((
             "backend",
             format!("differs from the sweep's ({:?})", old.backend).to_lowercase(),
         ));
@@ -49,16 +76,16 @@ pub async fn swap_spec(
             .as_ref()
             .map(|c| (c.host.clone(), c.remote_dir.clone()))
     };
-    if where_(&new) != where_(&old) {
-        return Err(refuse(
+    if where_(new) != where_(old) {
+        return Err((
             "cluster",
             "names another host or remote_dir than the sweep's jobs use".into(),
         ));
     }
-    if new.count() != meta.count {
-        return Err(refuse(
+    if new.count() != count {
+        return Err((
             "grid",
-            format!("gives {} points, the sweep has {}", new.count(), meta.count),
+            format!("gives {} points, the sweep has {count}", new.count()),
         ));
     }
     if let Some((a, b)) = old
@@ -67,7 +94,7 @@ pub async fn swap_spec(
         .find(|(a, b)| a.params != b.params)
     {
         let show = |p: &Point| p.params.iter().map(|(k, v)| format!("{k}={v}")).join(" ");
-        return Err(refuse(
+        return Err((
             "grid",
             format!(
                 "point {} would change from `{}` to `{}`",
@@ -77,13 +104,15 @@ pub async fn swap_spec(
             ),
         ));
     }
-    // Attempts refer to targets by position: a target that has had a job keeps its place. One
-    // that never got one (the scheduler refused it) may be replaced, and new ones may follow.
-    let (had, now) = (Profile::of(&old).labels(), Profile::of(&new).labels());
-    let mut used = vec![false; had.len()];
+    Ok(())
+}
+
+/// Which of the sweep's `n` targets have had a job (or an open intent, whose job the
+/// scheduler may not have named yet).
+fn targets_used(store: &Store, n: usize) -> Result<Vec<bool>, AppError> {
+    let mut used = vec![false; n];
     for p in store.points() {
         for a in &p?.attempts {
-            // An open intent may have a job the scheduler has not named yet.
             if (a.job_id.is_some() || a.is_intent())
                 && let Some(u) = used.get_mut(a.target)
             {
@@ -91,12 +120,24 @@ pub async fn swap_spec(
             }
         }
     }
-    let table = match new.backend {
+    Ok(used)
+}
+
+/// Attempts refer to targets by position: a target that has had a job keeps its place. One
+/// that never got one (the scheduler refused it) may be replaced, and new ones may follow.
+fn same_targets(
+    used: &[bool],
+    had: &[String],
+    now: &[String],
+    backend: BackendKind,
+) -> Result<(), Differs> {
+    let table = match backend {
         BackendKind::Local => "local",
         BackendKind::Lsf => "lsf",
+        BackendKind::Slurm => "slurm",
     };
     if let Some(i) = (0..had.len()).find(|&i| used[i] && now.get(i) != Some(&had[i])) {
-        return Err(refuse(
+        return Err((
             table,
             format!(
                 "has the targets {}, but target {} of the sweep, `{}`, has had jobs and must stay at that place (targets that never got a job may be replaced; new ones may follow)",
@@ -107,7 +148,7 @@ pub async fn swap_spec(
         ));
     }
     if now.len() < had.len() {
-        return Err(refuse(
+        return Err((
             table,
             format!(
                 "has {} targets, the sweep {}; targets may be replaced or added, not removed",
@@ -116,12 +157,5 @@ pub async fn swap_spec(
             ),
         ));
     }
-    if new.backend == BackendKind::Lsf {
-        let t = connect::transport(&ctx.home, meta.host.as_deref(), &new).await?;
-        connect::check_lsf(&t, &new, "try again (the sweep is unchanged)").await?;
-    }
-    let text = fs::read_to_string(file).map_err(io("read", file))?;
-    let source = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    store.replace_spec(source, text, now)?;
-    Ok(store.paths().spec_history())
+    Ok(())
 }

@@ -151,10 +151,39 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// What won: the points grouped by their parameters (all but those averaged over), each
+    /// group's mean, std, min, max and 95 % interval of every metric, best first; then each
+    /// parameter's effect. Collects the results first when they are missing or out of date.
+    Summary {
+        sweep: String,
+        #[command(flatten)]
+        rank: RankArgs,
+        /// Groups the table shows (0: all; default: `[summary] top`, else 10).
+        #[arg(long, value_name = "K")]
+        top: Option<usize>,
+        /// Every group and effect as JSON.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// One CSV row per group.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Write one self-contained HTML page of the sweep: the summary, the parameters' effects,
+    /// plots, a timeline of the jobs, run time and memory per target, the failed points.
+    Report {
+        sweep: String,
+        /// Output file (default: <sweep>-report.html in the current directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        rank: RankArgs,
+    },
     /// Rebuild a sweep whose store is damaged, from its record, its job scripts, the scheduler
     /// (jobs found by name) and the jobs' outputs; then `resume` goes on from there.
     Recover { sweep: String },
-    /// Forget a sweep: its record, scripts and local outputs. Refuses while points are in flight.
+    /// Forget a sweep: its record, scripts and local outputs, and its directory on the cluster
+    /// when it is the sweep's own (else it says which it kept). Refuses while points are in
+    /// flight.
     Delete {
         sweep: String,
         /// Delete even with points in flight (their jobs are not cancelled).
@@ -216,4 +245,24 @@ pub struct PlaceArgs {
     /// (when bsweep runs on the login node itself).
     #[arg(long, conflicts_with = "host")]
     pub here: bool,
+}
+
+/// How `summary` and `report` rank and group the points; each flag overrides the sweep file's
+/// `[summary]` key.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RankArgs {
+    /// The metric that ranks the groups (default: `[summary] metric`; without one, none).
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+    /// Higher is better (the default, unless `[summary] goal` says "min" for its metric).
+    #[arg(long, conflicts_with = "min")]
+    pub max: bool,
+    /// Lower is better.
+    #[arg(long)]
+    pub min: bool,
+    /// Parameters averaged over instead of grouped by, comma-separated (default: `[summary]
+    /// over`, else `repeat` when the sweep repeats its points); `--over ''` groups by every
+    /// parameter.
+    #[arg(long, value_name = "P,...", value_delimiter = ',')]
+    pub over: Option<Vec<String>>,
 }

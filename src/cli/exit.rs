@@ -42,11 +42,17 @@ fn store(e: &StoreError) -> Exit {
 /// The exit code of an error.
 pub fn of(e: &AppError) -> Exit {
     match e {
-        AppError::Spec(_) | AppError::Usage(_) | AppError::Name(_) => Exit::BadInput,
+        AppError::Spec(_)
+        | AppError::Usage(_)
+        | AppError::Name(_)
+        | AppError::Input { .. }
+        | AppError::Login(crate::app::login::LoginError::NoTerminal { .. }) => Exit::BadInput,
+        AppError::Offline(_) => Exit::Unreachable,
         AppError::Store(s)
         | AppError::Engine(EngineError::Store(s))
         | AppError::View(crate::view::ViewError::Store(s)) => store(s),
         AppError::InFlight(_) => Exit::Conflict,
+        AppError::Summary(s) if s.is_usage() => Exit::BadInput,
         AppError::Unfinished(_) => Exit::Unfinished,
         AppError::Transport(_) | AppError::Login(_) => Exit::Unreachable,
         AppError::Sched(s)

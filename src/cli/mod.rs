@@ -5,6 +5,7 @@ pub mod args;
 pub mod exit;
 pub mod progress;
 pub mod render;
+mod results;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser};
 
-pub use self::args::{Cli, Command, DebugCommand, ParseKind, PlaceArgs};
+pub use self::args::{Cli, Command, DebugCommand, ParseKind, PlaceArgs, RankArgs};
 use self::exit::Exit;
 use self::progress::{JsonLines, Progress};
 use crate::app::connect::Place;
@@ -148,12 +149,28 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             raw,
         } => logs(&ctx, &sweep, index, stderr, lines, raw).await,
         Command::Collect { sweep, output } => collect(&ctx, &sweep, output).await,
-        Command::Delete { sweep, force } => {
-            let what = match app::delete::delete(&ctx, &sweep, force)? {
-                app::delete::Deleted::Sweep => "",
-                app::delete::Deleted::Damaged => " (its store was damaged)",
+        Command::Summary {
+            sweep,
+            rank,
+            top,
+            json,
+            csv,
+        } => {
+            let format = match (json, csv) {
+                (true, _) => results::Format::Json,
+                (_, true) => results::Format::Csv,
+                _ => results::Format::Text,
             };
-            out(format!("deleted sweep {sweep}{what}\n"))
+            summary(&ctx, &sweep, asked(&rank, top), format).await
+        }
+        Command::Report {
+            sweep,
+            output,
+            rank,
+        } => report(&ctx, &sweep, asked(&rank, None), output).await,
+        Command::Delete { sweep, force } => {
+            let deleted = app::delete::delete(&ctx, &sweep, force).await?;
+            out(render::deleted_text(&sweep, &deleted))
         }
         Command::Recover { sweep } => recover(&ctx, &sweep).await,
         Command::Debug(DebugCommand::Parse {
@@ -390,7 +407,8 @@ fn finish(followed: Followed) -> Result<(), AppError> {
                     "{counts}; every point is submitted: bsweep (pid {pid}) follows them in the background for retries"
                 )),
                 (Some(pid), n) => note(format!(
-                    "{counts}; {n} point(s) wait for a free slot: bsweep (pid {pid}) follows them in the background"
+                    "{counts}; {} wait for a free slot: bsweep (pid {pid}) follows them in the background",
+                    render::points(n)
                 )),
                 (None, _) => note(format!("{counts}; every point is submitted")),
             }
@@ -409,22 +427,88 @@ fn finish(followed: Followed) -> Result<(), AppError> {
 
 fn login(ctx: &Ctx, host: &str, check: bool, close: bool) -> Result<(), AppError> {
     use app::login::Login;
-    if !check && !close {
+    let announce = |resolved: &str| {
         note(format!(
-            "opening a connection to {host} (type your password and one-time code if asked)"
-        ));
-    }
-    let said = match app::login::login(ctx, host, check, close)? {
-        Login::AlreadyOpen => {
-            format!("a live connection to {host} is open; bsweep commands reuse it")
-        }
-        Login::Opened => format!(
-            "connected to {host}; bsweep commands reuse this connection while it lasts (`bsweep login {host} --close` ends it)"
-        ),
-        Login::Closed => format!("closed the connection to {host}"),
-        Login::NoneOpen => format!("no open connection to {host}"),
+            "opening a connection to {host} ({resolved}): type your password and one-time code when ssh asks"
+        ))
     };
-    out(format!("{said}\n"))
+    let said = match app::login::login(ctx, host, check, close, announce)? {
+        Login::AlreadyOpen(c) => login_open_text(host, &c),
+        Login::Opened(c) => login_opened_text(host, &c),
+        Login::Closed => format!("closed the connection to {host}\n"),
+        Login::NoneOpen => format!("no open connection to {host}\n"),
+    };
+    out(said)
+}
+
+/// What `bsweep login` says after a login: the lifetime, the socket, how to share it.
+fn login_opened_text(host: &str, c: &app::login::Connection) -> String {
+    let persist = match c.life {
+        app::login::Life::Login { persist, .. } | app::login::Life::Key { persist } => persist,
+    };
+    let mut t = format!(
+        "connected to {host} ({}); bsweep commands reuse this connection\n\
+         it stays open while in use and closes after {} with nothing using it (or when the \
+         network or the site drops it): `bsweep login {host} --check` shows the time left, \
+         `bsweep login {host} --close` ends it\n",
+        c.resolved,
+        span(persist)
+    );
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+/// What `bsweep login` (`--check`) says of a connection that is open.
+fn login_open_text(host: &str, c: &app::login::Connection) -> String {
+    let mut t = format!("a live connection to {host} ({}) is open", c.resolved);
+    match c.life {
+        app::login::Life::Login { persist, age, left } => {
+            if let Some(age) = age {
+                t.push_str(&format!(", opened {} ago", span(age)));
+            }
+            if left.is_zero() {
+                t.push_str(&format!(
+                    "; it closes after {} unused and may close at any moment",
+                    span(persist)
+                ));
+            } else {
+                t.push_str(&format!(
+                    "; it closes after {} unused: {} left if nothing uses it",
+                    span(persist),
+                    span(left)
+                ));
+            }
+        }
+        app::login::Life::Key { persist } => t.push_str(&format!(
+            "; bsweep opened it with your key (it closes after {} unused, and bsweep opens a new one when needed)",
+            span(persist)
+        )),
+    }
+    t.push('\n');
+    t.push_str(&login_share_text(host, c));
+    t
+}
+
+/// A connection's lifetime in words: `8 h`, `7 h 58 min`, `12 min`, `40 s`.
+fn span(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60) {
+        (0, 0) => format!("{s} s"),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+fn login_share_text(host: &str, c: &app::login::Connection) -> String {
+    let snippet: String = c.snippet.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "socket: {}\n\
+         use it from your own ssh, with no new password or code: {}\n\
+         or make every `ssh {host}` use it while it is open: add to your ssh config (~/.ssh/config)\n{snippet}",
+        c.socket.display(),
+        c.share
+    )
 }
 
 async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), AppError> {
@@ -442,7 +526,7 @@ async fn status(ctx: &Ctx, name: &str, json: bool, watch: bool) -> Result<(), Ap
         if let app::status::Source::Stale { error } = s.source {
             // The figures were shown with their age; the exit code says the cluster was not
             // reached.
-            return Err(*error);
+            return Err(AppError::Offline(error));
         }
         if !watch || s.settled() {
             return Ok(());
@@ -486,6 +570,12 @@ async fn logs(
         .unwrap_or(crate::spec::BackendKind::Local);
     let l = app::logs::logs(ctx, name, index, stderr, lines, raw).await?;
     let Some(tail) = l.text else {
+        if let Some(why) = &l.never_ran {
+            note(format!(
+                "bsweep: point {index} of sweep {name} never ran ({why})"
+            ));
+            return Ok(());
+        }
         let file = l
             .path
             .file_name()
@@ -510,6 +600,12 @@ async fn logs(
             l.path.display()
         ));
     }
+    if tail.peeked {
+        note(format!(
+            "bsweep: {} is written when the job ends; these are the lines the scheduler shows of it running (bpeek)",
+            l.path.display()
+        ));
+    }
     if let (Some(p), true) = (&l.report_file, raw) {
         note(format!(
             "bsweep: the scheduler's report of this array element is in {}",
@@ -521,55 +617,128 @@ async fn logs(
 
 async fn collect(ctx: &Ctx, name: &str, output: Option<PathBuf>) -> Result<(), AppError> {
     let c = app::collect::collect(ctx, name, output).await?;
-    if c.fetched > 0 || !c.missing.is_empty() {
-        note(format!("fetched {} file(s) from the cluster", c.fetched));
+    for line in render::collect_notes(&c) {
+        note(line);
     }
-    for m in c.missing.iter().take(10) {
-        note(format!("missing on the cluster: {m}"));
+    Ok(())
+}
+
+/// The command line's ranking flags as the use cases take them.
+fn asked(rank: &RankArgs, top: Option<usize>) -> app::summary::Asked {
+    app::summary::Asked {
+        metric: rank.metric.clone(),
+        goal: match (rank.max, rank.min) {
+            (true, _) => Some(crate::spec::Goal::Max),
+            (_, true) => Some(crate::spec::Goal::Min),
+            _ => None,
+        },
+        // `--over ''` is an empty list: group by every parameter.
+        over: rank
+            .over
+            .as_ref()
+            .map(|o| o.iter().filter(|p| !p.is_empty()).cloned().collect()),
+        top,
     }
-    if c.missing.len() > 10 {
+}
+
+async fn summary(
+    ctx: &Ctx,
+    name: &str,
+    asked: app::summary::Asked,
+    format: results::Format,
+) -> Result<(), AppError> {
+    let (r, s) = app::summary::summary(ctx, name, &asked).await?;
+    if !ctx.quiet {
+        for line in results::notes("summary", name, &r.freshness) {
+            note(line);
+        }
+    }
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let color = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    out(results::render(&s, format, results::width(tty), color)?)
+}
+
+async fn report(
+    ctx: &Ctx,
+    name: &str,
+    asked: app::summary::Asked,
+    output: Option<PathBuf>,
+) -> Result<(), AppError> {
+    let r = app::report::report(ctx, name, &asked, output).await?;
+    if !ctx.quiet {
+        for line in results::notes("report", name, &r.freshness) {
+            note(line);
+        }
+    }
+    if let Some(why) = &r.stderr_note {
         note(format!(
-            "... and {} more missing files",
-            c.missing.len() - 10
-        ));
-    }
-    for r in &c.refused {
-        note(format!(
-            "refused to write {r}: it would land outside the sweep's directory"
-        ));
-    }
-    if let Some(why) = &c.times_note {
-        note(format!(
-            "note: start and end times are as bsweep saw them ({why})"
-        ));
-    }
-    for (index, why) in c.report.problems.iter().take(10) {
-        note(format!("point {index}: no metrics: {why}"));
-    }
-    if c.report.problems.len() > 10 {
-        note(format!(
-            "... and {} more points without metrics",
-            c.report.problems.len() - 10
+            "note: the failed points' stderr is not in the report ({why})"
         ));
     }
     note(format!(
-        "wrote {} ({} rows, {} metric columns)",
-        c.output.display(),
-        c.report.rows,
-        c.report.metric_columns
+        "wrote {} ({} KB); it works offline: open it in any browser",
+        r.output.display(),
+        r.bytes.div_ceil(1024)
     ));
-    if c.not_done > 0 {
-        note(format!(
-            "note: {} are not done; their rows have no or partial metrics",
-            render::points(c.not_done as u64)
-        ));
-    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_says_the_lifetime_the_socket_and_how_to_share_it() {
+        use app::login::{Connection, Life};
+        use std::time::Duration;
+        let h = |h: u64, m: u64| Duration::from_secs(h * 3600 + m * 60);
+        let c = Connection {
+            resolved: "u@10.0.0.1:22".into(),
+            socket: "/s/cm-1".into(),
+            share: "ssh -S /s/cm-1 nju".into(),
+            snippet: "Host nju\n    ControlPath /s/cm-1\n".into(),
+            life: Life::Login {
+                persist: h(8, 0),
+                age: Some(h(1, 2)),
+                left: h(7, 58),
+            },
+        };
+        let share = "socket: /s/cm-1\n\
+            use it from your own ssh, with no new password or code: ssh -S /s/cm-1 nju\n\
+            or make every `ssh nju` use it while it is open: add to your ssh config (~/.ssh/config)\n\
+            \x20   Host nju\n        ControlPath /s/cm-1\n";
+        assert_eq!(
+            login_open_text("nju", &c),
+            format!(
+                "a live connection to nju (u@10.0.0.1:22) is open, opened 1 h 2 min ago; it \
+                 closes after 8 h unused: 7 h 58 min left if nothing uses it\n{share}"
+            )
+        );
+        assert!(
+            login_opened_text("nju", &c).starts_with(
+                "connected to nju (u@10.0.0.1:22); bsweep commands reuse this connection\n\
+                 it stays open while in use and closes after 8 h with nothing using it"
+            ),
+            "{}",
+            login_opened_text("nju", &c)
+        );
+        let gone = Connection {
+            life: Life::Login {
+                persist: h(8, 0),
+                age: None,
+                left: Duration::ZERO,
+            },
+            ..c.clone()
+        };
+        assert!(login_open_text("nju", &gone).contains("may close at any moment"));
+        let key = Connection {
+            life: Life::Key { persist: h(0, 10) },
+            ..c
+        };
+        assert!(login_open_text("nju", &key).contains("with your key (it closes after 10 min"));
+        assert_eq!(span(Duration::from_secs(40)), "40 s");
+    }
 
     #[test]
     fn the_measuring_step_parses_but_no_shell_completion_offers_it() {

@@ -89,6 +89,10 @@ impl Progress {
                 ". Fix that target in the sweep file's [lsf] table, then `bsweep retry {} --failed --spec FILE`",
                 self.sweep
             ),
+            BackendKind::Slurm => format!(
+                ". Fix that target in the sweep file's [slurm] table, then `bsweep retry {} --failed --spec FILE`",
+                self.sweep
+            ),
             BackendKind::Local => String::new(),
         }
     }
@@ -133,6 +137,12 @@ impl Reporter for Progress {
                 "warning: could not look up unfinished submissions, will try again: {}",
                 chain(*err)
             )),
+            Event::AwaitingLogin { host } => self.note(&format!(
+                "the connection to {host} is gone, and logging in there needs you: run `bsweep login {host}` in a terminal; this sweep waits for it (nothing is submitted meanwhile, and bsweep does not try to log in) and goes on by itself"
+            )),
+            Event::LoginBack { host } => {
+                self.note(&format!("connected to {host} again; following goes on"))
+            }
             Event::CancelRequested => self.note("cancel requested: cancelling the sweep"),
             Event::CancelFailed(err) => self.note(&format!(
                 "warning: cancelling failed, will try again: {}",
@@ -144,6 +154,9 @@ impl Reporter for Progress {
             Event::Lost { point, job } => self.note(&format!(
                 "point {point}: job {job} is lost (neither the scheduler nor its files know it); `bsweep retry {} --failed` runs it again",
                 self.sweep
+            )),
+            Event::HostExcluded { host, points } => self.note(&format!(
+                "host {host} failed jobs of {points} point(s): the sweep's later jobs leave it out"
             )),
         }
     }
@@ -190,6 +203,12 @@ impl Reporter for JsonLines {
             Event::LookupFailed(e) => {
                 serde_json::json!({"event": "lookup_failed", "error": chain(e)})
             }
+            Event::AwaitingLogin { host } => serde_json::json!({
+                "event": "awaiting_login",
+                "host": host,
+                "run": format!("bsweep login {host}"),
+            }),
+            Event::LoginBack { host } => serde_json::json!({"event": "login_back", "host": host}),
             Event::CancelRequested => serde_json::json!({"event": "cancel_requested"}),
             Event::CancelFailed(e) => {
                 serde_json::json!({"event": "cancel_failed", "error": chain(e)})
@@ -199,6 +218,9 @@ impl Reporter for JsonLines {
             }
             Event::Lost { point, job } => {
                 serde_json::json!({"event": "lost", "point": point, "job": job})
+            }
+            Event::HostExcluded { host, points } => {
+                serde_json::json!({"event": "host_excluded", "host": host, "points": points})
             }
         };
         let _ = writeln!(std::io::stdout(), "{v}");

@@ -8,7 +8,7 @@ use crate::app::list::Row;
 use crate::app::plan::{Plan, PlannedJob};
 use crate::app::status::{Source, Status};
 use crate::app::{AppError, Ctx};
-use crate::model::State;
+use crate::model::{Cause, State, memory_text, walltime_text};
 use crate::sched::{JobReport, ReportOutcome};
 use crate::spec::BackendKind;
 use crate::view::{PROBLEMS_SHOWN, PointView, json_value};
@@ -17,6 +17,7 @@ pub fn backend_name(b: BackendKind) -> &'static str {
     match b {
         BackendKind::Local => "local",
         BackendKind::Lsf => "lsf",
+        BackendKind::Slurm => "slurm",
     }
 }
 
@@ -48,6 +49,9 @@ fn problem_line(p: &PointView) -> String {
         true => format!("point {}: {}", p.index, p.state),
         false => format!("point {} ({}): {}", p.index, params.join(" "), p.state),
     };
+    if let Some(c) = p.cause.filter(|c| !matches!(c, Cause::Exit)) {
+        let _ = write!(s, " ({c})");
+    }
     if let Some(c) = p.exit_code {
         let _ = write!(s, ", exit {c}");
     }
@@ -56,6 +60,23 @@ fn problem_line(p: &PointView) -> String {
     }
     if let Some(q) = &p.queue {
         let _ = write!(s, " on {q}");
+    }
+    if p.attempts > 1 {
+        let _ = write!(s, ", attempt {}", p.attempts);
+    }
+    let asked: Vec<String> = [
+        p.overrides
+            .memory_kb
+            .map(|kb| format!("memory {}", memory_text(kb))),
+        p.overrides
+            .walltime_minutes
+            .map(|m| format!("walltime {}", walltime_text(m))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !asked.is_empty() {
+        let _ = write!(s, " with {}", asked.join(", "));
     }
     if let Some(e) = &p.error {
         let _ = write!(s, ": {}", e.lines().next().unwrap_or_default());
@@ -77,6 +98,13 @@ pub fn status_text(s: &Status) -> String {
     );
     for (label, c) in &o.targets {
         let _ = writeln!(t, "  {label}: {c}");
+    }
+    if !o.excluded_hosts.is_empty() {
+        let _ = writeln!(
+            t,
+            "  hosts left out after failing jobs: {}",
+            o.excluded_hosts.join(", ")
+        );
     }
     if let Some(first) = o.problems.first() {
         t.push_str("  not done:\n");
@@ -194,7 +222,7 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
     let spec = &plan.spec;
     let policy = match spec.backend {
         BackendKind::Local => format!("at most {} at a time", spec.local.concurrency),
-        BackendKind::Lsf => match spec.lsf.policy {
+        BackendKind::Lsf | BackendKind::Slurm => match plan.profile.policy {
             crate::spec::Policy::RoundRobin => "round-robin".to_string(),
             crate::spec::Policy::Weighted => "weighted".to_string(),
             crate::spec::Policy::LeastPending => "least-pending, decided at launch".to_string(),
@@ -224,6 +252,9 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
                 .join(", ")
         ),
     )?;
+    if let Some(line) = retry_line(spec) {
+        w(out, line)?;
+    }
     if let (Some(c), Some(dir)) = (&spec.cluster, &plan.remote) {
         w(
             out,
@@ -252,6 +283,58 @@ pub fn plan_text(ctx: &Ctx, plan: &Plan, shown: u64, out: &mut dyn Write) -> Res
         )?;
     }
     out.flush().map_err(AppError::Stdout)
+}
+
+/// What the sweep file's retry rules do, on one line (`None` with one attempt per point).
+fn retry_line(spec: &crate::spec::Spec) -> Option<String> {
+    use crate::spec::{Grow, Step};
+    if spec.max_attempts <= 1 {
+        return None;
+    }
+    let r = &spec.retry;
+    let grow = |g: &Grow, show: &dyn Fn(u64) -> String| {
+        let step = match g.step {
+            Step::Times(f) => format!("x{f}"),
+            Step::Plus(n) => format!("+{}", show(n)),
+            Step::To(n) => format!("to {}", show(n)),
+        };
+        format!("{step} up to {}", show(g.max))
+    };
+    let when = match &r.on_exit {
+        None => "any non-zero exit".to_string(),
+        Some(codes) => format!(
+            "exit {}",
+            codes
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut parts = vec![format!(
+        "up to {} attempts per point, after {when}",
+        spec.max_attempts
+    )];
+    if let Some(g) = &r.on_memlimit {
+        let show = |kb: u64| memory_text(kb);
+        parts.push(format!(
+            "memory {} after a memory-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(g) = &r.on_runlimit {
+        let show = |m: u64| walltime_text(u32::try_from(m).unwrap_or(u32::MAX));
+        parts.push(format!(
+            "run limit {} after a run-limit kill",
+            grow(g, &show)
+        ));
+    }
+    if let Some(n) = r.exclude_hosts_after {
+        parts.push(format!(
+            "a host is left out once jobs of {n} point(s) failed there"
+        ));
+    }
+    Some(format!("retries: {}", parts.join("; ")))
 }
 
 /// `plan --json`: the summary fields, then `points` written one at a time.
@@ -316,7 +399,7 @@ pub fn check_text(c: &Check) -> String {
 pub fn report_line(backend: BackendKind, r: Option<&JobReport>) -> String {
     let who = match backend {
         BackendKind::Lsf => "LSF report",
-        BackendKind::Local => "report",
+        BackendKind::Local | BackendKind::Slurm => "report",
     };
     let Some(r) = r else {
         return format!("[{who}: unreadable; --raw shows it]");
@@ -341,4 +424,120 @@ pub fn report_line(backend: BackendKind, r: Option<&JobReport>) -> String {
     }
     s.push_str("; --raw shows it whole]");
     s
+}
+
+/// What `delete` says: the sweep forgotten, and what became of its directory on the cluster.
+pub fn deleted_text(sweep: &str, d: &crate::app::delete::Deleted) -> String {
+    use crate::app::delete::{Deleted, Kept, RemoteDir};
+    let (damaged, remote) = match d {
+        Deleted::Sweep { remote } => ("", remote),
+        Deleted::Damaged { remote } => (" (its store was damaged)", remote),
+    };
+    let mut s = format!("deleted sweep {sweep}{damaged}\n");
+    match remote {
+        None => {}
+        Some(RemoteDir::Removed { place, dir }) => {
+            let _ = writeln!(s, "removed its directory {dir} on {place}");
+        }
+        Some(RemoteDir::Gone { place, dir }) => {
+            let _ = writeln!(s, "its directory {dir} on {place} was already gone");
+        }
+        Some(RemoteDir::Kept { place, dir, why }) => {
+            let why = match why {
+                Kept::InFlight(n) => format!("{} still in flight write there", points(*n)),
+                Kept::NotOurs => {
+                    "it is not marked as this sweep's own (an older bsweep's directory may be shared by sweeps of the same name)".to_string()
+                }
+                Kept::Failed(e) => e.clone(),
+            };
+            let _ = writeln!(
+                s,
+                "kept its directory {dir} on {place}: {why}; remove it there yourself when nothing needs it"
+            );
+        }
+    }
+    s
+}
+
+/// Files and problems named at most this many times each, then counted.
+const NOTES_SHOWN: usize = 10;
+
+/// What `collect` says on stderr: what came back from the cluster and what did not (each file
+/// once, with why), points without metrics, and where the CSV went.
+pub fn collect_notes(c: &crate::app::collect::Collected) -> Vec<String> {
+    let mut v = Vec::new();
+    if c.fetched > 0 || !c.missing.is_empty() || !c.not_fetched.is_empty() {
+        v.push(format!("fetched {} file(s) from the cluster", c.fetched));
+    }
+    if c.reconnected {
+        v.push("the connection dropped during the transfer; the rest came over a new one (what had arrived was kept)".to_string());
+    }
+    listed(
+        &mut v,
+        c.missing
+            .iter()
+            .map(|m| format!("missing on the cluster: {m}"))
+            .collect(),
+        "missing files",
+    );
+    listed(
+        &mut v,
+        c.not_fetched
+            .iter()
+            .map(|(p, why)| format!("not fetched: {p}: {why}"))
+            .collect(),
+        "files not fetched",
+    );
+    listed(
+        &mut v,
+        c.large
+            .iter()
+            .map(|(p, size)| {
+                format!(
+                    "warning: {p} has {} MB (more than [collect] warn_mb = {})",
+                    size >> 20,
+                    c.warn_mb
+                )
+            })
+            .collect(),
+        "large files",
+    );
+    if let Some(why) = &c.times_note {
+        v.push(format!(
+            "note: start and end times are as bsweep saw them ({why})"
+        ));
+    }
+    listed(
+        &mut v,
+        c.report
+            .problems
+            .iter()
+            .map(|(index, why)| format!("point {index}: {why}"))
+            .collect(),
+        "points with incomplete metrics",
+    );
+    let target = match &c.output {
+        Some(p) => p.display().to_string(),
+        None => "the CSV to standard output".to_string(),
+    };
+    v.push(format!(
+        "wrote {target} ({} rows, {} metric columns)",
+        c.report.rows, c.report.metric_columns
+    ));
+    if c.not_done > 0 {
+        v.push(format!(
+            "note: {} are not done; their rows have no or partial metrics",
+            points(c.not_done as u64)
+        ));
+    }
+    v
+}
+
+/// The first [`NOTES_SHOWN`] of `items` into `v`, then how many more `what` there are.
+fn listed(v: &mut Vec<String>, items: Vec<String>, what: &str) {
+    let n = items.len();
+    v.extend(items.into_iter().take(NOTES_SHOWN));
+    if n > NOTES_SHOWN {
+        v.push(format!("... and {} more {what}", n - NOTES_SHOWN));
+    }
 }

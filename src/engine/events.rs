@@ -25,6 +25,11 @@ pub enum Event<'a> {
     PollFailed(&'a SchedError),
     /// Unfinished submissions could not be looked up; they wait for a later cycle.
     LookupFailed(&'a SchedError),
+    /// The connection to `host` is gone and only a person can open it again (`bsweep login
+    /// HOST`): the engine waits for it, checking now and then, without connecting. Said once.
+    AwaitingLogin { host: &'a str },
+    /// The connection awaited is back; following goes on.
+    LoginBack { host: &'a str },
     /// Another bsweep asked for the sweep to be cancelled.
     CancelRequested,
     /// Cancelling failed; it is tried again next cycle.
@@ -33,6 +38,8 @@ pub enum Event<'a> {
     Retrying { points: usize },
     /// A job nobody knows of any more was declared lost.
     Lost { point: u64, job: &'a str },
+    /// Jobs of `points` points failed on `host`: no more jobs of the sweep go there.
+    HostExcluded { host: &'a str, points: u32 },
 }
 
 /// Hears the engine's events.

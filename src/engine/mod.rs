@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use self::events::{Event, Reporter};
 use self::placement::Placement;
 use self::poll::Merged;
-use self::retry::RetryRules;
+use self::retry::{HOSTS_SETTING, Hosts, RetryRules};
 use crate::layout::JobPaths;
 use crate::model::{AttemptRec, Clock, Counts, PointRec, State, names};
 use crate::sched::{Dialect, JobRef, Profile, SchedError, Scheduler};
@@ -124,6 +124,8 @@ pub struct Engine<S: Scheduler> {
     profile: Profile,
     dialect: Dialect,
     rules: RetryRules,
+    /// Hosts that failed jobs, and those left out of every later submission.
+    hosts: Hosts,
     clock: Clock,
     /// The sweep's directory where its jobs run: the local sweep directory, or its twin on a
     /// cluster reached over SSH (`remote`).
@@ -145,7 +147,14 @@ pub struct Engine<S: Scheduler> {
     last_snapshot: Option<Instant>,
     /// When the scheduler last answered a poll.
     heard: Option<f64>,
+    /// The host whose connection is gone and needs a person to log in again: nothing is
+    /// submitted meanwhile, and the next cycle comes after [`LOGIN_RECHECK`].
+    awaiting_login: Option<String>,
 }
+
+/// How often a follower whose connection needs a new login checks whether it is back (a local
+/// look at the control socket, never a connection attempt).
+pub const LOGIN_RECHECK: Duration = Duration::from_secs(3);
 
 impl<S: Scheduler> Engine<S> {
     /// Loads a sweep the caller has opened (and so locked), in one pass over its points.
@@ -166,9 +175,12 @@ impl<S: Scheduler> Engine<S> {
             Some(d) => JobPaths::new(PathBuf::from(d)),
             None => store.paths().jobs(),
         };
-        let rules = RetryRules {
-            max_attempts: spec.max_attempts,
-        };
+        let rules = RetryRules::of(&spec);
+        // A damaged record of hosts only costs their exclusion, never the sweep.
+        let hosts = store
+            .setting(HOSTS_SETTING)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         let mut counts = Counts::default();
         let mut active = BTreeMap::new();
         let mut retry = VecDeque::new();
@@ -204,6 +216,7 @@ impl<S: Scheduler> Engine<S> {
             profile,
             dialect,
             rules,
+            hosts,
             clock,
             jobs,
             remote,
@@ -219,6 +232,7 @@ impl<S: Scheduler> Engine<S> {
             reporter,
             last_snapshot: None,
             heard: None,
+            awaiting_login: None,
         })
     }
 
@@ -279,6 +293,27 @@ impl<S: Scheduler> Engine<S> {
         }
     }
 
+    /// The scheduler gave no answer: `event` says so, except while a login is awaited, which
+    /// is said once (every failure until then has that one cause).
+    fn unanswered(&mut self, event: Event<'_>, e: &crate::sched::SchedError) {
+        match e.needs_login() {
+            Some(host) => {
+                if self.awaiting_login.is_none() {
+                    self.reporter.event(&Event::AwaitingLogin { host });
+                    self.awaiting_login = Some(host.to_string());
+                }
+            }
+            None => self.reporter.event(&event),
+        }
+    }
+
+    /// The scheduler answered: a login awaited has come.
+    fn answered(&mut self) {
+        if let Some(host) = self.awaiting_login.take() {
+            self.reporter.event(&Event::LoginBack { host: &host });
+        }
+    }
+
     /// Writes points durably.
     fn save(&self, points: &[PointRec]) -> Result<(), EngineError> {
         if points.is_empty() {
@@ -294,14 +329,14 @@ impl<S: Scheduler> Engine<S> {
         &self,
         changed: impl IntoIterator<Item = (u64, &'a AttemptRec)>,
     ) -> Result<(), EngineError> {
-        let mut points = Vec::new();
-        for (index, a) in changed {
-            let mut p = self.store.point(index)?;
+        let changed: Vec<(u64, &AttemptRec)> = changed.into_iter().collect();
+        let indices: Vec<u64> = changed.iter().map(|(i, _)| *i).collect();
+        let mut points = self.store.points_at(&indices)?;
+        for (p, (_, a)) in points.iter_mut().zip(&changed) {
             match p.last_mut() {
-                Some(last) if last.attempt == a.attempt => *last = a.clone(),
-                _ => p.attempts.push(a.clone()),
+                Some(last) if last.attempt == a.attempt => *last = (*a).clone(),
+                _ => p.attempts.push((*a).clone()),
             }
-            points.push(p);
         }
         self.save(&points)
     }
@@ -348,10 +383,11 @@ impl<S: Scheduler> Engine<S> {
             Ok(s) => s,
             Err(e) => {
                 // No answer is no evidence: states stay as they are.
-                self.reporter.event(&Event::PollFailed(&e));
+                self.unanswered(Event::PollFailed(&e), &e);
                 return Ok(false);
             }
         };
+        self.answered();
         let now = self.clock.now();
         self.heard = Some(now);
         // Kept, so that a reader who cannot reach the scheduler can say how old the figures are.
@@ -384,6 +420,7 @@ impl<S: Scheduler> Engine<S> {
             return Ok(false);
         }
         self.save_attempts(changed.iter().map(|i| (*i, &self.active[i])))?;
+        self.count_host_failures(&ended)?;
         let mut retried = 0;
         for i in ended {
             if let Some(a) = self.active.remove(&i)
@@ -397,6 +434,31 @@ impl<S: Scheduler> Engine<S> {
             self.reporter.event(&Event::Retrying { points: retried });
         }
         Ok(true)
+    }
+
+    /// Records how attempts that just ended did on their hosts, and leaves out a host (durably,
+    /// so a resume still does) once enough points failed there.
+    fn count_host_failures(&mut self, ended: &[u64]) -> Result<(), EngineError> {
+        let Some(after) = self.rules.opts.exclude_hosts_after else {
+            return Ok(());
+        };
+        let before = self.hosts.clone();
+        for i in ended {
+            let Some(a) = self.active.get(i) else {
+                continue;
+            };
+            for host in self.hosts.record(*i, a, after) {
+                self.reporter.event(&Event::HostExcluded {
+                    host: &host,
+                    points: after,
+                });
+            }
+        }
+        if self.hosts != before {
+            let text = serde_json::to_string(&self.hosts).unwrap_or_default();
+            self.store.put_setting(HOSTS_SETTING, &text)?;
+        }
+        Ok(())
     }
 
     /// Submissions whose outcome was never recorded (bsweep died between recording the intent
@@ -421,10 +483,11 @@ impl<S: Scheduler> Engine<S> {
             Err(e) => {
                 // Without an answer we cannot tell submitted from not: leave the intents for
                 // a later cycle rather than risk a duplicate.
-                self.reporter.event(&Event::LookupFailed(&e));
+                self.unanswered(Event::LookupFailed(&e), &e);
                 return Ok(());
             }
         };
+        self.answered();
         let now = self.clock.now();
         let mut adopted = Vec::new();
         let mut forgotten = Vec::new();
@@ -600,7 +663,11 @@ impl<S: Scheduler> Engine<S> {
             self.reconcile().await?;
         }
         let changed = self.poll_once().await?;
-        let submitted = self.submit_ready().await?;
+        // Without the connection a submission could only fail, and say so once per batch.
+        let submitted = match self.awaiting_login {
+            Some(_) => 0,
+            None => self.submit_ready().await?,
+        };
         self.fail_unplaceable()?;
         self.reporter.event(&Event::Counts(&self.counts));
         self.write_snapshot(changed || submitted > 0);
@@ -622,8 +689,17 @@ impl<S: Scheduler> Engine<S> {
                 break Outcome::Detached;
             }
             interval = next_interval(interval, c, &poll);
+            // Waiting for a login: look for it often (a local check), and poll promptly once
+            // it is back.
+            let pause = match self.awaiting_login {
+                Some(_) => {
+                    interval = poll.initial;
+                    LOGIN_RECHECK.min(poll.initial)
+                }
+                None => interval,
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = tokio::signal::ctrl_c() => break Outcome::Interrupted,
             }
         };

@@ -1,7 +1,7 @@
 //! A poll's answers merged into the records: pure, one attempt at a time, with the lost-job
 //! clock kept in the record so it survives a resume.
 
-use crate::model::{AttemptRec, State};
+use crate::model::{AttemptRec, Cause, State};
 use crate::sched::{Profile, Seen};
 
 /// What merging one answer did to an attempt.
@@ -31,6 +31,7 @@ pub fn merge(a: &mut AttemptRec, seen: &Seen, now: f64, profile: &Profile) -> Me
                         .map_or_else(|| a.job_name.clone(), |j| j.to_string())
                 ));
                 a.end(State::Failed, now);
+                a.cause = Some(Cause::Lost);
                 return Merged::Lost;
             }
             a.set_state(State::Unknown);
@@ -52,8 +53,13 @@ pub fn merge(a: &mut AttemptRec, seen: &Seen, now: f64, profile: &Profile) -> Me
             if info.reason.is_some() {
                 a.error = info.reason.clone();
             }
+            a.cause = info.cause.or(a.cause);
             if a.state.is_final() {
                 a.end(a.state, now);
+                if a.state == State::Failed && a.cause.is_none() && a.exit_code.is_some() {
+                    // The scheduler said no more than an exit code.
+                    a.cause = Some(Cause::Exit);
+                }
                 if a.started.is_none()
                     && let (Some(end), Some(run)) = (a.ended, a.run_seconds)
                 {
@@ -111,7 +117,7 @@ mod tests {
         assert_eq!(merge(&mut a, &Seen::Missing, 620.0, &p), Merged::Unchanged);
         assert_eq!(merge(&mut a, &Seen::Missing, 620.5, &p), Merged::Lost);
         assert_eq!((a.state, a.phase), (State::Failed, Phase::Ended));
-        assert_eq!(a.exit_code, None);
+        assert_eq!((a.exit_code, a.cause), (None, Some(Cause::Lost)));
         assert!(a.error.as_deref().unwrap().contains("job 5"));
     }
 
@@ -158,5 +164,15 @@ mod tests {
         merge(&mut b, &killed, 50.0, &p);
         assert_eq!(b.exit_code, Some(140));
         assert!(b.error.as_deref().unwrap().starts_with("TERM_RUNLIMIT"));
+        // No cause given: an exit code is an exit; a cause given is kept.
+        assert_eq!(b.cause, Some(Cause::Exit));
+        let memlimit = Seen::Known(JobInfo {
+            exit_code: Some(1),
+            cause: Some(Cause::MemLimit),
+            ..JobInfo::new(State::Failed)
+        });
+        let mut c = submitted(0.0);
+        merge(&mut c, &memlimit, 50.0, &p);
+        assert_eq!(c.cause, Some(Cause::MemLimit));
     }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use super::events::Event;
 use super::{Engine, EngineError};
 use crate::layout::JobPaths;
-use crate::model::{AttemptRec, JobId, Phase, PointRec, State, names};
-use crate::sched::{Scheduler, Submission, SubmitError, script};
+use crate::model::{AttemptRec, Cause, JobId, Overrides, Phase, PointRec, State, names};
+use crate::sched::{Accepted, Scheduler, Submission, SubmitError, script};
 use crate::spec::Point;
 
 /// Submissions (scheduler calls) per round trip.
@@ -65,26 +65,7 @@ impl<S: Scheduler> Engine<S> {
         let mut in_flight = self.in_flight_per_target();
         let mut submitted = 0;
         loop {
-            let mut units: Vec<Unit> = Vec::new();
-            let mut probing = vec![false; self.placement.len()];
-            while units.len() < BATCH && !(self.retry.is_empty() && self.fresh_done) {
-                // First attempts go as job arrays when asked; retries always go alone.
-                let as_array = self.profile.arrays.is_some() && self.retry.is_empty();
-                let Some(t) = self.placement.pick(&in_flight, &probing, as_array) else {
-                    break;
-                };
-                if !self.placement.is_trusted(t) {
-                    probing[t] = true;
-                }
-                let unit = if as_array {
-                    self.take_array(t)?
-                } else {
-                    self.take_single(t)?
-                };
-                let Some(unit) = unit else { break };
-                in_flight[t] += unit.points.len() as u32;
-                units.push(unit);
-            }
+            let units = self.next_batch(&mut in_flight)?;
             if units.is_empty() {
                 return Ok(submitted);
             }
@@ -107,76 +88,128 @@ impl<S: Scheduler> Engine<S> {
                 }
             }
             let results = self.sched.submit(&subs).await;
-            let t = self.clock.now();
-            let mut backoff = false;
-            let mut to_save = Vec::new();
-            for (mut unit, result) in units.into_iter().zip(results) {
-                let first = unit.points[0].index;
-                match result {
-                    Ok(acc) => {
-                        self.placement.trust(unit.target);
-                        for (k, p) in unit.points.iter_mut().enumerate() {
-                            let id = match unit.array {
-                                Some(_) => JobId::element(acc.job_id.job(), k as u32 + 1),
-                                None => acc.job_id.clone(),
-                            };
-                            let index = p.index;
-                            let a = p.last_mut().expect("an intent");
-                            a.accept(id, acc.queue.clone(), t);
-                            self.counts.moved(State::Unsubmitted, State::Pending);
-                            self.active.insert(index, a.clone());
-                        }
-                        submitted += unit.points.len();
-                    }
-                    Err(SubmitError::Unanswered { said }) => {
-                        // The jobs may exist: keep the intents, a later cycle looks them up
-                        // by name before anything is submitted again.
-                        self.reporter.event(&Event::Unanswered {
-                            point: first,
-                            said: &said,
-                        });
-                        backoff = true;
-                        continue;
-                    }
-                    Err(SubmitError::Retry { said }) => {
-                        // Nothing was submitted: forget the intents and try again next cycle.
-                        self.reporter.event(&Event::Deferred {
-                            point: first,
-                            said: &said,
-                        });
-                        for (p, &before) in unit.points.iter_mut().zip(&unit.before) {
-                            p.attempts.pop();
-                            self.active.remove(&p.index);
-                            self.counts.moved(State::Unsubmitted, before);
-                            self.requeue(p);
-                        }
-                        backoff = true;
-                    }
-                    Err(SubmitError::Refused { said }) => {
-                        let label = self.profile.label(unit.target);
-                        let reason = said.trim().trim_end_matches('.');
-                        self.reporter.event(&Event::TargetRefused {
-                            point: first,
-                            target: &label,
-                            said: reason,
-                        });
-                        self.placement.disable(unit.target, said.clone());
-                        for p in unit.points.iter_mut() {
-                            let a = p.last_mut().expect("an intent");
-                            a.error = Some(said.clone());
-                            a.end(State::Failed, t);
-                            self.counts.moved(State::Unsubmitted, State::Failed);
-                            self.active.remove(&p.index);
-                        }
-                    }
-                }
-                to_save.append(&mut unit.points);
-            }
-            self.save(&to_save)?;
+            let (accepted, backoff) = self.record_results(units, results)?;
+            submitted += accepted;
             if backoff {
                 // The scheduler is struggling: give it until the next cycle.
                 return Ok(submitted);
             }
+        }
+    }
+
+    /// The units of the next round trip: up to [`BATCH`], placed by the policy within the
+    /// targets' caps, one per target that has not accepted a job yet.
+    fn next_batch(&mut self, in_flight: &mut [u32]) -> Result<Vec<Unit>, EngineError> {
+        let mut units: Vec<Unit> = Vec::new();
+        let mut probing = vec![false; self.placement.len()];
+        while units.len() < BATCH && !(self.retry.is_empty() && self.fresh_done) {
+            // First attempts go as job arrays when asked; retries always go alone.
+            let as_array = self.profile.arrays.is_some() && self.retry.is_empty();
+            let Some(t) = self.placement.pick(in_flight, &probing, as_array) else {
+                break;
+            };
+            if !self.placement.is_trusted(t) {
+                probing[t] = true;
+            }
+            let unit = if as_array {
+                self.take_array(t)?
+            } else {
+                self.take_single(t)?
+            };
+            let Some(unit) = unit else { break };
+            in_flight[t] += unit.points.len() as u32;
+            units.push(unit);
+        }
+        Ok(units)
+    }
+
+    /// Records what the scheduler answered for each unit, durably; returns how many points
+    /// were accepted and whether to stop submitting until the next cycle.
+    fn record_results(
+        &mut self,
+        units: Vec<Unit>,
+        results: Vec<Result<Accepted, SubmitError>>,
+    ) -> Result<(usize, bool), EngineError> {
+        let t = self.clock.now();
+        let (mut accepted, mut backoff) = (0, false);
+        let mut to_save = Vec::new();
+        for (mut unit, result) in units.into_iter().zip(results) {
+            let first = unit.points[0].index;
+            match result {
+                Ok(acc) => {
+                    self.accepted(&mut unit, &acc, t);
+                    accepted += unit.points.len();
+                }
+                Err(SubmitError::Unanswered { said }) => {
+                    // The jobs may exist: keep the intents, a later cycle looks them up by name
+                    // before anything is submitted again.
+                    self.reporter.event(&Event::Unanswered {
+                        point: first,
+                        said: &said,
+                    });
+                    backoff = true;
+                    continue;
+                }
+                Err(SubmitError::Retry { said }) => {
+                    // Nothing was submitted: forget the intents and try again next cycle.
+                    self.reporter.event(&Event::Deferred {
+                        point: first,
+                        said: &said,
+                    });
+                    for (p, &before) in unit.points.iter_mut().zip(&unit.before) {
+                        p.attempts.pop();
+                        self.active.remove(&p.index);
+                        self.counts.moved(State::Unsubmitted, before);
+                        self.requeue(p);
+                    }
+                    backoff = true;
+                }
+                Err(SubmitError::Refused { said }) => self.refused(&mut unit, &said, t),
+            }
+            to_save.append(&mut unit.points);
+        }
+        self.save(&to_save)?;
+        Ok((accepted, backoff))
+    }
+
+    /// The scheduler took a unit: each point's intent becomes its job (an array's elements
+    /// `ID[k]`).
+    fn accepted(&mut self, unit: &mut Unit, acc: &Accepted, t: f64) {
+        self.placement.trust(unit.target);
+        for (k, p) in unit.points.iter_mut().enumerate() {
+            let id = match unit.array {
+                Some(_) => JobId::element(acc.job_id.job(), k as u32 + 1),
+                None => acc.job_id.clone(),
+            };
+            let index = p.index;
+            let a = p.last_mut().expect("an intent");
+            a.accept(id, acc.queue.clone(), t);
+            a.set_state(acc.state);
+            if acc.state == State::Running {
+                a.started = Some(t);
+            }
+            self.counts.moved(State::Unsubmitted, acc.state);
+            self.active.insert(index, a.clone());
+        }
+    }
+
+    /// A target refused a unit for good: its points fail with the scheduler's words, and no
+    /// more jobs go there.
+    fn refused(&mut self, unit: &mut Unit, said: &str, t: f64) {
+        let label = self.profile.label(unit.target);
+        self.reporter.event(&Event::TargetRefused {
+            point: unit.points[0].index,
+            target: &label,
+            said: said.trim().trim_end_matches('.'),
+        });
+        self.placement.disable(unit.target, said.to_string());
+        for p in unit.points.iter_mut() {
+            let a = p.last_mut().expect("an intent");
+            a.error = Some(said.to_string());
+            a.cause = Some(Cause::Refused);
+            a.end(State::Failed, t);
+            self.counts.moved(State::Unsubmitted, State::Failed);
+            self.active.remove(&p.index);
         }
     }
 
@@ -201,14 +234,25 @@ impl<S: Scheduler> Engine<S> {
             _ => p.next_attempt(),
         };
         let name = names::job(&self.store.meta().id, p.index, attempt);
-        p.attempts
-            .push(AttemptRec::intent(attempt, name, t, self.clock.now()));
+        let mut intent = AttemptRec::intent(attempt, name, t, self.clock.now());
+        intent.overrides = self.overrides_after(p.last());
+        p.attempts.push(intent);
         Ok(Some(Unit {
             points: vec![p],
             before: vec![before],
             target: t,
             array: None,
         }))
+    }
+
+    /// What a new attempt asks for: what the retry rules make of the point's last attempt, and
+    /// the hosts left out so far.
+    fn overrides_after(&self, last: Option<&AttemptRec>) -> Overrides {
+        let mut o = last
+            .map(|a| self.rules.next_overrides(a))
+            .unwrap_or_default();
+        o.exclude_hosts = self.hosts.excluded().to_vec();
+        o
     }
 
     /// Up to the profile's array size of fresh points, in order, as one job array.
@@ -226,13 +270,11 @@ impl<S: Scheduler> Engine<S> {
         };
         let name = names::array(&self.store.meta().id, first.index, 1);
         let now = self.clock.now();
+        let overrides = self.overrides_after(None);
         for (k, p) in points.iter_mut().enumerate() {
-            p.attempts.push(AttemptRec::intent(
-                1,
-                names::element(&name, k as u32 + 1),
-                t,
-                now,
-            ));
+            let mut intent = AttemptRec::intent(1, names::element(&name, k as u32 + 1), t, now);
+            intent.overrides = overrides.clone();
+            p.attempts.push(intent);
         }
         Ok(Some(Unit {
             before: vec![State::Unsubmitted; points.len()],
@@ -268,6 +310,7 @@ impl<S: Scheduler> Engine<S> {
                     limit: self.profile.targets[unit.target].max_in_flight,
                     jobs: &self.jobs,
                     target: &self.profile.targets[unit.target],
+                    overrides: &unit.points[0].last().expect("an intent").overrides,
                 },
             )
             .expect("arrays only for backends that have them");
@@ -319,6 +362,7 @@ impl<S: Scheduler> Engine<S> {
                 out_dir: &out,
                 target: &self.profile.targets[a.target],
                 workdir_base: meta.remote_home.as_deref().map(Path::new),
+                overrides: &a.overrides,
             },
         );
         let rel = JobPaths::script_rel(p.index, a.attempt);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::events::Silent;
 use super::*;
 use crate::layout::Home;
-use crate::model::JobId;
+use crate::model::{Cause, JobId};
 use crate::sched::{Accepted, JobInfo, PollOpts, Seen, Submission, SubmitError};
 use crate::store::SweepMeta;
 
@@ -20,6 +20,8 @@ struct FakeJob {
     target: usize,
     state: State,
     exit_code: Option<i32>,
+    cause: Option<Cause>,
+    host: Option<String>,
     /// The scheduler and the files know nothing of it any more.
     forgotten: bool,
 }
@@ -42,6 +44,8 @@ struct Fake {
     defer: usize,
     fail_status: bool,
     fail_find: bool,
+    /// The connection is gone and only a person can log in again.
+    needs_login: bool,
     pending: Option<Vec<u32>>,
     cancelled: Vec<JobId>,
     status_calls: usize,
@@ -60,6 +64,7 @@ impl Fake {
             defer: 0,
             fail_status: false,
             fail_find: false,
+            needs_login: false,
             pending: None,
             cancelled: Vec::new(),
             status_calls: 0,
@@ -81,6 +86,22 @@ impl Fake {
                 let (state, code) = outcome(name);
                 j.state = state;
                 j.exit_code = code;
+            }
+        }
+    }
+
+    /// Ends the in-flight jobs whose name contains `part` as failed, of `cause`, on `host`.
+    fn fail(&mut self, part: &str, code: i32, cause: Option<Cause>, host: &str) {
+        self.end_on(part, State::Failed, code, cause, host);
+    }
+
+    fn end_on(&mut self, part: &str, state: State, code: i32, cause: Option<Cause>, host: &str) {
+        for (name, j) in self.jobs.iter_mut() {
+            if j.state.in_flight() && name.contains(part) {
+                j.state = state;
+                j.exit_code = Some(code);
+                j.cause = cause;
+                j.host = Some(host.to_string());
             }
         }
     }
@@ -145,6 +166,8 @@ impl Scheduler for Fake {
                             target: s.target,
                             state: State::Pending,
                             exit_code: None,
+                            cause: None,
+                            host: None,
                             forgotten: false,
                         },
                     );
@@ -165,6 +188,7 @@ impl Scheduler for Fake {
                 Ok(Accepted {
                     job_id: id,
                     queue: None,
+                    state: State::Pending,
                 })
             })
             .collect()
@@ -172,6 +196,11 @@ impl Scheduler for Fake {
 
     async fn status(&mut self, jobs: &[JobRef]) -> Result<HashMap<JobId, Seen>, SchedError> {
         self.status_calls += 1;
+        if self.needs_login {
+            return Err(SchedError::Transport(
+                crate::transport::TransportError::NeedsLogin { host: "nju".into() },
+            ));
+        }
         if self.fail_status {
             return Err(self.failed("bjobs"));
         }
@@ -187,6 +216,8 @@ impl Scheduler for Fake {
                     } else {
                         Seen::Known(JobInfo {
                             exit_code: j.exit_code,
+                            cause: j.cause,
+                            host: j.host.clone(),
                             ..JobInfo::new(j.state)
                         })
                     },
@@ -644,4 +675,176 @@ async fn an_unanswered_poll_changes_nothing() {
     assert!(!c.changed);
     assert_eq!(e.counts().get(State::Pending), 2);
     assert_eq!(e.heard(), Some(1001.0));
+}
+
+/// Names the events it hears, in order (counts left out).
+struct Heard(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+impl super::events::Reporter for Heard {
+    fn event(&mut self, e: &Event<'_>) {
+        let name = match e {
+            Event::Counts(_) => return,
+            Event::AwaitingLogin { host } => format!("awaiting login {host}"),
+            Event::LoginBack { host } => format!("login back {host}"),
+            other => format!("{other:?}"),
+        };
+        self.0.borrow_mut().push(name);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_that_needs_a_login_is_awaited_quietly_then_followed_again() {
+    let w = World::new(&sweep(4, "queue = \"q\"\nmax_in_flight = 2\n"));
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let fake = w.fake();
+    let store = Store::open(&w.home, &w.name, "test").unwrap();
+    let mut e = Engine::new(store, fake, Box::new(Heard(heard.clone())), w.clock.clone()).unwrap();
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.submitted.len(), 2);
+    e.sched.needs_login = true;
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    for _ in 0..5 {
+        w.clock.advance(1.0);
+        let c = e.cycle().await.unwrap();
+        assert_eq!(
+            c.submitted, 0,
+            "nothing is submitted without the connection"
+        );
+    }
+    assert_eq!(*heard.borrow(), ["awaiting login nju"], "said once");
+    e.sched.needs_login = false;
+    for _ in 0..10 {
+        w.clock.advance(1.0);
+        e.cycle().await.unwrap();
+        e.sched.end_all(|_| (State::Done, Some(0)));
+        if e.all_final() {
+            break;
+        }
+    }
+    assert!(e.all_final(), "{}", e.counts());
+    assert_eq!(
+        *heard.borrow(),
+        ["awaiting login nju", "login back nju"],
+        "no failure repeated while waiting"
+    );
+    assert_eq!(e.sched.submitted.len(), 4, "one job per point");
+}
+
+impl World {
+    /// The job script bsweep wrote for an attempt of a point.
+    fn script(&self, e: &Engine<Fake>, index: u64, attempt: u32) -> String {
+        let path = e.store().dir().join(JobPaths::script_rel(index, attempt));
+        fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    }
+}
+
+/// The `#BSUB FLAG` values of a script.
+fn bsub(script: &str, flag: &str) -> Vec<String> {
+    script
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("#BSUB ")?
+                .strip_prefix(flag)?
+                .strip_prefix(' ')
+        })
+        .map(|v| v.trim_matches('"').to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_memory_limit_kill_is_retried_with_doubled_memory_up_to_max() {
+    let w = World::new(&sweep(
+        1,
+        "queue = \"q\"\nmemory = \"1GB\"\n[retry]\non_memlimit = { memory = \"x2\", max = \"2GB\" }\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(bsub(&w.script(&e, 0, 1), "-M"), ["1GB"]);
+    e.sched.fail("-00000-1", 1, Some(Cause::MemLimit), "n1");
+    e.cycle().await.unwrap();
+    // Attempt 2 asks for twice what attempt 1 had, and says so in its record and script.
+    assert_eq!(bsub(&w.script(&e, 0, 2), "-M"), ["2GB"]);
+    let pts = w.points_while(&e);
+    let a = &pts[0].attempts;
+    assert_eq!(
+        (a[0].cause, a[0].overrides.memory_kb),
+        (Some(Cause::MemLimit), None)
+    );
+    assert_eq!(a[1].overrides.memory_kb, Some(2 << 20));
+    // Killed again at max: a third attempt would die the same way, so there is none.
+    w.clock.advance(1.0);
+    e.sched.fail("-00000-2", 1, Some(Cause::MemLimit), "n1");
+    e.cycle().await.unwrap();
+    assert!(e.all_final());
+    assert_eq!(e.sched.submitted.len(), 2);
+    // `retry --failed` still runs it, with the memory at max.
+    assert_eq!(e.retry_ended(true, false).unwrap(), 1);
+    e.cycle().await.unwrap();
+    assert_eq!(bsub(&w.script(&e, 0, 3), "-M"), ["2GB"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn on_exit_and_on_runlimit_decide_what_is_retried() {
+    let w = World::new(&sweep(
+        3,
+        "queue = \"q\"\n[retry]\non_exit = [137]\non_runlimit = { walltime = \"+0:30\", max = \"2:00\" }\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    e.sched.fail("-00000-1", 7, None, "n1");
+    e.sched.fail("-00001-1", 137, None, "n1");
+    // No walltime in the file: the limit grows from the run time.
+    e.sched.fail("-00002-1", 140, Some(Cause::RunLimit), "n1");
+    e.cycle().await.unwrap();
+    let again: Vec<&String> = e
+        .sched
+        .submitted
+        .iter()
+        .filter(|n| n.ends_with("-2"))
+        .collect();
+    assert_eq!(again, ["bsw-t1-00001-2"], "exit 7 is not in on_exit");
+    // The run-limit kill had no run time to grow from: its exit code decides (140: no).
+    let pts = w.points_while(&e);
+    assert_eq!(pts[2].state(), State::Failed);
+    assert!(bsub(&w.script(&e, 1, 2), "-W").is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_host_is_left_out_for_the_rest_of_the_sweep_even_after_a_resume() {
+    let w = World::new(&sweep(
+        8,
+        "queue = \"q\"\nmax_in_flight = 3\nresources = \"select[mem>100]\"\n[retry]\nexclude_hosts_after = 2\n",
+    ));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.submitted.len(), 3);
+    // Points 0 and 1 both fail on n2 while point 2 succeeds on n1: n2 is out.
+    e.sched.fail("-00000-1", 127, None, "n2");
+    e.sched.fail("-00001-1", 127, None, "n2");
+    e.sched.end_on("-00002-1", State::Done, 0, None, "n1");
+    e.cycle().await.unwrap();
+    let want = ["select[(mem>100) && hname!=n2]"];
+    assert_eq!(bsub(&w.script(&e, 0, 2), "-R"), want);
+    assert_eq!(bsub(&w.script(&e, 1, 2), "-R"), want);
+    let pts = w.points_while(&e);
+    assert_eq!(pts[0].attempts[1].overrides.exclude_hosts, ["n2"]);
+    // A memory-limit kill on another host blames no host.
+    e.sched.fail("-00000-2", 1, Some(Cause::MemLimit), "n3");
+    e.sched.end_all(|_| (State::Done, Some(0)));
+    e.cycle().await.unwrap();
+    assert!(w.points_while(&e)[7].attempts.is_empty(), "point 7 waits");
+    let fake = std::mem::replace(&mut e.sched, Fake::new(e.profile.clone()));
+    drop(e);
+    // A resume still leaves n2 out of fresh points' jobs.
+    let mut e = w.engine(fake);
+    for _ in 0..10 {
+        e.cycle().await.unwrap();
+        if e.all_final() {
+            break;
+        }
+        e.sched.end_all(|_| (State::Done, Some(0)));
+        w.clock.advance(1.0);
+    }
+    assert_eq!(e.counts().get(State::Done), 8, "{}", e.counts());
+    assert_eq!(bsub(&w.script(&e, 7, 1), "-R"), want);
 }

@@ -13,6 +13,9 @@ use crate::model::State;
 use crate::spec::Value;
 use crate::summary::{Row, Summary, SweepInfo};
 
+/// Failed points the page lists at most (with the end of their stderr).
+pub const MAX_FAILED: usize = 100;
+
 /// The page, as one string of HTML.
 pub fn render_html(info: &SweepInfo, rows: &[Row], summary: &Summary) -> String {
     let facts = Facts::of(rows);

@@ -4,14 +4,13 @@ use std::fmt::Write as _;
 
 use super::plots::{self, PlotMetric};
 use super::timeline;
-use super::{Facts, esc, fmt_duration, fmt_int, fmt_utc, state_color, value_text};
+use super::{Facts, MAX_FAILED, esc, fmt_duration, fmt_int, fmt_utc, state_color, value_text};
 use crate::model::State;
 use crate::summary::{Row, Summary, SweepInfo, fmt_mean_std, fmt_sig, shorten};
 
 /// Groups the summary table lists at most (all of them are in `summary --json`).
 const MAX_GROUPS: usize = 500;
-/// Failed points listed at most, and the stderr kept of each.
-const MAX_FAILED: usize = 100;
+/// The stderr kept of each failed point.
 const STDERR_LINES: usize = 20;
 const STDERR_CHARS: usize = 3000;
 
@@ -207,7 +206,7 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
     out.push_str("</section>");
 
     out.push_str("<section id=\"failures\"><h2>Failed points</h2>");
-    failures(&mut out, rows);
+    failures(&mut out, &info.name, rows);
     out.push_str("</section>");
 
     let _ = write!(
@@ -445,9 +444,10 @@ fn summary_table(out: &mut String, s: &Summary) {
     if s.groups.len() > MAX_GROUPS {
         let _ = write!(
             out,
-            "<p class=\"note\">The first {MAX_GROUPS} of {} groups; <code>bsweep summary \
+            "<p class=\"note\">The first {MAX_GROUPS} of {} groups; <code>bsweep summary {} \
              --json</code> has all of them.</p>",
-            s.groups.len()
+            s.groups.len(),
+            esc(&s.sweep)
         );
     }
 }
@@ -578,7 +578,7 @@ fn reasons(out: &mut String, failed: &[&Row]) {
     }
 }
 
-fn failures(out: &mut String, rows: &[Row]) {
+fn failures(out: &mut String, sweep: &str, rows: &[Row]) {
     let failed: Vec<&Row> = rows
         .iter()
         .filter(|r| matches!(r.state, State::Failed | State::Unknown))
@@ -635,9 +635,10 @@ fn failures(out: &mut String, rows: &[Row]) {
     if failed.len() > MAX_FAILED {
         let _ = write!(
             out,
-            "<p class=\"note\">The first {MAX_FAILED} of {}; <code>bsweep status</code> lists \
-             them all.</p>",
-            failed.len()
+            "<p class=\"note\">The first {MAX_FAILED} of {}; <code>bsweep status {} \
+             --json</code> lists them all.</p>",
+            failed.len(),
+            esc(sweep)
         );
     }
 }

@@ -408,6 +408,7 @@ mod tests {
             index,
             params: vec![("k".into(), Value::Int(index as i64))],
             state,
+            job_id: None,
             target: if index.is_multiple_of(2) { "a" } else { "b" }.into(),
             attempts: 1,
             exit_code: None,

@@ -1,4 +1,4 @@
-//! Schedulers: the backends that run points (local processes, LSF) behind one batched trait, each
+//! Schedulers: the backends that run points (local processes, LSF, Slurm) behind one batched trait, each
 //! with its own job-script dialect and its own reading of the sweep file's options.
 //!
 //! The engine sees a backend only through this module: a [`Profile`] (targets, policy, arrays,
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::{JobId, State};
+use crate::model::{Cause, JobId, State};
 use crate::spec::{BackendKind, Policy, Spec, Target};
 
 /// How often to poll: starts at `initial`, backs off by `factor` while nothing changes, up to
@@ -50,6 +50,7 @@ impl Profile {
         match spec.backend {
             BackendKind::Local => local::profile(spec),
             BackendKind::Lsf => lsf::profile(spec),
+            BackendKind::Slurm => slurm::profile(spec),
         }
     }
 
@@ -73,6 +74,9 @@ pub enum Dialect {
     Local,
     /// `#BSUB` scripts for `bsub < script`; LSF writes a report into the `-o` file.
     Lsf,
+    /// `#SBATCH` scripts for `sbatch < script`; Slurm keeps its reports in sacct, not in
+    /// the output.
+    Slurm,
 }
 
 impl Dialect {
@@ -80,6 +84,7 @@ impl Dialect {
         match backend {
             BackendKind::Local => Dialect::Local,
             BackendKind::Lsf => Dialect::Lsf,
+            BackendKind::Slurm => Dialect::Slurm,
         }
     }
 
@@ -88,6 +93,7 @@ impl Dialect {
         match self {
             Dialect::Local => local::job_script(spec, job),
             Dialect::Lsf => lsf::script::job_script(spec, job),
+            Dialect::Slurm => slurm::script::job_script(spec, job),
         }
     }
 
@@ -96,6 +102,7 @@ impl Dialect {
         match self {
             Dialect::Local => None,
             Dialect::Lsf => Some(lsf::script::array_script(spec, array)),
+            Dialect::Slurm => Some(slurm::script::array_script(spec, array)),
         }
     }
 
@@ -105,6 +112,7 @@ impl Dialect {
         match self {
             Dialect::Local => None,
             Dialect::Lsf => lsf::script::job_name_in(script),
+            Dialect::Slurm => slurm::script::job_name_in(script),
         }
     }
 
@@ -113,23 +121,30 @@ impl Dialect {
         match self {
             Dialect::Local => Some(0),
             Dialect::Lsf => lsf::script::target_in(script, targets),
+            Dialect::Slurm => slurm::script::target_in(script, targets),
         }
+    }
+
+    /// Whether the scheduler writes a report on each job into its output files (LSF does;
+    /// Slurm keeps it in sacct).
+    pub fn writes_reports(self) -> bool {
+        self == Dialect::Lsf
     }
 
     /// The scheduler's report on job `job_name` in an output file, if it writes one there.
     pub fn report_of(self, text: &str, job_name: &str) -> Option<JobReport> {
         match self {
-            Dialect::Local => None,
+            Dialect::Local | Dialect::Slurm => None,
             Dialect::Lsf => lsf::report_of(text, job_name),
         }
     }
 
     /// The scheduler's report on job `job_name` in the output file at `path`, wherever in the
     /// file it is and however large the file.
-    pub fn report_in_file(self, path: &std::path::Path, job_name: &str) -> Option<JobReport> {
+    pub fn report_in_file(self, file: std::fs::File, job_name: &str) -> Option<JobReport> {
         match self {
-            Dialect::Local => None,
-            Dialect::Lsf => lsf::report_in_file(path, job_name),
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => lsf::report_in_file(file, job_name),
         }
     }
 
@@ -137,8 +152,47 @@ impl Dialect {
     /// (`None` for a report that cannot be read).
     pub fn split_output(self, text: &str) -> (String, Vec<Option<JobReport>>) {
         match self {
-            Dialect::Local => (text.to_string(), Vec::new()),
+            Dialect::Local | Dialect::Slurm => (text.to_string(), Vec::new()),
             Dialect::Lsf => lsf::split_output(text),
+        }
+    }
+
+    /// What job `job_name` itself printed into an output file that several attempts appended
+    /// to: the output of the attempt its report describes, or while it has none, the output no
+    /// report claims. Never the scheduler's report lines or the job script it echoes.
+    pub fn own_output(self, text: &str, job_name: &str) -> String {
+        match self {
+            // Slurm writes no reports into output files: all of it is the job's.
+            Dialect::Local | Dialect::Slurm => text.to_string(),
+            Dialect::Lsf => lsf::own_output(text, job_name),
+        }
+    }
+
+    /// A shell command printing only the scheduler's report lines of the output file on its
+    /// stdin (`None`: this backend writes no reports), so a cluster sends a report without the
+    /// job's output around it.
+    pub fn report_lines_command(self) -> Option<&'static str> {
+        match self {
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => Some(lsf::REPORT_LINES),
+        }
+    }
+
+    /// The command showing what a running job has printed so far where its output file is not
+    /// written yet (`None`: this backend has none, its output file is the place to look).
+    pub fn peek_command(self, job_id: &JobId) -> Option<String> {
+        match self {
+            // Slurm writes a running job's output file as it goes.
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => Some(lsf::peek_command(job_id)),
+        }
+    }
+
+    /// The job's output in what [`Self::peek_command`] printed.
+    pub fn peek_output(self, stdout: &str) -> String {
+        match self {
+            Dialect::Local | Dialect::Slurm => stdout.to_string(),
+            Dialect::Lsf => lsf::parse::parse_bpeek(stdout),
         }
     }
 }
@@ -193,6 +247,9 @@ pub struct Accepted {
     /// The job's id (a job array's own id for an array).
     pub job_id: JobId,
     pub queue: Option<String>,
+    /// The job's state right after submission: pending on a batch scheduler, running for a
+    /// process started here.
+    pub state: State,
 }
 
 /// Why a submission failed, and what that means for the job.
@@ -237,6 +294,9 @@ pub struct JobInfo {
     pub run_seconds: Option<f64>,
     /// Why the job ended the way it did, when the scheduler says more than a state.
     pub reason: Option<String>,
+    /// Why a failed job failed, when the scheduler says (a limit, a kill); `None` leaves the
+    /// engine to read an exit code as [`Cause::Exit`].
+    pub cause: Option<Cause>,
 }
 
 impl JobInfo {
@@ -250,6 +310,7 @@ impl JobInfo {
             max_mem_mb: None,
             run_seconds: None,
             reason: None,
+            cause: None,
         }
     }
 }
@@ -290,6 +351,16 @@ impl SchedError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, SchedError::Transport(_))
     }
+
+    /// The host, when the cluster cannot be reached until a person logs in (`bsweep login`).
+    pub fn needs_login(&self) -> Option<&str> {
+        match self {
+            SchedError::Transport(crate::transport::TransportError::NeedsLogin { host }) => {
+                Some(host)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A batch scheduler. Every call takes many jobs at once so a backend can use one round trip.
@@ -326,6 +397,7 @@ pub trait Scheduler {
 pub enum AnySched {
     Local(Box<local::LocalScheduler>),
     Lsf(Box<lsf::LsfScheduler<crate::transport::AnyTransport>>),
+    Slurm(Box<slurm::SlurmScheduler<crate::transport::AnyTransport>>),
 }
 
 impl Scheduler for AnySched {
@@ -333,6 +405,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.profile(),
             AnySched::Lsf(s) => s.profile(),
+            AnySched::Slurm(s) => s.profile(),
         }
     }
 
@@ -340,6 +413,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.dialect(),
             AnySched::Lsf(s) => s.dialect(),
+            AnySched::Slurm(s) => s.dialect(),
         }
     }
 
@@ -347,6 +421,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.pending_per_target().await,
             AnySched::Lsf(s) => s.pending_per_target().await,
+            AnySched::Slurm(s) => s.pending_per_target().await,
         }
     }
 
@@ -354,6 +429,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.submit(batch).await,
             AnySched::Lsf(s) => s.submit(batch).await,
+            AnySched::Slurm(s) => s.submit(batch).await,
         }
     }
 
@@ -361,6 +437,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.status(jobs).await,
             AnySched::Lsf(s) => s.status(jobs).await,
+            AnySched::Slurm(s) => s.status(jobs).await,
         }
     }
 
@@ -368,6 +445,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.cancel(jobs).await,
             AnySched::Lsf(s) => s.cancel(jobs).await,
+            AnySched::Slurm(s) => s.cancel(jobs).await,
         }
     }
 
@@ -378,6 +456,7 @@ impl Scheduler for AnySched {
         match self {
             AnySched::Local(s) => s.find_by_name(jobs).await,
             AnySched::Lsf(s) => s.find_by_name(jobs).await,
+            AnySched::Slurm(s) => s.find_by_name(jobs).await,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::layout::JobPaths;
+use crate::model::Overrides;
 use crate::shell;
 use crate::spec::{Builtins, Point, Spec, Target};
 
@@ -21,6 +22,9 @@ pub struct Job<'a> {
     /// What a relative `workdir` is relative to, when not the sweep file's directory (the
     /// remote home on a cluster reached over SSH).
     pub workdir_base: Option<&'a Path>,
+    /// What this attempt asks for instead of the sweep file's limits (a retry's memory and
+    /// run limit, hosts left out); the backend's header writes it, the body does not change.
+    pub overrides: &'a Overrides,
 }
 
 /// A job array: element k (1-based) runs point `indices[k-1]`.
@@ -35,6 +39,8 @@ pub struct Array<'a> {
     /// The sweep's directory as the side that runs it sees it.
     pub jobs: &'a JobPaths,
     pub target: &'a Target,
+    /// As for [`Job`]: first attempts only ever leave hosts out.
+    pub overrides: &'a Overrides,
 }
 
 /// The part of a job script below the backend's header: a comment naming the point, the setup

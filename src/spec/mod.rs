@@ -285,9 +285,11 @@ pub struct Point {
 pub enum BackendKind {
     Local,
     Lsf,
+    Slurm,
 }
 
-/// Where LSF jobs go: a queue (`-q`), a host group (`-m`), or both.
+/// Where jobs go: an LSF queue (`-q`), a host group (`-m`), or both; a Slurm partition
+/// (`queue`, with no hosts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Target {
     pub queue: Option<String>,
@@ -358,6 +360,46 @@ pub struct LsfOpts {
     pub lost_after: f64,
 }
 
+/// The `[slurm]` table: partitions as targets, `#SBATCH` resources, arrays and pacing. Sizes
+/// and limits are normalised (seconds, MB) so the scripts show one form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlurmOpts {
+    /// Never empty: with no partition given, one target with none (the site's default).
+    pub targets: Vec<Target>,
+    /// Each partition, account, QOS and time the file gives (the value as written), with where,
+    /// for errors only the cluster can reveal.
+    #[serde(skip)]
+    pub sites: Vec<(String, Site)>,
+    pub policy: Policy,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// `time`, in seconds.
+    pub time_seconds: Option<u64>,
+    /// `mem` (per node; 0 is all of each node's memory), in MB.
+    pub mem_mb: Option<u64>,
+    /// `mem_per_cpu`, in MB.
+    pub mem_per_cpu_mb: Option<u64>,
+    pub cpus_per_task: Option<u32>,
+    pub ntasks: Option<u32>,
+    pub gpus: Option<String>,
+    pub gres: Option<String>,
+    pub constraint: Option<String>,
+    /// Further sbatch options, one word each (`--exclusive`, `--mail-type=END`).
+    pub extra: Vec<String>,
+    pub array: bool,
+    /// Elements per job array; `None`: the cluster's MaxArraySize decides (1000 in `plan`).
+    pub max_array_size: Option<u32>,
+    /// At most this many elements of an array run at once (`%K`).
+    pub array_parallel: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub submit_rate: Option<f64>,
+    pub poll_min: f64,
+    pub poll_max: f64,
+    /// Seconds Slurm may take to show a job (sacct lags squeue by about 5 s).
+    pub settle: f64,
+    pub lost_after: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalOpts {
     pub concurrency: usize,
@@ -380,6 +422,43 @@ pub struct CollectOpts {
     pub stdout_kv: bool,
     /// Scrape stdout with a regex whose named groups become columns.
     pub stdout_regex: Option<String>,
+    /// `collect` warns about each file it brings back from a cluster that is larger than
+    /// this many MB (`warn_mb`).
+    pub warn_mb: u64,
+}
+
+/// [`CollectOpts::warn_mb`] when the sweep file does not say.
+pub const DEFAULT_WARN_MB: u64 = 1024;
+
+/// Whether a higher or a lower primary metric is better (`[summary] goal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    #[default]
+    Max,
+    Min,
+}
+
+impl Goal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Max => "max",
+            Goal::Min => "min",
+        }
+    }
+}
+
+/// The `[summary]` table: how `bsweep summary` and `bsweep report` rank and group the points.
+/// Each key is `None` when the file leaves it out (the command line or a default decides).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummarySpec {
+    /// The primary metric, a column of the collected results (`eval.acc`).
+    pub metric: Option<String>,
+    pub goal: Option<Goal>,
+    /// Parameters averaged over; `Some([])` groups by every parameter.
+    pub over: Option<Vec<String>>,
+    /// Groups the terminal table shows (0: all).
+    pub top: Option<usize>,
 }
 
 /// Values the command template may use besides the parameters.
@@ -410,9 +489,12 @@ pub struct Spec {
     pub backend: BackendKind,
     pub local: LocalOpts,
     pub lsf: LsfOpts,
+    pub slurm: SlurmOpts,
     pub cluster: Option<ClusterOpts>,
     pub collect: CollectOpts,
+    pub summary: SummarySpec,
     pub max_attempts: u32,
+    pub retry: RetryOpts,
     grid: grid::Grid,
     warnings: Vec<SpecWarning>,
 }
@@ -431,6 +513,34 @@ impl Spec {
             line: site.map(|s| s.line),
             col: site.map(|s| s.col),
             field: Some(site.map_or_else(|| "lsf.queue".to_string(), |s| s.field.clone())),
+            message,
+        }
+    }
+}
+
+impl Spec {
+    /// An error about the `[slurm]` value `value` of `key` (`partition`, `account`, `qos`,
+    /// `time`), at the place the file gives it.
+    pub fn slurm_error(&self, key: &str, value: &str, message: String) -> SpecError {
+        let matches = |field: &str| match key {
+            "partition" => {
+                field == "slurm.partition"
+                    || field.starts_with("slurm.partitions[")
+                    || (field.starts_with("slurm.targets[") && field.ends_with(".partition"))
+            }
+            k => field.strip_prefix("slurm.") == Some(k),
+        };
+        let site = self
+            .slurm
+            .sites
+            .iter()
+            .find(|(v, s)| v == value && matches(&s.field))
+            .map(|(_, s)| s);
+        SpecError {
+            path: self.source.clone(),
+            line: site.map(|s| s.line),
+            col: site.map(|s| s.col),
+            field: Some(site.map_or_else(|| format!("slurm.{key}"), |s| s.field.clone())),
             message,
         }
     }
@@ -561,7 +671,10 @@ pub fn check_sweep_name(name: &str) -> Result<(), NameError> {
 
 mod grid;
 mod parse;
+mod retry;
 mod template;
+
+pub use retry::{Grow, Limits, RetryOpts, Step};
 
 impl Spec {
     /// Reads and validates a sweep file. At most [`MAX_FILE_BYTES`] are read, so a wrong path

@@ -676,7 +676,8 @@ fn defaults() {
             files: vec![],
             metrics_json: None,
             stdout_kv: false,
-            stdout_regex: None
+            stdout_regex: None,
+            warn_mb: crate::spec::DEFAULT_WARN_MB,
         }
     );
     assert_eq!(s.lsf.policy, Policy::RoundRobin);

@@ -4,6 +4,7 @@
 //! parameter's effect. Pure: the rows come from collect, the renderers return text.
 
 mod render;
+mod results;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -11,10 +12,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::State;
+pub use crate::spec::Goal;
 use crate::spec::Value;
 
 pub(crate) use render::shorten;
 pub use render::{fmt_mean_std, fmt_sig, table_csv, table_text, to_json};
+pub use results::{ResultsError, read_rows, read_rows_from};
 
 /// One point of a sweep as collect sees it: its parameters, how its last attempt ended and what
 /// it reported.
@@ -24,6 +27,9 @@ pub struct Row {
     /// In grid order.
     pub params: Vec<(String, Value)>,
     pub state: State,
+    /// The last attempt's job (`123`, `123[4]`), once the scheduler accepted it.
+    #[serde(default)]
+    pub job_id: Option<String>,
     /// The queue, partition or host group the last attempt ran in (`local` on this machine).
     pub target: String,
     pub attempts: u32,
@@ -42,6 +48,29 @@ pub struct Row {
     pub stderr_tail: Option<String>,
 }
 
+impl Row {
+    /// A point nothing is known about yet.
+    pub fn unsubmitted(index: u64, params: Vec<(String, Value)>) -> Row {
+        Row {
+            index,
+            params,
+            state: State::Unsubmitted,
+            job_id: None,
+            target: String::new(),
+            attempts: 0,
+            exit_code: None,
+            reason: None,
+            submitted: None,
+            started: None,
+            ended: None,
+            run_seconds: None,
+            max_mem_mb: None,
+            metrics: Vec::new(),
+            stderr_tail: None,
+        }
+    }
+}
+
 /// What the summary and the report say about the sweep as a whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepInfo {
@@ -55,31 +84,14 @@ pub struct SweepInfo {
     pub param_names: Vec<String>,
 }
 
-/// Whether a higher or a lower primary metric is better.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Goal {
-    #[default]
-    Max,
-    Min,
-}
-
-impl Goal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Goal::Max => "max",
-            Goal::Min => "min",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryOpts {
     /// The metric that ranks the groups; without one they keep grid order.
     pub metric: Option<String>,
     pub goal: Goal,
-    /// Parameters to average over rather than group by. Empty: `repeat` when the sweep has it.
-    pub over: Vec<String>,
+    /// Parameters to average over rather than group by; `None`: `repeat` when the sweep has
+    /// it, else none. `Some([])` groups by every parameter.
+    pub over: Option<Vec<String>>,
     /// Groups the text table shows (0: all); JSON and CSV always have every group.
     pub top: usize,
 }
@@ -89,7 +101,7 @@ impl Default for SummaryOpts {
         Self {
             metric: None,
             goal: Goal::Max,
-            over: Vec::new(),
+            over: None,
             top: 10,
         }
     }
@@ -97,27 +109,40 @@ impl Default for SummaryOpts {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
-    #[error("no metric `{name}` in the results; numeric metrics: {}; other metrics: {}",
-        list(.numeric), list(.text))]
+    #[error("no metric `{name}` in the results; numeric metrics: {}; other metrics: {}; \
+        name a numeric one with --metric", list(.numeric), list(.text))]
     UnknownMetric {
         name: String,
         numeric: Vec<String>,
         text: Vec<String>,
     },
-    #[error("metric `{name}` is not numeric (point {index} has `{value}`); numeric metrics: {}",
-        list(.numeric))]
+    #[error("metric `{name}` is not numeric (point {index} has `{value}`); numeric metrics: {}; \
+        name one with --metric", list(.numeric))]
     NotNumeric {
         name: String,
         index: u64,
         value: String,
         numeric: Vec<String>,
     },
-    #[error("`{name}` is not a parameter of the sweep; parameters: {}", list(.params))]
+    #[error("`{name}` is not a parameter of the sweep; parameters: {}; `--over ''` groups by \
+        every parameter", list(.params))]
     UnknownOver { name: String, params: Vec<String> },
     #[error("point {index} has no value for parameter `{name}`")]
     MissingParam { index: u64, name: String },
     #[error("cannot write the csv table")]
     Csv(#[from] csv::Error),
+}
+
+impl SummaryError {
+    /// A metric or parameter the command line (or the sweep file) names wrongly.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SummaryError::UnknownMetric { .. }
+                | SummaryError::NotNumeric { .. }
+                | SummaryError::UnknownOver { .. }
+        )
+    }
 }
 
 fn list(names: &[String]) -> String {
@@ -335,21 +360,21 @@ fn bucket_stats(pairs: &[(usize, f64)], bucket_of: &[u32], buckets: usize) -> Ve
 }
 
 /// Groups, ranks and describes the rows. Counts what is done so far, so it works while the sweep
-/// runs. A primary metric no row has is an error listing the metrics there are, unless no point
-/// has reported any metric yet.
+/// runs. A primary metric no row has is an error listing the metrics there are, unless no done
+/// point has reported any metric yet.
 pub fn summarize(
     info: &SweepInfo,
     rows: &[Row],
     opts: &SummaryOpts,
 ) -> Result<Summary, SummaryError> {
-    let over: Vec<String> = if opts.over.is_empty() {
-        info.param_names
+    let over: Vec<String> = match &opts.over {
+        Some(over) => over.clone(),
+        None => info
+            .param_names
             .iter()
             .filter(|p| *p == "repeat")
             .cloned()
-            .collect()
-    } else {
-        opts.over.clone()
+            .collect(),
     };
     if let Some(bad) = over.iter().find(|o| !info.param_names.contains(o)) {
         return Err(SummaryError::UnknownOver {
@@ -386,11 +411,12 @@ pub fn summarize(
                 }
                 None => metrics.iter().position(|m| m == name),
             },
-            // Nothing reported yet: an empty column, filled in by later summaries.
-            None if cols.is_empty() => {
+            // No done point has reported anything yet (running ones may have printed some
+            // progress): an empty column, filled in by later summaries.
+            None if !done_reported(rows) => {
                 metrics.push(name.clone());
                 values.push(&[]);
-                Some(0)
+                Some(metrics.len() - 1)
             }
             None => {
                 let text: Vec<&Column> = cols.iter().filter(|c| c.not_numeric.is_some()).collect();
@@ -527,6 +553,13 @@ pub fn summarize(
         points: rows.len() as u64,
         done: rows.iter().filter(|r| r.state == State::Done).count() as u64,
     })
+}
+
+/// Whether some done point has reported a metric: until then a primary metric cannot be
+/// told from a misspelt one.
+fn done_reported(rows: &[Row]) -> bool {
+    rows.iter()
+        .any(|r| r.state == State::Done && r.metrics.iter().any(|(_, v)| !v.trim().is_empty()))
 }
 
 /// A row's value of parameter `name`, looked up where the grid puts it first.

@@ -87,7 +87,8 @@ fn opts(metric: Option<&str>, goal: Goal, over: &[&str]) -> SummaryOpts {
     SummaryOpts {
         metric: metric.map(str::to_string),
         goal,
-        over: over.iter().map(|s| s.to_string()).collect(),
+        // As make_expected.py reads it: no parameters named means the default.
+        over: (!over.is_empty()).then(|| over.iter().map(|s| s.to_string()).collect()),
         top: 10,
     }
 }
@@ -230,18 +231,19 @@ fn unknown_names_are_errors_that_list_what_exists() {
     assert_eq!(
         e.to_string(),
         "no metric `acc` in the results; numeric metrics: loss, eval.acc, epoch; other metrics: \
-         device"
+         device; name a numeric one with --metric"
     );
     let e = summarize(&fx.info, &fx.rows, &opts(Some("device"), Goal::Max, &[])).unwrap_err();
     assert_eq!(
         e.to_string(),
         "metric `device` is not numeric (point 0 has `cpu`); numeric metrics: loss, eval.acc, \
-         epoch"
+         epoch; name one with --metric"
     );
     let e = summarize(&fx.info, &fx.rows, &opts(None, Goal::Max, &["seed"])).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "`seed` is not a parameter of the sweep; parameters: lr, layers, opt, repeat"
+        "`seed` is not a parameter of the sweep; parameters: lr, layers, opt, repeat; `--over ''` \
+         groups by every parameter"
     );
     let mut rows = fx.rows.clone();
     rows[7].params.retain(|(k, _)| k != "layers");
@@ -281,6 +283,18 @@ fn a_running_sweep_counts_what_is_done() {
     let s = summarize(&fx.info, &rows, &opts(Some("loss"), Goal::Min, &[])).unwrap();
     assert_eq!(s.metrics, ["loss"]);
     assert!(s.groups.iter().all(|g| g.metrics[0].n == 0 && !g.best));
+    // Running points that printed their progress, none done: still not an unknown metric.
+    rows[3].state = State::Running;
+    rows[3].metrics = vec![("epoch".into(), "2".into())];
+    let s = summarize(&fx.info, &rows, &opts(Some("loss"), Goal::Min, &[])).unwrap();
+    assert_eq!(
+        (s.metrics.as_slice(), s.primary),
+        (&["epoch".to_string(), "loss".to_string()][..], Some(1))
+    );
+    // Once a point is done with metrics, a name none of them has is an error.
+    rows[3].state = State::Done;
+    let e = summarize(&fx.info, &rows, &opts(Some("lss"), Goal::Min, &[])).unwrap_err();
+    assert!(matches!(e, SummaryError::UnknownMetric { .. }), "{e}");
 }
 
 #[test]
@@ -493,6 +507,7 @@ fn summarizes_a_hundred_thousand_points() {
             } else {
                 State::Done
             },
+            job_id: None,
             target: "short".into(),
             attempts: 1,
             exit_code: Some(0),

@@ -81,11 +81,48 @@ pub fn build(files: &[(String, Vec<u8>, u32)]) -> Result<Vec<u8>, ArchiveError> 
     })
 }
 
+/// Why an archive entry was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Absolute, or with `..`: it would land outside the directory.
+    Outside,
+    /// A symbolic link: never made or followed.
+    Symlink,
+    /// A hard link to a file this archive did not bring (hard links to an earlier entry are
+    /// written as copies).
+    HardLink,
+    /// A FIFO, socket or device ("FIFO", "character device", ...): never made.
+    Special(&'static str),
+    /// Its parent here is not a plain directory (a file or symlink is in the way), or a
+    /// directory is where the file would go.
+    Blocked,
+    /// Larger than the cap set for it.
+    TooLarge { size: u64, max: u64 },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Outside => f.write_str("its name would land outside the sweep's directory"),
+            Refusal::Symlink => f.write_str("it is a symbolic link (links are not followed)"),
+            Refusal::HardLink => f.write_str("it is a hard link to a file not in the download"),
+            Refusal::Special(kind) => write!(f, "it is a {kind}, not a regular file"),
+            Refusal::Blocked => f.write_str("something that is not a directory is in its way here"),
+            Refusal::TooLarge { size, max } => {
+                write!(f, "it has {size} bytes, more than the {max} allowed")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Unpacked {
     /// Relative paths written (files) or made (directories).
     pub written: Vec<PathBuf>,
-    pub rejected: Vec<String>,
+    /// The regular files among them, complete, with their sizes.
+    pub files: Vec<(PathBuf, u64)>,
+    /// Entries not written (their names as the archive gives them), and why.
+    pub rejected: Vec<(String, Refusal)>,
 }
 
 /// [`unpack_safely`] for tests and fuzzing: unpacks `archive` under `root` the way `download`
@@ -96,19 +133,31 @@ pub fn unpack_into(
     root: &Path,
 ) -> Result<(Vec<PathBuf>, Vec<String>), ArchiveError> {
     let u = unpack_safely(archive, root)?;
-    Ok((u.written, u.rejected))
+    Ok((u.written, u.rejected.into_iter().map(|(n, _)| n).collect()))
 }
 
 /// Unpacks a tar archive under `root`, writing only regular files and directories at clean
 /// relative names, and never through a symlink: an archive from the remote side is not trusted.
 pub fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, ArchiveError> {
-    let local = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ArchiveError::Local { path, source }
-    };
+    let mut out = Unpacked::default();
+    unpack_from(archive, root, &|_| None, &mut out)?;
+    Ok(out)
+}
+
+/// [`unpack_safely`] from a stream, as it arrives: memory stays bounded whatever the sizes
+/// (each file goes to disk in chunks, holes stay holes). `max_bytes` caps the size of the file
+/// at a relative path (a larger one is skipped, not read into anything). What was written
+/// before an error is in `out`: a download cut short keeps it.
+pub fn unpack_from<R: io::Read>(
+    archive: R,
+    root: &Path,
+    max_bytes: &dyn Fn(&Path) -> Option<u64>,
+    out: &mut Unpacked,
+) -> Result<(), ArchiveError> {
     let unreadable = ArchiveError::Unreadable;
     fs::create_dir_all(root).map_err(local(root))?;
-    let mut out = Unpacked::default();
+    // Files this archive wrote, by name: the only ones a hard link may be copied from.
+    let mut ours: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut ar = tar::Archive::new(archive);
     for entry in ar.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
@@ -119,50 +168,170 @@ pub fn unpack_safely(archive: &[u8], root: &Path) -> Result<Unpacked, ArchiveErr
         let raw = entry.path().map_err(unreadable)?.into_owned();
         let shown = raw.to_string_lossy().into_owned();
         let Some(rel) = clean_relative(&raw) else {
-            out.rejected.push(shown);
+            out.rejected.push((shown, Refusal::Outside));
             continue;
         };
         if kind.is_dir() {
             match safe_dirs(root, &rel)? {
                 Some(_) => out.written.push(rel),
-                None => out.rejected.push(shown),
+                None => out.rejected.push((shown, Refusal::Blocked)),
             }
             continue;
         }
-        let (Some(name), true) = (rel.file_name(), kind.is_file() || kind.is_contiguous()) else {
-            out.rejected.push(shown);
+        // A hard link to an earlier entry of this archive: a copy of it.
+        let source = if kind.is_hard_link() {
+            let link = entry.link_name().map_err(unreadable)?;
+            match link.as_deref().and_then(clean_relative) {
+                Some(l) if ours.contains(&l) => Some(l),
+                _ => {
+                    out.rejected.push((shown, Refusal::HardLink));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let refusal = match kind {
+            _ if source.is_some() || kind.is_file() || kind.is_contiguous() => None,
+            _ if kind.is_gnu_sparse() => None,
+            _ if kind.is_symlink() => Some(Refusal::Symlink),
+            _ if kind.is_fifo() => Some(Refusal::Special("FIFO")),
+            _ if kind.is_character_special() => Some(Refusal::Special("character device")),
+            _ if kind.is_block_special() => Some(Refusal::Special("block device")),
+            _ => Some(Refusal::Special("special file")),
+        };
+        if let Some(r) = refusal {
+            out.rejected.push((shown, r));
+            continue;
+        }
+        let size = entry.size();
+        if let Some(max) = max_bytes(&rel).filter(|m| size > *m) {
+            out.rejected.push((shown, Refusal::TooLarge { size, max }));
+            continue;
+        }
+        let Some(name) = rel.file_name() else {
+            out.rejected.push((shown, Refusal::Outside));
             continue;
         };
         let Some(parent) = safe_dirs(root, rel.parent().unwrap_or(Path::new("")))? else {
-            out.rejected.push(shown);
+            out.rejected.push((shown, Refusal::Blocked));
             continue;
         };
         let target = parent.join(name);
         if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
-            out.rejected.push(shown);
+            out.rejected.push((shown, Refusal::Blocked));
             continue;
         }
-        // Write beside the target, then rename over it: rename replaces a symlink that sits at
-        // the target instead of writing through it.
-        // A short name: the entry's own name may already be as long as a name can be.
-        // The archive may hold an entry of that very name (found by fuzzing: removing a stale
-        // temporary file deleted a file written a moment before), so never remove or reuse
-        // one: take the first free name.
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777 | 0o600;
-        let mut tmp = PathBuf::new();
-        let written = (|| {
-            let mut f = free_file(&parent, mode, &mut tmp)?;
-            io::copy(&mut entry, &mut f)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &target)
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(local(&target)(e));
-        }
+        let size = match &source {
+            Some(src) => {
+                let mut from = open_ours(&root.join(src)).map_err(local(&root.join(src)))?;
+                write_file(&mut from, &parent, &target, mode, None)?
+            }
+            None => write_file(&mut entry, &parent, &target, mode, Some(size))?,
+        };
+        ours.insert(rel.clone());
+        out.files.push((rel.clone(), size));
         out.written.push(rel);
     }
-    Ok(out)
+    Ok(())
+}
+
+fn local(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + use<> {
+    let path = path.to_path_buf();
+    move |source| ArchiveError::Local { path, source }
+}
+
+/// A file this unpack wrote, opened without following a symlink that might have replaced it.
+fn open_ours(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Writes `data` beside `target`, then renames it over `target`: rename replaces a symlink that
+/// sits at the target instead of writing through it. Returns the size written. With `expect`,
+/// fewer bytes (a stream cut short: an entry's reader just ends) leave nothing behind.
+fn write_file(
+    data: &mut dyn io::Read,
+    parent: &Path,
+    target: &Path,
+    mode: u32,
+    expect: Option<u64>,
+) -> Result<u64, ArchiveError> {
+    // A short name: the entry's own name may already be as long as a name can be.
+    // The archive may hold an entry of that very name (found by fuzzing: removing a stale
+    // temporary file deleted a file written a moment before), so never remove or reuse
+    // one: take the first free name.
+    let mut tmp = PathBuf::new();
+    let written = (|| {
+        let mut f = free_file(parent, mode, &mut tmp)?;
+        let size = copy_sparse(data, &mut f)?;
+        if expect.is_some_and(|n| n != size) {
+            return Ok(None);
+        }
+        f.sync_all()?;
+        fs::rename(&tmp, target)?;
+        Ok(Some(size))
+    })();
+    let cleanup = |tmp: &Path| {
+        if !tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    match written {
+        Ok(Some(size)) => Ok(size),
+        Ok(None) => {
+            cleanup(&tmp);
+            Err(ArchiveError::Unreadable(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the archive ends inside {}", target.display()),
+            )))
+        }
+        Err(e) => {
+            cleanup(&tmp);
+            Err(local(target)(e))
+        }
+    }
+}
+
+/// Bytes per read when writing a file: zero chunks of this size become holes.
+const CHUNK: usize = 256 * 1024;
+
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// Copies `data` into `f` a chunk at a time, seeking over chunks of zeros instead of writing
+/// them, so a sparse file (sent compactly or not) stays sparse. Returns the size.
+fn copy_sparse(data: &mut dyn io::Read, f: &mut fs::File) -> io::Result<u64> {
+    use io::{Seek as _, Write as _};
+    let mut buf = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        // Fill the chunk (a pipe gives what it has) so holes are found at chunk granularity.
+        let mut n = 0;
+        while n < buf.len() {
+            match data.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        // A slice comparison is one memcmp, fast in any build.
+        if buf[..n] == ZEROS[..n] {
+            f.seek(io::SeekFrom::Current(n as i64))?;
+        } else {
+            f.write_all(&buf[..n])?;
+        }
+        size += n as u64;
+    }
+    // A hole at the end has no byte written after it: the length says where the file ends.
+    f.set_len(size)?;
+    Ok(size)
 }
 
 /// Creates a new file `.bsweep-part-PID-N` in `dir` with the first N whose name is free, and
@@ -324,18 +493,30 @@ mod tests {
         assert!(!base.path().join("y").exists());
         assert!(!Path::new("/etc/bsweep-unpack-test-x").exists());
         // Unsafe entries are reported, safe ones written.
+        let why = |name: &str| {
+            let w: Vec<&Refusal> = u
+                .rejected
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, w)| w)
+                .collect();
+            assert_eq!(w.len(), 1, "{name}: {w:?}");
+            w[0].clone()
+        };
         for r in [
             "../x",
             "ok/../../y",
             abs.as_str(),
             "/etc/bsweep-unpack-test-x",
         ] {
-            assert!(u.rejected.iter().any(|x| x == r), "{r} not rejected");
+            assert_eq!(why(r), Refusal::Outside, "{r}");
         }
-        for r in ["evil", "dev", "fifo", "pre/z"] {
-            assert!(u.rejected.iter().any(|x| x == r), "{r} not rejected");
-        }
-        assert!(u.rejected.iter().filter(|x| *x == "hl").count() == 1);
+        assert_eq!(why("evil"), Refusal::Symlink);
+        assert_eq!(why("dev"), Refusal::Special("character device"));
+        assert_eq!(why("fifo"), Refusal::Special("FIFO"));
+        assert_eq!(why("pre/z"), Refusal::Blocked);
+        // A hard link to a file outside the archive is never made or copied.
+        assert_eq!(why("hl"), Refusal::HardLink);
         assert_eq!(fs::read(root.join("good/file.txt")).unwrap(), b"fine");
         // `evil` was never a link here, so evil/y is a plain file inside.
         assert!(
@@ -391,6 +572,71 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("last")).unwrap(), b"last");
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 5);
+    }
+
+    #[test]
+    fn hard_links_to_earlier_entries_are_written_as_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        use tar::EntryType as T;
+        raw_entry(&mut b, T::Regular, "out/a.txt", "", b"shared");
+        raw_entry(&mut b, T::Link, "out/b.txt", "out/a.txt", b"");
+        raw_entry(&mut b, T::Link, "./out/c.txt", "./out/a.txt", b"");
+        raw_entry(&mut b, T::Link, "out/d.txt", "out/not-in-archive", b"");
+        let ar = b.into_inner().unwrap();
+        let u = unpack_safely(&ar, dir.path()).unwrap();
+        use std::os::unix::fs::MetadataExt as _;
+        for f in ["out/a.txt", "out/b.txt", "out/c.txt"] {
+            assert_eq!(fs::read(dir.path().join(f)).unwrap(), b"shared", "{f}");
+            assert_eq!(fs::metadata(dir.path().join(f)).unwrap().nlink(), 1, "{f}");
+        }
+        assert_eq!(u.rejected, [("out/d.txt".to_string(), Refusal::HardLink)]);
+        assert_eq!(u.files.len(), 3);
+    }
+
+    #[test]
+    fn holes_stay_holes_and_caps_skip_large_files() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        // 8 MiB of zeros with a few bytes in the middle, as a plain (not sparse) tar entry.
+        let mut data = vec![0u8; 8 << 20];
+        data[4 << 20] = 7;
+        let mut b = tar::Builder::new(Vec::new());
+        raw_entry(&mut b, tar::EntryType::Regular, "sparse", "", &data);
+        raw_entry(&mut b, tar::EntryType::Regular, "big", "", &[1u8; 100]);
+        let ar = b.into_inner().unwrap();
+        let mut u = Unpacked::default();
+        let cap = |p: &Path| (p == Path::new("big")).then_some(99);
+        unpack_from(ar.as_slice(), dir.path(), &cap, &mut u).unwrap();
+        let m = fs::metadata(dir.path().join("sparse")).unwrap();
+        assert_eq!(m.len(), 8 << 20);
+        assert!(m.blocks() * 512 < 1 << 20, "{} blocks", m.blocks());
+        assert_eq!(fs::read(dir.path().join("sparse")).unwrap(), data);
+        assert_eq!(
+            u.rejected,
+            [("big".to_string(), Refusal::TooLarge { size: 100, max: 99 })]
+        );
+        assert!(!dir.path().join("big").exists());
+    }
+
+    #[test]
+    fn a_stream_cut_short_keeps_what_arrived_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        raw_entry(&mut b, tar::EntryType::Regular, "first", "", &[1u8; 2000]);
+        raw_entry(&mut b, tar::EntryType::Regular, "second", "", &[2u8; 5000]);
+        let ar = b.into_inner().unwrap();
+        let mut u = Unpacked::default();
+        let cut = &ar[..512 + 2048 + 512 + 1000];
+        assert!(unpack_from(cut, dir.path(), &|_| None, &mut u).is_err());
+        assert_eq!(u.files, [(PathBuf::from("first"), 2000)]);
+        assert_eq!(fs::read(dir.path().join("first")).unwrap(), [1u8; 2000]);
+        // Nothing half-written is left under the entry's name or beside it.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["first"]);
     }
 
     #[test]

@@ -36,12 +36,16 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
-    /// The host wants a password or one-time code and no connection `bsweep login` opened is up.
+    /// The host wants a person (a password, a one-time code) and no connection `bsweep login`
+    /// opened is up.
     #[error(
-        "{host} needs an interactive login (password, one-time code): run `bsweep login {host}` \
-         in a terminal, then try again"
+        "no connection to {host} is open, and logging in there needs you (password, one-time \
+         code): run `bsweep login {host}` in a terminal, then this command again"
     )]
     NeedsLogin { host: String },
+    /// `ssh -G` could not read the ssh configuration for a destination.
+    #[error("ssh cannot read its configuration for {dest}: {said}")]
+    Config { dest: String, said: String },
     #[error("`{dest}` is not an ssh destination (expected a host, an alias or user@host)")]
     BadDestination { dest: String },
     /// A file transfer failed on the remote side (tar, a bad path, an unreadable archive).

@@ -1076,6 +1076,7 @@ proptest! {
                 out_dir: &out_dir,
                 target: &spec.lsf.targets[0],
                 workdir_base: None,
+                overrides: &bsweep::model::Overrides::default(),
             },
         );
         let collapse = |s: &str| s.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");

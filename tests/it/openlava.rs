@@ -86,7 +86,7 @@ impl Cluster {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run bsweep")
+        crate::harness::run_bounded(&mut self.cmd(args))
     }
 
     /// `launch FILE`, with `--here` when the cluster is this machine.

@@ -11,7 +11,7 @@ use bsweep::layout::JobPaths;
 use bsweep::model::{Clock, State};
 use bsweep::sched::lsf::{BjobsMode, LsfScheduler};
 use bsweep::sched::{JobRef, Scheduler, Seen, Submission};
-use bsweep::transport::ssh::{self, SshOpts, SshTransport};
+use bsweep::transport::ssh::{SshOpts, SshTransport};
 use bsweep::transport::{Transport, TransportError, batch_script, parse_batch};
 
 #[tokio::test(flavor = "current_thread")]
@@ -308,14 +308,12 @@ async fn downloads_report_missing_paths_and_expand_home() {
 async fn a_login_master_is_used_and_its_loss_asks_for_login_fast() {
     let env = need!(SshEnv::new());
     let dir = env.control_dir();
-    assert!(!ssh::check_master(HOST, &dir));
+    let master = env.master(HOST);
+    assert!(!master.check());
     // What `bsweep login` runs in a terminal; key auth stands in for password + TOTP here.
-    let st = ssh::login_command_with(HOST, &dir, Some(env.sshd.config.as_ref()))
-        .unwrap()
-        .status()
-        .unwrap();
+    let st = master.login_command().unwrap().status().unwrap();
     assert!(st.success());
-    assert!(ssh::check_master(HOST, &dir));
+    assert!(master.check());
 
     let login_only = SshOpts {
         interactive_auth: true,
@@ -337,7 +335,7 @@ async fn a_login_master_is_used_and_its_loss_asks_for_login_fast() {
     assert_eq!(env.master_pid(HOST), Some(pid));
 
     env.kill_master(HOST);
-    assert!(!ssh::check_master(HOST, &dir));
+    assert!(!master.check());
     let start = Instant::now();
     let e = SshTransport::connect(HOST, &dir, login_only)
         .await
@@ -358,14 +356,11 @@ async fn a_login_master_is_used_and_its_loss_asks_for_login_fast() {
     assert!(matches!(e, TransportError::NeedsLogin { .. }), "{e:?}");
 
     // Logging in again (over the stale socket the killed master left) brings it back.
-    let st = ssh::login_command_with(HOST, &dir, Some(env.sshd.config.as_ref()))
-        .unwrap()
-        .status()
-        .unwrap();
+    let st = master.login_command().unwrap().status().unwrap();
     assert!(st.success());
     assert_eq!(t.run("echo back", b"").await.unwrap().stdout, "back\n");
-    assert!(ssh::close_master(HOST, &dir).unwrap());
-    assert!(!ssh::check_master(HOST, &dir));
+    assert!(master.close().unwrap());
+    assert!(!master.check());
 }
 
 #[tokio::test(flavor = "current_thread")]

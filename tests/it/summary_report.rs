@@ -17,7 +17,7 @@ use bsweep::report::render_html;
 use bsweep::spec::Value;
 use bsweep::summary::{Goal, Row, Summary, SummaryOpts, SweepInfo, summarize};
 
-fn fixture_dir() -> PathBuf {
+pub(crate) fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/summary")
 }
 
@@ -157,6 +157,7 @@ fn synthetic(repeats: u64) -> (SweepInfo, Vec<Row>) {
                 ("repeat".into(), Value::Int(repeat as i64)),
             ],
             state,
+            job_id: None,
             target: if gpu { "gpu" } else { "short" }.into(),
             attempts,
             exit_code,
@@ -184,11 +185,11 @@ fn synthetic(repeats: u64) -> (SweepInfo, Vec<Row>) {
 // ---- the browser ----
 
 /// One Chromium at a time: it is heavy and the machine has two cores.
-static BROWSER: Mutex<()> = Mutex::new(());
+pub(crate) static BROWSER: Mutex<()> = Mutex::new(());
 
 /// The browser (`BSWEEP_CHROMIUM`, or `chromium` on PATH), or `None` after saying why the
 /// test does not run (a failure instead when services are required).
-fn browser_or_skip() -> Option<PathBuf> {
+pub(crate) fn browser_or_skip() -> Option<PathBuf> {
     let found = match std::env::var_os("BSWEEP_CHROMIUM") {
         Some(p) => Some(PathBuf::from(p)),
         None => crate::harness::services::which(&["chromium"]),
@@ -202,16 +203,16 @@ fn browser_or_skip() -> Option<PathBuf> {
     found
 }
 
-struct Run {
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
     /// The page's console messages (Chromium prints them with `--enable-logging=stderr` as
     /// `[pid:tid:time:INFO:CONSOLE:line] "message", source: URL (line)`, at INFO whatever the
     /// console level, so any of them counts).
-    fn console(&self) -> Vec<&str> {
+    pub(crate) fn console(&self) -> Vec<&str> {
         self.stderr
             .lines()
             .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
@@ -219,7 +220,7 @@ impl Run {
     }
 }
 
-fn run_chromium(bin: &Path, page: &Path, extra: &[String]) -> Run {
+pub(crate) fn run_chromium(bin: &Path, page: &Path, extra: &[String]) -> Run {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin);
     cmd.args([
@@ -267,11 +268,11 @@ fn run_chromium(bin: &Path, page: &Path, extra: &[String]) -> Run {
 }
 
 /// The DOM Chromium built from `page`, and what it logged.
-fn dump_dom(bin: &Path, page: &Path) -> Run {
+pub(crate) fn dump_dom(bin: &Path, page: &Path) -> Run {
     run_chromium(bin, page, &["--dump-dom".into()])
 }
 
-fn screenshot(bin: &Path, page: &Path, png: &Path, height: u32) -> Run {
+pub(crate) fn screenshot(bin: &Path, page: &Path, png: &Path, height: u32) -> Run {
     run_chromium(
         bin,
         page,
@@ -284,25 +285,25 @@ fn screenshot(bin: &Path, page: &Path, png: &Path, height: u32) -> Run {
 }
 
 /// Width and height from a PNG's header.
-fn png_size(bytes: &[u8]) -> (u32, u32) {
+pub(crate) fn png_size(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     assert_eq!(&bytes[12..16], b"IHDR");
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     (be(&bytes[16..20]), be(&bytes[20..24]))
 }
 
-fn count(hay: &str, needle: &str) -> usize {
+pub(crate) fn count(hay: &str, needle: &str) -> usize {
     hay.matches(needle).count()
 }
 
-fn write_page(dir: &Path, name: &str, html: &str) -> PathBuf {
+pub(crate) fn write_page(dir: &Path, name: &str, html: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, html).unwrap();
     path
 }
 
 /// What every report must have, in the DOM the browser built from it.
-fn check_sections(dom: &str, params: usize) {
+pub(crate) fn check_sections(dom: &str, params: usize) {
     assert!(
         dom.contains("data-ready=\"1\""),
         "the inline script did not run"
@@ -331,7 +332,7 @@ fn check_sections(dom: &str, params: usize) {
 }
 
 /// The page loads nothing from anywhere: the only URL is the SVG namespace.
-fn assert_offline(html: &str) {
+pub(crate) fn assert_offline(html: &str) {
     let urls = count(html, "http://") + count(html, "https://");
     let ns = count(html, "xmlns=\"http://www.w3.org/2000/svg\"");
     assert_eq!(urls, ns, "a URL besides the SVG namespace");
@@ -632,6 +633,7 @@ fn arb_row() -> impl proptest::strategy::Strategy<Value = Row> {
                         ("repeat".into(), Value::Int(repeat)),
                     ],
                     state,
+                    job_id: None,
                     target: target.into(),
                     attempts,
                     exit_code,

@@ -158,6 +158,8 @@ pub fn value(ctx: &Ctx, row: &Row, key: &str, hms: bool, unit: Option<char>) -> 
         "EXIT_REASON" => match e.term {
             Some(Term::Owner) => "Killed by owner".into(),
             Some(Term::Lost) => "Job lost with its execution host".into(),
+            Some(Term::MemLimit) => "Killed after reaching LSF memory usage limit".into(),
+            Some(Term::RunLimit) => "Killed after reaching LSF run time limit".into(),
             None => String::new(),
         },
         "FROM_HOST" => job.from_host.clone(),

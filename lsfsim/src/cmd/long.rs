@@ -4,7 +4,7 @@
 use crate::Ctx;
 use crate::cmd::fields::{self, Row};
 use crate::report::{mem_str, short_hosts, term_line};
-use crate::state::{Elem, Job, Stat, Term};
+use crate::state::{Elem, Job, Stat};
 use crate::timefmt;
 
 pub const SEPARATOR: &str =
@@ -208,7 +208,8 @@ pub fn record(ctx: &Ctx, job: &Job, e: &Elem, flavor: Flavor, unwrapped: bool) -
             ),
             _ => {}
         }
-        let owner = term_line(e.term).filter(|_| e.term == Some(Term::Owner));
+        // The TERM_ line of an end LSF caused (bkill, a limit); a lost job has none.
+        let owner = term_line(e.term);
         match (flavor, owner) {
             (_, Some(l)) => emit(&mut out, format!("{t}: Completed <exit>; {l}")),
             (Flavor::Bjobs, None) if e.stat == Stat::Exit => {

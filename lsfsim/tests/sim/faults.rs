@@ -1,6 +1,6 @@
 //! Fault injection and the call log.
 
-use crate::common::{Sim, job_id, same_shape};
+use crate::common::{Sim, job_id, read, same_shape};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -163,4 +163,90 @@ fn missing_state_dir_is_a_clear_error() {
         .expect("run bjobs");
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("LSFSIM_DIR is not set"));
+}
+
+/// A job holding about `mb` MB (perl's `x` builds the string twice, so half of it is asked).
+fn hog(mb: u32, secs: u32) -> String {
+    format!(
+        "#!/bin/bash\nperl -e '$x = \"x\" x ({} * 1024 * 1024); sleep {secs}'\n",
+        mb / 2
+    )
+}
+
+#[test]
+fn a_job_over_its_memory_limit_is_killed_with_term_memlimit() {
+    let sim = Sim::new("");
+    let over = sim.submit(&["-M", "40MB", "-o", "over.out"], &hog(90, 5));
+    let under = sim.submit(&["-M", "200MB", "-o", "under.out"], &hog(90, 1));
+    assert_eq!(sim.wait_stat(over, &["DONE", "EXIT"], 30), "EXIT");
+    assert_eq!(sim.wait_stat(under, &["DONE", "EXIT"], 30), "DONE");
+    let out = read(&sim.work.join("over.out"));
+    // As LSF 10 writes it (shared/lsf/joboutput-term-memlimit-snippet.txt): the TERM_ line, then
+    // the exit line.
+    let term = out
+        .lines()
+        .position(|l| l == "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.")
+        .unwrap_or_else(|| panic!("no TERM_MEMLIMIT line in\n{out}"));
+    assert!(
+        out.lines()
+            .nth(term + 1)
+            .is_some_and(|l| l.starts_with("Exited with exit code ")),
+        "{out}"
+    );
+    let rows = sim.rows("stat exit_code exit_reason", &[&over.to_string()]);
+    assert_eq!(rows[0][0], "EXIT");
+    assert!(rows[0][1].parse::<i32>().is_ok_and(|c| c > 0), "{rows:?}");
+    assert!(rows[0][2].contains("memory"), "{rows:?}");
+    let long = sim.run("bjobs", &["-l", &over.to_string()]).stdout;
+    assert!(long.contains("TERM_MEMLIMIT"), "{long}");
+    assert!(!read(&sim.work.join("under.out")).contains("TERM_"));
+}
+
+#[test]
+fn a_failing_host_fails_every_job_and_hname_leaves_it_out() {
+    let sim = Sim::new("hosts = [\"h1\", \"h2\"]\n[faults]\nfailing_hosts = [\"h2\"]\n");
+    let bad = sim.submit(
+        &["-m", "h2", "-o", "bad.out", "-e", "bad.err"],
+        "echo ran\n",
+    );
+    assert_eq!(sim.wait_stat(bad, &["DONE", "EXIT"], 20), "EXIT");
+    assert_eq!(sim.rows("exit_code", &[&bad.to_string()])[0][0], "1");
+    assert!(read(&sim.work.join("bad.err")).contains("host h2 failed the job"));
+    // The script never ran: the -o file holds LSF's report alone.
+    let out = read(&sim.work.join("bad.out"));
+    assert!(
+        out.starts_with("------") && out.contains("Exited with exit code 1."),
+        "{out}"
+    );
+    // Left out by the select string, every job runs on the other host, even with h2 idle.
+    let ids: Vec<String> = (0..4)
+        .map(|_| {
+            sim.submit(&["-R", "select[(type==any) && hname!=h2]"], "sleep 0.3\n")
+                .to_string()
+        })
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for id in &ids {
+        sim.wait_stat(id.parse().unwrap(), &["DONE"], 20);
+    }
+    let hosts = sim.rows("exec_host", &refs);
+    assert!(hosts.iter().all(|r| r[0] == "h1"), "{hosts:?}");
+}
+
+#[test]
+fn a_job_past_its_run_limit_is_killed_with_term_runlimit() {
+    let sim = Sim::new("runlimit_minute_ms = 400\n");
+    let slow = sim.submit(&["-W", "1", "-o", "slow.out"], "sleep 3\necho late\n");
+    let quick = sim.submit(&["-W", "5", "-o", "quick.out"], "sleep 0.2\n");
+    assert_eq!(sim.wait_stat(slow, &["DONE", "EXIT"], 20), "EXIT");
+    assert_eq!(sim.wait_stat(quick, &["DONE", "EXIT"], 20), "DONE");
+    let rows = sim.rows("exit_code exit_reason", &[&slow.to_string()]);
+    assert_eq!(rows[0][0], "140", "SIGUSR2 ends the script: {rows:?}");
+    assert!(rows[0][1].contains("run time limit"), "{rows:?}");
+    let out = read(&sim.work.join("slow.out"));
+    assert!(
+        out.contains("TERM_RUNLIMIT: job killed after reaching LSF run time limit.\nExited with exit code 140."),
+        "{out}"
+    );
+    assert!(!read(&sim.work.join("quick.out")).contains("TERM_"));
 }

@@ -174,6 +174,7 @@ impl LocalScheduler {
         Ok(Accepted {
             job_id,
             queue: None,
+            state: State::Running,
         })
     }
 

@@ -20,7 +20,7 @@ use super::{
     Scheduler, Seen, Submission, SubmitError,
 };
 use crate::layout::JobPaths;
-use crate::model::{Clock, JobId, State};
+use crate::model::{Cause, Clock, JobId, State};
 use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{
@@ -109,15 +109,33 @@ fn info_of(r: &JobRecord) -> JobInfo {
     }
 }
 
+/// The cause an LSF termination reason names: `TERM_MEMLIMIT: job killed after reaching LSF
+/// memory usage limit.`, `TERM_RUNLIMIT: …` (also OpenLava's inferred run-limit kill), the kills
+/// of an owner or administrator; any other `TERM_*` is the scheduler's own doing.
+fn cause_of_term(reason: &str) -> Cause {
+    match reason.split(':').next().unwrap_or_default().trim() {
+        "TERM_MEMLIMIT" => Cause::MemLimit,
+        "TERM_RUNLIMIT" => Cause::RunLimit,
+        "TERM_OWNER" | "TERM_ADMIN" | "TERM_FORCE_OWNER" | "TERM_FORCE_ADMIN" => Cause::Killed,
+        _ => Cause::Terminated,
+    }
+}
+
 fn info_of_outcome(o: &Outcome) -> JobInfo {
-    let (state, exit_code, reason) = match o {
-        Outcome::Done => (State::Done, Some(0), None),
-        Outcome::Exited { code } => (State::Failed, Some(*code), None),
-        Outcome::Term { reason, code } => (State::Failed, *code, Some(reason.clone())),
+    let (state, exit_code, reason, cause) = match o {
+        Outcome::Done => (State::Done, Some(0), None, None),
+        Outcome::Exited { code } => (State::Failed, Some(*code), None, Some(Cause::Exit)),
+        Outcome::Term { reason, code } => (
+            State::Failed,
+            *code,
+            Some(reason.clone()),
+            Some(cause_of_term(reason)),
+        ),
     };
     JobInfo {
         exit_code,
         reason,
+        cause,
         ..JobInfo::new(state)
     }
 }
@@ -137,17 +155,24 @@ fn report_from(t: parse::Trailer) -> JobReport {
     }
 }
 
-/// A job bjobs lists as EXIT, with how it ended from its report or history: the end's exit
-/// code, reason and figures; what bjobs knows (the host, its times) where the end says nothing.
+/// A job bjobs lists as EXIT, with how it ended from its report or history: why (a `TERM_*`
+/// line, which bjobs does not give), its figures, and an exit code where bjobs shows none;
+/// what bjobs knows (its exit code, the host, its times) where the end says nothing. An end
+/// that is not EXIT cannot be this attempt's and changes nothing.
 fn with_end(listed: &JobInfo, end: JobInfo) -> JobInfo {
+    if end.state != State::Failed {
+        return listed.clone();
+    }
     JobInfo {
         state: listed.state,
+        exit_code: listed.exit_code.or(end.exit_code),
         host: end.host.or_else(|| listed.host.clone()),
         started: end.started.or(listed.started),
         ended: end.ended.or(listed.ended),
         max_mem_mb: end.max_mem_mb.or(listed.max_mem_mb),
         run_seconds: end.run_seconds.or(listed.run_seconds),
-        ..end
+        reason: end.reason.or_else(|| listed.reason.clone()),
+        cause: end.cause.or(listed.cause),
     }
 }
 
@@ -158,8 +183,8 @@ pub fn report_of(text: &str, job_name: &str) -> Option<JobReport> {
 
 /// LSF's report on job `job_name` in the `-o` file at `path`, before or after the job's output
 /// (OpenLava's comes first), however much the job printed.
-pub fn report_in_file(path: &std::path::Path, job_name: &str) -> Option<JobReport> {
-    reports::report_in_file(path, job_name).map(report_from)
+pub fn report_in_file(file: std::fs::File, job_name: &str) -> Option<JobReport> {
+    reports::report_in_file(file, job_name).map(report_from)
 }
 
 /// An `-o` file split into the job's own output and LSF's reports in it.
@@ -169,6 +194,27 @@ pub fn split_output(text: &str) -> (String, Vec<Option<JobReport>>) {
         output,
         reports.into_iter().map(|r| r.map(report_from)).collect(),
     )
+}
+
+/// What job `job_name` printed in an `-o` file several attempts appended to: the output of the
+/// attempt its last report describes, or, while it has none (running, or ended without a
+/// report), the output no report claims (earlier attempts' outputs are theirs).
+pub fn own_output(text: &str, job_name: &str) -> String {
+    parse::output_of(text, job_name).unwrap_or_else(|| parse::split_sections(text).unreported)
+}
+
+/// An awk program printing only the reports in an `-o` file: from a "Sender: ..." line directly
+/// followed by "Subject: Job N..." to the report's closing line ("The output (if any) is above
+/// this job summary." or "... follows:"), at most 20,000 lines each; the parser then reads them
+/// as it reads the whole file. The job's output around them, however large, is not printed.
+pub const REPORT_LINES: &str = r#"awk 'n > 0 { print; n--; if ($0 ~ /^[ \t]*The output \(if any\) (is above|follows)/) n = 0; next }
+p != "" && $0 ~ /^[ \t]*Subject: Job [0-9]/ { print p; print; n = 20000; p = ""; next }
+{ p = ($0 ~ /^[ \t]*Sender: /) ? $0 : "" }'"#;
+
+/// `bpeek JOB`: what a running job has printed so far (OpenLava holds a job's output file
+/// until the job ends).
+pub fn peek_command(job_id: &JobId) -> String {
+    crate::transport::command_line(&["bpeek", &job_id.to_string()])
 }
 
 /// The plain job id bjobs and bkill take for a job: an element's array is asked for once.
@@ -200,12 +246,41 @@ pub struct LsfScheduler<T: Transport> {
 }
 
 /// Wraps a script so it runs holding `lock` (where `flock` exists; sites without it keep the
-/// settle time as their only guard).
-fn locked(lock: &str, script: &str) -> String {
+/// settle time as their only guard). Slurm's scheduler shares it.
+pub(crate) fn locked(lock: &str, script: &str) -> String {
     format!(
         "if command -v flock >/dev/null 2>&1; then exec 9>>{l} && flock -w 900 9; fi\n{script}",
         l = shell::quote(lock)
     )
+}
+
+/// The script prelude that unpacks a batch's job scripts into `upload_to` on a remote cluster,
+/// and the archive for its stdin (nothing when the cluster is this machine, `None`). Slurm's
+/// scheduler shares it.
+pub(crate) fn upload(
+    upload_to: Option<&str>,
+    batch: &[Submission],
+) -> Result<(String, Vec<u8>), archive::ArchiveError> {
+    let Some(dir) = upload_to else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let files: Vec<(String, Vec<u8>, u32)> = batch
+        .iter()
+        .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
+        .collect();
+    let archive = archive::build(&files)?;
+    let dirs: Vec<String> = batch
+        .iter()
+        .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
+        .collect();
+    let d = shell::quote(dir);
+    Ok((
+        format!(
+            "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
+            dirs.join(" ")
+        ),
+        archive,
+    ))
 }
 
 impl<T: Transport> LsfScheduler<T> {
@@ -515,26 +590,7 @@ impl<T: Transport> LsfScheduler<T> {
     /// The script prelude that unpacks a batch's job scripts on a remote cluster, and the
     /// archive for its stdin (nothing when the cluster is this machine).
     fn upload(&self, batch: &[Submission]) -> Result<(String, Vec<u8>), archive::ArchiveError> {
-        let Some(dir) = &self.upload_to else {
-            return Ok((String::new(), Vec::new()));
-        };
-        let files: Vec<(String, Vec<u8>, u32)> = batch
-            .iter()
-            .flat_map(|s| s.files.iter().map(|(p, b)| (p.clone(), b.clone(), 0o644)))
-            .collect();
-        let archive = archive::build(&files)?;
-        let dirs: Vec<String> = batch
-            .iter()
-            .flat_map(|s| s.dirs.iter().map(|d| shell::quote(d).into_owned()))
-            .collect();
-        let d = shell::quote(dir);
-        Ok((
-            format!(
-                "mkdir -p -- {d} && cd -- {d} && tar --no-same-owner -x -f - && mkdir -p -- {} || exit 96\n",
-                dirs.join(" ")
-            ),
-            archive,
-        ))
+        upload(self.upload_to.as_deref(), batch)
     }
 }
 
@@ -664,14 +720,13 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             })
             .filter(|j| j.submitted.is_none_or(|s| t - s > self.profile.settle))
             .collect();
-        // Jobs that ended EXIT where bjobs shows no exit code (its table: OpenLava, old LSF;
-        // `-o`/`-json` show one whenever LSF has it).
+        // Jobs bjobs lists EXIT: their reports say why (`TERM_MEMLIMIT`, …), which bjobs does
+        // not, and the exit code its table lacks (OpenLava, old LSF). Only the poll in which a
+        // job ends asks.
         let exited: Vec<&JobRef> = jobs
             .iter()
-            .filter(|_| self.mode == BjobsMode::Table)
             .filter(|j| {
-                matches!(infos.get(&j.job_id), Some(Seen::Known(i))
-                    if i.state == State::Failed && i.exit_code.is_none())
+                matches!(infos.get(&j.job_id), Some(Seen::Known(i)) if i.state == State::Failed)
             })
             .collect();
         let mut ended = self
@@ -761,5 +816,90 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/lsf/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The `TERM_` line of a captured job output, as LSF printed it.
+    fn term_line(text: &str) -> String {
+        text.lines()
+            .find(|l| l.starts_with("TERM_"))
+            .expect("a TERM_ line")
+            .to_string()
+    }
+
+    #[test]
+    fn termination_reasons_map_to_causes() {
+        // The Sanger course's job output of a job killed at its -M limit: exit code 1.
+        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
+        let info = info_of_outcome(&Outcome::Term {
+            reason: memlimit.clone(),
+            code: Some(1),
+        });
+        assert_eq!(
+            (info.cause, info.exit_code),
+            (Some(Cause::MemLimit), Some(1))
+        );
+        assert_eq!(info.reason.as_deref(), Some(memlimit.as_str()));
+        // OpenLava's run-limit kill, proved by its bhist -l record.
+        let hist = parse::parse_bhist_long(&fixture("openlava-bhist-l-runlimit.txt")).unwrap();
+        let info = info_of_outcome(hist[0].outcome.as_ref().expect("an outcome"));
+        assert_eq!(info.cause, Some(Cause::RunLimit));
+        // bacct -l of a job its owner killed.
+        let acct = parse::parse_bhist_long(&fixture("bacct-l-killed-term-owner.txt")).unwrap();
+        let info = info_of_outcome(acct[0].outcome.as_ref().expect("an outcome"));
+        assert_eq!(info.cause, Some(Cause::Killed));
+        assert_eq!(
+            cause_of_term("TERM_PREEMPT: job killed after preemption."),
+            Cause::Terminated
+        );
+        let exited = info_of_outcome(&Outcome::Exited { code: 7 });
+        assert_eq!(
+            (exited.cause, exited.exit_code),
+            (Some(Cause::Exit), Some(7))
+        );
+        assert_eq!(info_of_outcome(&Outcome::Done).cause, None);
+    }
+
+    #[test]
+    fn a_report_explains_what_bjobs_said_of_an_exit() {
+        // bjobs -json of the job: EXIT with an exit code, nothing about why.
+        let info = JobInfo {
+            exit_code: Some(130),
+            host: Some("n1".into()),
+            ..JobInfo::new(State::Failed)
+        };
+        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
+        let told = |o: Outcome| info_of_outcome(&o);
+        let info = with_end(
+            &info,
+            told(Outcome::Term {
+                reason: memlimit,
+                code: Some(1),
+            }),
+        );
+        // bjobs' exit code and host stand; the report adds why.
+        assert_eq!(
+            (info.exit_code, info.cause, info.host.as_deref()),
+            (Some(130), Some(Cause::MemLimit), Some("n1"))
+        );
+        assert!(info.reason.as_deref().unwrap().starts_with("TERM_MEMLIMIT"));
+        // A table without exit codes (OpenLava) takes the report's.
+        let bare = with_end(
+            &JobInfo::new(State::Failed),
+            told(Outcome::Exited { code: 7 }),
+        );
+        assert_eq!((bare.exit_code, bare.cause), (Some(7), Some(Cause::Exit)));
+        // A report that says done cannot be this failed attempt's.
+        let odd = with_end(&JobInfo::new(State::Failed), told(Outcome::Done));
+        assert_eq!(odd, JobInfo::new(State::Failed));
     }
 }

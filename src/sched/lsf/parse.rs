@@ -14,6 +14,7 @@
 mod bhist;
 mod bjobs;
 mod bkill;
+mod bpeek;
 mod bqueues;
 mod bsub;
 mod lsid;
@@ -31,6 +32,7 @@ pub use bjobs::{
     bjobs_table_args, parse_bjobs_delimited, parse_bjobs_json, parse_bjobs_table,
 };
 pub use bkill::{BkillReading, KillOutcome, KillStatus, parse_bkill};
+pub use bpeek::parse_bpeek;
 pub use bqueues::{QueueLoad, parse_bqueues, parse_bqueues_json};
 pub use bsub::{BsubError, BsubErrorKind, Submitted, parse_bsub};
 pub use lsid::{LsidInfo, parse_lsid, supports_o_and_json};

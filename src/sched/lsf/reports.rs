@@ -147,11 +147,10 @@ pub fn windows_in<R: BufRead>(mut r: R) -> Vec<String> {
         .collect()
 }
 
-/// LSF's report on job `job_name` in the `-o` file at `path`, before or after the output,
+/// LSF's report on job `job_name` in the `-o` file `f` (a regular file: the caller checked), before or after the output,
 /// whatever the file's size. A file's last 64 KiB hold the report of LSF 10, and OpenLava's
 /// when the job printed little: only when they do not is the whole file scanned.
-pub fn report_in_file(path: &Path, job_name: &str) -> Option<Trailer> {
-    let mut f = File::open(path).ok()?;
+pub fn report_in_file(mut f: File, job_name: &str) -> Option<Trailer> {
     let len = f.metadata().ok()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(WINDOW_BYTES as u64)))
         .ok()?;
@@ -252,12 +251,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("stdout.txt");
         std::fs::write(&p, grown(&stdout_of(THREE), 2000)).unwrap();
-        let t = |name| report_in_file(&p, name).map(|t| t.outcome);
+        let t = |name| report_in_file(File::open(&p).unwrap(), name).map(|t| t.outcome);
         assert_eq!(t("bsw-abc-00001-1"), Some(Outcome::Exited { code: 140 }));
         assert_eq!(t("bsw-abc-00001-2"), Some(Outcome::Exited { code: 7 }));
         assert_eq!(t("bsw-abc-00001-3"), Some(Outcome::Done));
         assert_eq!(t("bsw-abc-00001-4"), None);
-        let r = report_in_file(&p, "bsw-abc-00001-2").unwrap();
+        let r = report_in_file(File::open(&p).unwrap(), "bsw-abc-00001-2").unwrap();
         assert_eq!(r.started.as_deref(), Some("Tue Dec  1 09:07:08 2026"));
         assert_eq!(r.max_mem_mb, Some(5.0));
         // The old reading, the last 64 KiB, saw none of them.
@@ -278,7 +277,7 @@ mod tests {
         let p = dir.path().join("stdout.txt");
         std::fs::write(&p, &text).unwrap();
         assert_eq!(
-            report_in_file(&p, &name).map(|t| t.outcome),
+            report_in_file(File::open(&p).unwrap(), &name).map(|t| t.outcome),
             Some(Outcome::Done)
         );
         // And the windows alone find it too, as on the cluster.

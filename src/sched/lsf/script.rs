@@ -1,11 +1,100 @@
 //! LSF job scripts: the `#BSUB` header a user writes by hand (`-J -q -m -n -gpu -W -M -R -o -e`),
-//! above the backend-neutral body, for `bsub < script`.
+//! above the backend-neutral body, for `bsub < script`. An attempt's overrides replace `-W` and
+//! `-M` and leave hosts out through the `-R` select string.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::model::{Overrides, memory_text, walltime_text};
 use crate::sched::script::{self, Array, Job};
 use crate::spec::{Spec, Target};
+
+/// The sections of an LSF resource requirement string.
+const SECTIONS: [&str; 7] = [
+    "select[",
+    "order[",
+    "rusage[",
+    "span[",
+    "same[",
+    "cu[",
+    "affinity[",
+];
+
+/// A host name bsweep writes into a select string: what host names are made of, nothing that
+/// could end the string or the expression.
+fn plain_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Where the `]` closing the section whose `[` is just before `from` is, brackets nested.
+fn closing(s: &str, from: usize) -> Option<usize> {
+    let mut depth = 1;
+    for (i, c) in s[from..].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(from + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `-R` strings of a job: the user's resource requirement, with `hname!=HOST` for each
+/// host left out joined to its select section (or a select section of its own in front). A
+/// string with alternatives (`||`, `{…}`) keeps its shape and the hosts go in a second `-R`,
+/// whose select LSF joins to the first one's.
+fn resources(user: Option<&str>, exclude: &[String]) -> Vec<String> {
+    // The user's string as written: LSF reads it, not bsweep.
+    let user = user.filter(|u| !u.trim().is_empty());
+    let not: Vec<String> = exclude
+        .iter()
+        .filter(|h| plain_host(h))
+        .map(|h| format!("hname!={h}"))
+        .collect();
+    if not.is_empty() {
+        return user.map(String::from).into_iter().collect();
+    }
+    let not = not.join(" && ");
+    let Some(user) = user else {
+        return vec![format!("select[{not}]")];
+    };
+    let simple = !user.contains("||") && !user.contains('{');
+    let selects = user.matches("select[").count();
+    if simple && selects == 1 {
+        let open = user.find("select[").expect("counted") + "select[".len();
+        if let Some(close) = closing(user, open) {
+            let expr = match user[open..close].trim() {
+                "" => not,
+                e => format!("({e}) && {not}"),
+            };
+            return vec![format!("{}{expr}{}", &user[..open], &user[close..])];
+        }
+    }
+    if simple && selects == 0 {
+        // LSF reads a leading expression without a section keyword as the select section.
+        let first = SECTIONS
+            .iter()
+            .filter_map(|k| user.find(k))
+            .min()
+            .unwrap_or(user.len());
+        let (expr, rest) = (user[..first].trim(), user[first..].trim());
+        let select = if expr.is_empty() {
+            format!("select[{not}]")
+        } else {
+            format!("select[({expr}) && {not}]")
+        };
+        return vec![[select.as_str(), rest].join(" ").trim().to_string()];
+    }
+    vec![user.to_string(), format!("select[{not}]")]
+}
 
 /// A `#BSUB` option value: bare when it is plainly safe, otherwise in double quotes, which is
 /// what LSF's `#BSUB` parser understands (validation keeps `"` and newlines out of values).
@@ -20,8 +109,16 @@ fn bsub_value(v: &str) -> String {
     }
 }
 
-/// The `#BSUB` lines every job of a sweep shares (queue, hosts, resources, output files).
-fn bsub_options(s: &mut String, spec: &Spec, target: &Target, stdout: &Path, stderr: &Path) {
+/// The `#BSUB` lines of a job (queue, hosts, limits, resources, output files): the sweep file's,
+/// with the attempt's overrides in place of its limits.
+fn bsub_options(
+    s: &mut String,
+    spec: &Spec,
+    target: &Target,
+    o: &Overrides,
+    stdout: &Path,
+    stderr: &Path,
+) {
     let mut bsub = |opt: &str, val: &str| {
         let _ = writeln!(s, "#BSUB {opt} {}", bsub_value(val));
     };
@@ -38,14 +135,20 @@ fn bsub_options(s: &mut String, spec: &Spec, target: &Target, stdout: &Path, std
     if let Some(g) = &lsf.gpu {
         bsub("-gpu", g);
     }
-    if let Some(w) = &lsf.walltime {
+    let walltime = o.walltime_minutes.map(walltime_text);
+    if let Some(w) = walltime.as_ref().or(lsf.walltime.as_ref()) {
         bsub("-W", w);
     }
-    if let Some(m) = &lsf.memory {
+    // A bare number is in the site's unit: chosen limits keep the form the file uses.
+    let memory = o.memory_kb.map(|kb| match spec.retry.bare_memory {
+        true => kb.to_string(),
+        false => memory_text(kb),
+    });
+    if let Some(m) = memory.as_ref().or(lsf.memory.as_ref()) {
         bsub("-M", m);
     }
-    if let Some(r) = &lsf.resources {
-        bsub("-R", r);
+    for r in resources(lsf.resources.as_deref(), &o.exclude_hosts) {
+        bsub("-R", &r);
     }
     bsub("-o", &stdout.to_string_lossy());
     bsub("-e", &stderr.to_string_lossy());
@@ -63,6 +166,7 @@ pub fn job_script(spec: &Spec, job: &Job<'_>) -> String {
         &mut s,
         spec,
         job.target,
+        job.overrides,
         &job.out_dir.join(crate::layout::STDOUT_FILE),
         &job.out_dir.join(crate::layout::STDERR_FILE),
     );
@@ -87,6 +191,7 @@ pub fn array_script(spec: &Spec, array: &Array<'_>) -> String {
         &mut s,
         spec,
         array.target,
+        array.overrides,
         &reports.join("%I.out"),
         &reports.join("%I.err"),
     );
@@ -128,6 +233,37 @@ mod tests {
         );
         assert_eq!(bsub_value("span[hosts=1]"), "\"span[hosts=1]\"");
         assert_eq!(bsub_value("/a b/stdout.txt"), "\"/a b/stdout.txt\"");
+    }
+
+    #[test]
+    fn hosts_left_out_join_the_users_select_section() {
+        let hosts = ["n1".to_string(), "n-2.x".to_string()];
+        let r = |u: Option<&str>| resources(u, &hosts);
+        assert_eq!(r(None), ["select[hname!=n1 && hname!=n-2.x]"]);
+        assert_eq!(
+            r(Some("select[mem>1000] rusage[mem=1000]")),
+            ["select[(mem>1000) && hname!=n1 && hname!=n-2.x] rusage[mem=1000]"]
+        );
+        assert_eq!(
+            r(Some("span[hosts=1] select[defined(gpu)]")),
+            ["span[hosts=1] select[(defined(gpu)) && hname!=n1 && hname!=n-2.x]"]
+        );
+        // A leading expression without its keyword is the select section.
+        assert_eq!(
+            r(Some("type==X86_64 rusage[mem=10]")),
+            ["select[(type==X86_64) && hname!=n1 && hname!=n-2.x] rusage[mem=10]"]
+        );
+        assert_eq!(
+            r(Some("rusage[mem=10]")),
+            ["select[hname!=n1 && hname!=n-2.x] rusage[mem=10]"]
+        );
+        // Alternatives keep their shape; the hosts go in a second -R that LSF joins.
+        let alt = "{select[a] span[hosts=1]} || {select[b]}";
+        assert_eq!(r(Some(alt)), [alt, "select[hname!=n1 && hname!=n-2.x]"]);
+        // Nothing to leave out: the user's string as written; odd names are never written.
+        assert_eq!(resources(Some("select[x]"), &[]), ["select[x]"]);
+        let odd = ["a]b".to_string(), "c d".to_string(), String::new()];
+        assert!(resources(None, &odd).is_empty());
     }
 
     #[test]

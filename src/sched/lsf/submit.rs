@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use super::parse::{self, BsubErrorKind};
 use super::said;
-use crate::model::JobId;
+use crate::model::{JobId, State};
 use crate::sched::{Accepted, Submission, SubmitError};
 use crate::shell;
 use crate::transport::Framed;
@@ -50,7 +50,12 @@ pub fn read_bsub(f: &Framed, cut: Option<&str>) -> Result<Accepted, SubmitError>
         Ok(s) => Ok(Accepted {
             job_id: JobId::new(s.job_id.to_string()),
             queue: s.queue,
+            state: State::Pending,
         }),
+        // LSF said so (and not of a timeout): nothing to look for, try again later.
+        Err(e) if e.kind == BsubErrorKind::Transient && e.not_submitted => {
+            Err(SubmitError::Retry { said: e.message })
+        }
         // A transient failure can hide an accepted job (timeouts, a daemon that answered
         // late): look it up by name before submitting again.
         Err(e) if e.kind == BsubErrorKind::Transient => {
@@ -150,6 +155,7 @@ pub fn read_pack(f: &Framed, n: usize, cut: Option<&str>) -> PackAnswer {
         .map(|s| Accepted {
             job_id: JobId::new(s.job_id.to_string()),
             queue: s.queue,
+            state: State::Pending,
         })
         .collect();
     if accepted.len() == n {

@@ -22,9 +22,12 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "exclude",
     "sample",
     "lsf",
+    "slurm",
     "local",
     "cluster",
     "collect",
+    "retry",
+    "summary",
 ];
 pub(super) const LSF_KEYS: &[&str] = &[
     "queue",
@@ -49,9 +52,51 @@ pub(super) const LSF_KEYS: &[&str] = &[
     "targets",
 ];
 pub(super) const TARGET_KEYS: &[&str] = &["queue", "hosts", "weight", "max_in_flight"];
+pub(super) const SLURM_KEYS: &[&str] = &[
+    "partition",
+    "partitions",
+    "targets",
+    "policy",
+    "account",
+    "qos",
+    "time",
+    "mem",
+    "mem_per_cpu",
+    "cpus_per_task",
+    "ntasks",
+    "gpus",
+    "gres",
+    "constraint",
+    "extra",
+    "array",
+    "max_array_size",
+    "array_parallel",
+    "max_in_flight",
+    "submit_rate",
+    "poll_min",
+    "poll_max",
+    "settle",
+    "lost_after",
+];
+pub(super) const SLURM_TARGET_KEYS: &[&str] = &["partition", "weight", "max_in_flight"];
 pub(super) const LOCAL_KEYS: &[&str] = &["concurrency"];
 pub(super) const CLUSTER_KEYS: &[&str] = &["host", "init", "remote_dir"];
-pub(super) const COLLECT_KEYS: &[&str] = &["files", "metrics_json", "stdout_kv", "stdout_regex"];
+pub(super) const COLLECT_KEYS: &[&str] = &[
+    "files",
+    "metrics_json",
+    "stdout_kv",
+    "stdout_regex",
+    "warn_mb",
+];
+pub(super) const RETRY_KEYS: &[&str] = &[
+    "on_exit",
+    "on_memlimit",
+    "on_runlimit",
+    "exclude_hosts_after",
+];
+pub(super) const MEMLIMIT_KEYS: &[&str] = &["memory", "max"];
+pub(super) const RUNLIMIT_KEYS: &[&str] = &["walltime", "max"];
+pub(super) const SUMMARY_KEYS: &[&str] = &["metric", "goal", "over", "top"];
 pub(super) const SAMPLE_KEYS: &[&str] = &["n", "seed"];
 pub(super) const RANGE_KEYS: &[&str] = &["start", "stop", "step"];
 pub(super) const AXIS_FORMS: &[&str] = &[
@@ -82,10 +127,13 @@ const REQUIRED: &[&str] = &["name", "command"];
 /// The top-level tables with a fixed set of keys, for "belongs in [local]" hints.
 pub(super) const KEYED_TABLES: &[(&str, &[&str])] = &[
     ("lsf", LSF_KEYS),
+    ("slurm", SLURM_KEYS),
     ("local", LOCAL_KEYS),
     ("cluster", CLUSTER_KEYS),
     ("collect", COLLECT_KEYS),
     ("sample", SAMPLE_KEYS),
+    ("retry", RETRY_KEYS),
+    ("summary", SUMMARY_KEYS),
 ];
 
 /// What a table may hold.
@@ -113,10 +161,16 @@ fn keys_of(path: &[Seg<'_>]) -> Option<Keys> {
         [] => Keys::Fixed(TOP_KEYS),
         [Key("lsf")] => Keys::Fixed(LSF_KEYS),
         [Key("lsf"), Key("targets"), Elem] => Keys::Fixed(TARGET_KEYS),
+        [Key("slurm")] => Keys::Fixed(SLURM_KEYS),
+        [Key("slurm"), Key("targets"), Elem] => Keys::Fixed(SLURM_TARGET_KEYS),
         [Key("local")] => Keys::Fixed(LOCAL_KEYS),
         [Key("cluster")] => Keys::Fixed(CLUSTER_KEYS),
         [Key("collect")] => Keys::Fixed(COLLECT_KEYS),
         [Key("sample")] => Keys::Fixed(SAMPLE_KEYS),
+        [Key("retry")] => Keys::Fixed(RETRY_KEYS),
+        [Key("retry"), Key("on_memlimit")] => Keys::Fixed(MEMLIMIT_KEYS),
+        [Key("retry"), Key("on_runlimit")] => Keys::Fixed(RUNLIMIT_KEYS),
+        [Key("summary")] => Keys::Fixed(SUMMARY_KEYS),
         [Key("grid"), Key(_)] => Keys::Axis,
         [Key("grid")] | [Key("zip"), Elem] | [Key("exclude"), Elem] => Keys::Params,
         _ => return None,

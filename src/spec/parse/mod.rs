@@ -18,10 +18,14 @@ use super::{
 mod axes;
 mod keys;
 mod options;
+mod retry;
+mod slurm;
+mod summary;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
 use options::{parse_cluster, parse_collect, parse_local, parse_lsf};
+pub(super) use retry::{memory_kb, walltime_minutes};
 
 type Val<'i> = Spanned<DeValue<'i>>;
 type Res<T> = Result<T, SpecError>;
@@ -626,11 +630,12 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         Some(v) => match cx.string(v, "backend", "backend = \"lsf\"")?.as_str() {
             "local" => BackendKind::Local,
             "lsf" => BackendKind::Lsf,
+            "slurm" => BackendKind::Slurm,
             other => {
                 return Err(cx.err(
                     v.span().start,
                     "backend",
-                    format!("unknown backend `{other}`; use \"local\" or \"lsf\""),
+                    format!("unknown backend `{other}`; use \"local\", \"lsf\" or \"slurm\""),
                 ));
             }
         },
@@ -647,12 +652,22 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
 
     let grid_parts = parse_grid(&cx, root)?;
     let lsf = parse_lsf(&cx, root.get("lsf"))?;
+    let slurm = slurm::parse_slurm(&cx, root.get("slurm"))?;
     let local = parse_local(&cx, root.get("local"))?;
     let cluster = root
         .get("cluster")
         .map(|v| parse_cluster(&cx, v))
         .transpose()?;
     let collect = parse_collect(&cx, root.get("collect"))?;
+    let retry = retry::parse_retry(
+        &cx,
+        root.get("retry"),
+        &retry::Context {
+            backend,
+            max_attempts,
+            memory: lsf.memory.as_deref(),
+        },
+    )?;
     warn_ignored_tables(&cx, root, backend);
 
     // Templates last: only now are all parameter names known.
@@ -665,6 +680,7 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     }
 
     let grid = grid_parts.build(&cx, repeats)?;
+    let summary = summary::parse_summary(&cx, root.get("summary"), &grid.param_names())?;
 
     Ok(Spec {
         name,
@@ -676,9 +692,12 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         backend,
         local,
         lsf,
+        slurm,
         cluster,
         collect,
+        summary,
         max_attempts,
+        retry,
         grid,
         warnings: cx.warnings.into_inner(),
     })
@@ -689,14 +708,17 @@ const MAX_ATTEMPTS: i64 = 1000;
 /// Most repetitions of each point.
 const MAX_REPEATS: i64 = 1_000_000;
 
-/// The tables the backend does not read: `[lsf]` and `[cluster]` on a local sweep, `[local]` on
-/// an LSF one. They load (a file may be switched between backends) but are said, where they are.
+/// The tables the backend does not read: the other backends' tables, and `[cluster]` on a
+/// local sweep. They load (a file may be switched between backends) but are said, where they are.
 fn warn_ignored_tables(cx: &Cx<'_>, root: Tbl<'_, '_>, backend: BackendKind) {
-    let (ignored, name, other): (&[&str], &str, &str) = match backend {
-        BackendKind::Local => (&["lsf", "cluster"], "local", "lsf"),
-        BackendKind::Lsf => (&["local"], "lsf", "local"),
+    let (ignored, name): (&[&str], &str) = match backend {
+        BackendKind::Local => (&["lsf", "slurm", "cluster"], "local"),
+        BackendKind::Lsf => (&["local", "slurm"], "lsf"),
+        BackendKind::Slurm => (&["local", "lsf"], "slurm"),
     };
     for t in ignored {
+        // A backend's table is named after it; `[cluster]` serves any cluster backend.
+        let other = if *t == "cluster" { "lsf" } else { t };
         if let Some(v) = root.get(t) {
             cx.warn(
                 v.span().start,

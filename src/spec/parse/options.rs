@@ -9,51 +9,51 @@ use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Site, Ta
 /// Bounds of the [lsf] numbers: wide enough for any site, narrow enough that every value is a
 /// sane `Duration`, rate or count (1e300 seconds overflowed `Duration`; 1e-300 submissions per
 /// second waited forever after the first job).
-const POLL: Range = Range {
+pub(super) const POLL: Range = Range {
     min: 0.05,
     max: 86_400.0,
     unit: "seconds",
     note: " (1 day)",
 };
-const SETTLE: Range = Range {
+pub(super) const SETTLE: Range = Range {
     min: 0.05,
     max: 3_600.0,
     unit: "seconds",
     note: " (1 hour)",
 };
-const LOST_AFTER: Range = Range {
+pub(super) const LOST_AFTER: Range = Range {
     min: 1.0,
     max: 604_800.0,
     unit: "seconds",
     note: " (7 days)",
 };
-const SUBMIT_RATE: Range = Range {
+pub(super) const SUBMIT_RATE: Range = Range {
     min: 0.001,
     max: 1_000.0,
     unit: "submissions per second",
     note: "",
 };
-const MAX_CORES: i64 = 1_000_000;
+pub(super) const MAX_CORES: i64 = 1_000_000;
 /// `bsub` calls at once by default: a few overlap the scheduler's own latency without
 /// crowding a login node or mbatchd.
 const DEFAULT_SUBMIT_PARALLEL: u32 = 4;
 /// More than a submission batch (64) at once gains nothing.
 const MAX_SUBMIT_PARALLEL: i64 = 64;
-const MAX_COUNT: i64 = 1_000_000;
-const MAX_WEIGHT: i64 = 1_000;
+pub(super) const MAX_COUNT: i64 = 1_000_000;
+pub(super) const MAX_WEIGHT: i64 = 1_000;
 const MAX_CONCURRENCY: i64 = 10_000;
 /// Longest run limit accepted, in minutes: a year. No site runs a job longer; a larger number is
 /// a slip (minutes taken for seconds), and LSF's limit fields are 32-bit.
-const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
+pub(super) const MAX_WALLTIME_MINUTES: u64 = 365 * 24 * 60;
 /// Largest number LSF reads in a limit: its limit fields are 32-bit.
-const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
+pub(super) const MAX_LIMIT_NUMBER: f64 = 2_147_483_647.0;
 /// Largest memory limit, in KB: 2^31 MB (2048 TB), what a 32-bit limit holds in MB, the unit
 /// sites with large limits set (LSF_UNIT_FOR_LIMITS).
-const MAX_MEMORY_KB: f64 = 2_147_483_648.0 * 1024.0;
+pub(super) const MAX_MEMORY_KB: f64 = 2_147_483_648.0 * 1024.0;
 
 /// LSF `-W [hours:]minutes` as minutes; minutes stay below 60 once hours are given. `None` when
 /// the text has another form.
-fn walltime_minutes(s: &str) -> Option<u64> {
+pub(super) fn walltime_minutes(s: &str) -> Option<u64> {
     let digits = |p: &str| {
         (!p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
             .then(|| p.parse::<u64>().ok())
@@ -70,7 +70,7 @@ fn walltime_minutes(s: &str) -> Option<u64> {
 
 /// LSF `-M`: a number with an optional KB/MB/GB/TB unit, as (number, KB per unit). `None` when
 /// the text has another form.
-fn memory_amount(s: &str) -> Option<(f64, f64)> {
+pub(super) fn memory_amount(s: &str) -> Option<(f64, f64)> {
     let (num, unit_kb) = [
         ("KB", 1.0),
         ("MB", 1024.0),
@@ -704,6 +704,7 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
         metrics_json: None,
         stdout_kv: false,
         stdout_regex: None,
+        warn_mb: crate::spec::DEFAULT_WARN_MB,
     };
     let Some(v) = v else {
         return Ok(c);
@@ -744,6 +745,10 @@ pub(super) fn parse_collect(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<CollectOpts
     }
     if let Some(v) = tb.get("stdout_kv") {
         c.stdout_kv = cx.boolean(v, "collect.stdout_kv", "stdout_kv = true")?;
+    }
+    if let Some(v) = tb.get("warn_mb") {
+        // Up to 10 TB: a larger figure is a slip (bytes taken for MB).
+        c.warn_mb = cx.int_in(v, "collect.warn_mb", 1, 10_000_000, "warn_mb = 4096")?;
     }
     if let Some(v) = tb.get("stdout_regex") {
         let ex = "stdout_regex = 'loss=(?P<loss>[0-9.]+)'";

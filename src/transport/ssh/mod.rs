@@ -2,30 +2,37 @@
 //! connection (a ControlMaster) that every bsweep process talking to the same host shares.
 //!
 //! A host that asks for a password and a one-time code cannot be logged into without a terminal:
-//! `bsweep login HOST` runs [`login_command`] once in the user's terminal, and bsweep only ever
-//! attaches to the master that opens. For a key-based host bsweep starts the master itself in
-//! batch mode (ssh never prompts), and starts a new one when it dies. bsweep never sees or stores
-//! a password.
+//! `bsweep login HOST` runs [`Master::login_command`] once in the user's terminal, and bsweep only
+//! ever attaches to the master that opens. Such a host is recorded (by `bsweep login`, or when a
+//! batch login is refused for want of a password or code), and from then on no bsweep process
+//! starts an authentication there: it only checks the control socket. For a key-based host
+//! bsweep starts the master itself in batch mode (ssh never prompts), and starts a new one when
+//! it dies. bsweep never sees or stores a password. Connections are keyed on what `ssh -G`
+//! resolves (user, host name, port), so every spelling of a destination shares one.
 //!
 //! Remote commands run in the login user's home directory, so relative remote paths are relative
 //! to it, and a remote directory written `~/...` is expanded on the remote side (as `$HOME`).
 
+mod download;
 mod master;
+mod start;
 
-use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use openssh::Session;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
+pub use self::download::{DownloadReport, Fetch, NotFetched};
+use self::master::prepare_control_dir;
 pub use self::master::{
-    LOGIN_PERSIST, check_master, close_master, control_socket, login_command, login_command_with,
+    LOGIN_PERSIST, LoginRecord, Master, Resolved, authenticated_with, control_socket,
+    is_person_method,
 };
-use self::master::{master_alive, prepare_control_dir, start_master_retrying};
-use super::archive::{self, Unpacked, relative_path, unpack_safely};
+use self::start::start_master_retrying;
+use super::archive;
 use super::{CmdOutput, Transport, TransportError};
 use crate::shell;
 
@@ -41,9 +48,6 @@ const REMOTE_COMMAND: &str = concat!(
     "'exec <&3 >&4 3<&- 4>&-; cd 2>/dev/null; IFS= read -r -d \"\" s || exit 96; eval \"$s\"'"
 );
 
-/// Prefix of the lines a download's remote script prints to stderr for absent paths.
-const MISSING_PREFIX: &str = "bsweep-missing: ";
-
 /// How to reach one destination. `Default` suits a key-based host.
 #[derive(Debug, Clone)]
 pub struct SshOpts {
@@ -54,7 +58,8 @@ pub struct SshOpts {
     /// point ssh at a private sshd with it.
     pub config_file: Option<PathBuf>,
     /// The host wants a password or one-time code: never start a master, only attach to the one
-    /// `bsweep login` opened, and say so when it is gone.
+    /// `bsweep login` opened, and say so when it is gone. Also true, without being set, for a
+    /// host recorded as needing a person (see [`Master::needs_person`]).
     pub interactive_auth: bool,
     /// How long a master bsweep starts stays up with nothing using it.
     pub control_persist: Duration,
@@ -80,25 +85,15 @@ impl Default for SshOpts {
     }
 }
 
-/// What a [`SshTransport::download`] brought back.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DownloadReport {
-    /// Requested paths unpacked under the local directory (a directory counts when anything of
-    /// it arrived).
-    pub fetched: Vec<String>,
-    /// Requested paths that do not exist remotely, or that tar could not read there.
-    pub missing: Vec<String>,
-    /// Archive entries that were not written: unsafe names (absolute, `..`), symlinks, hard
-    /// links, devices, or a name whose parent is not a plain directory here.
-    pub rejected: Vec<String>,
-}
-
 /// Runs scripts on a remote host through a shared ControlMaster.
 #[derive(Debug)]
 pub struct SshTransport {
     dest: String,
-    socket: PathBuf,
+    master: Master,
     opts: SshOpts,
+    /// This process saw the host refuse a batch login: no further attempt from here, even if
+    /// the record of it could not be written.
+    refused: AtomicBool,
     /// Attached by socket path: a master restarted at the same path serves it unchanged.
     session: Session,
     round_trips: AtomicU64,
@@ -117,7 +112,7 @@ impl SshTransport {
     /// Attaches to the live master of `dest` in `control_dir`, or (key-based hosts) starts one
     /// in batch mode, honouring `~/.ssh/config` (aliases, ports, jump hosts, identity files).
     /// A host whose authentication needs a person fails at once with
-    /// [`TransportError::NeedsLogin`].
+    /// [`TransportError::NeedsLogin`], without a connection attempt once it is known as such.
     pub async fn connect(
         dest: &str,
         control_dir: &Path,
@@ -125,12 +120,13 @@ impl SshTransport {
     ) -> Result<Self, TransportError> {
         check_dest(dest)?;
         let dir = prepare_control_dir(control_dir)?;
-        let socket = control_socket(dest, &dir);
+        let master = Master::of_async(dest, &dir, opts.config_file.as_deref()).await?;
         let t = Self {
             dest: dest.to_string(),
-            session: Session::resume(socket.clone().into_boxed_path(), None),
-            socket,
+            session: Session::resume(master.socket().to_path_buf().into_boxed_path(), None),
+            master,
             opts,
+            refused: AtomicBool::new(false),
             round_trips: AtomicU64::new(0),
             reconnecting: tokio::sync::Mutex::new(()),
         };
@@ -145,7 +141,21 @@ impl SshTransport {
 
     /// The control socket this transport uses.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.master.socket()
+    }
+
+    /// Whether no authentication may start from here: only a master `bsweep login` opened
+    /// serves this host.
+    fn needs_person(&self) -> bool {
+        self.opts.interactive_auth
+            || self.refused.load(Ordering::Relaxed)
+            || self.master.needs_person()
+    }
+
+    fn needs_login(&self) -> TransportError {
+        TransportError::NeedsLogin {
+            host: self.dest.clone(),
+        }
     }
 
     /// Writes `files` (path relative to `remote_dir`, contents, mode) under `remote_dir` in one
@@ -170,70 +180,6 @@ impl SshTransport {
         Ok(())
     }
 
-    /// Fetches `paths` (relative to `remote_dir`; files or whole directories) into `local_dir`
-    /// in one round trip. Paths that do not exist remotely are reported, not an error. Entries
-    /// are unpacked without ever writing outside `local_dir` (see [`DownloadReport::rejected`]).
-    pub async fn download(
-        &self,
-        remote_dir: &str,
-        paths: &[String],
-        local_dir: &Path,
-    ) -> Result<DownloadReport, TransportError> {
-        let mut wanted = Vec::with_capacity(paths.len());
-        for p in paths {
-            wanted.push(relative_path(p).map_err(|e| self.archive_error(e))?);
-        }
-        let mut report = DownloadReport::default();
-        if paths.is_empty() {
-            return Ok(report);
-        }
-        let mut script = format!("d={}\nset --\nfor p in", remote_dir_word(remote_dir));
-        for p in paths {
-            script.push(' ');
-            script.push_str(&shell::quote(p));
-        }
-        script.push_str(&format!(
-            "; do\n  if [ -e \"$d/$p\" ] || [ -L \"$d/$p\" ]; then set -- \"$@\" \"$p\"\n  \
-             else printf '%s%s\\n' '{MISSING_PREFIX}' \"$p\" >&2; fi\ndone\n\
-             [ \"$#\" -gt 0 ] || exit 0\nexec tar -c -f - -C \"$d\" -- \"$@\"\n"
-        ));
-        let out = self.round_trip(&script, b"").await?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let absent: Vec<&str> = stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix(MISSING_PREFIX))
-            .collect();
-        // tar: 1 = a file changed while read (a job still writing), 2 = some file unreadable.
-        if !matches!(out.code, Some(0..=2)) {
-            return Err(self.transfer_error(format!(
-                "packing in {remote_dir} failed (exit {}): {}",
-                show_code(out.code),
-                stderr.trim()
-            )));
-        }
-        let unpacked = if out.stdout.is_empty() {
-            Unpacked::default()
-        } else {
-            unpack_safely(&out.stdout, local_dir).map_err(|e| self.archive_error(e))?
-        };
-        // A requested path arrived when it, or anything under it, was written.
-        let arrived: HashSet<&Path> = unpacked
-            .written
-            .iter()
-            .flat_map(|w| w.ancestors())
-            .collect();
-        let absent: HashSet<&str> = absent.into_iter().collect();
-        for (p, rel) in paths.iter().zip(&wanted) {
-            if !absent.contains(p.as_str()) && arrived.contains(rel.as_path()) {
-                report.fetched.push(p.clone());
-            } else {
-                report.missing.push(p.clone());
-            }
-        }
-        report.rejected = unpacked.rejected;
-        Ok(report)
-    }
-
     fn archive_error(&self, source: archive::ArchiveError) -> TransportError {
         TransportError::Archive {
             place: self.place(),
@@ -251,24 +197,56 @@ impl SshTransport {
     /// Makes sure a master is up before a command goes out, so a command never starts on a
     /// connection already known dead (a cut command may have half run; one not started is safe
     /// to run on a new master).
+    ///
+    /// For a host that needs a person this only ever checks the socket (a local question), so
+    /// a follower waiting for `bsweep login` never knocks at the login node.
     async fn ensure_master(&self) -> Result<(), TransportError> {
-        if master_alive(&self.socket, &self.dest).await? {
+        if self.master.alive().await? {
             return Ok(());
         }
-        if self.opts.interactive_auth {
-            return Err(TransportError::NeedsLogin {
-                host: self.dest.clone(),
-            });
+        if self.needs_person() {
+            return Err(self.needs_login());
         }
         let _one = self.reconnecting.lock().await;
-        if master_alive(&self.socket, &self.dest).await? {
+        if self.master.alive().await? {
             return Ok(());
         }
-        start_master_retrying(&self.dest, &self.socket, &self.opts).await
+        match start_master_retrying(&self.master, &self.opts).await {
+            Err(e @ TransportError::NeedsLogin { .. }) => {
+                self.refused.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+            r => r,
+        }
     }
 
     /// One remote process: `script` (after the `init` line) in a bash login shell, fed `input`.
     async fn round_trip(&self, script: &str, input: &[u8]) -> Result<Raw, TransportError> {
+        let (stdout, stderr, code) = self.process(script, input, read_all).await?;
+        Ok(Raw {
+            stdout: stdout.map_err(|source| TransportError::Ssh {
+                place: self.place(),
+                source,
+            })?,
+            stderr,
+            code,
+        })
+    }
+
+    /// [`Self::round_trip`] with the remote stdout given to `take_stdout` as it arrives (a
+    /// download unpacks it to disk instead of holding it). Its result comes back as it is
+    /// when the process ended well; a lost connection is an error after it has run, so what it
+    /// did (files written) is already done.
+    async fn process<T, F, Fut>(
+        &self,
+        script: &str,
+        input: &[u8],
+        take_stdout: F,
+    ) -> Result<(io::Result<T>, Vec<u8>, Option<i32>), TransportError>
+    where
+        F: FnOnce(Option<openssh::ChildStdout>) -> Fut,
+        Fut: std::future::Future<Output = io::Result<T>>,
+    {
         let init = self.opts.init.as_deref().unwrap_or("");
         if script.contains('\0') || init.contains('\0') {
             return Err(TransportError::Spawn {
@@ -313,10 +291,10 @@ impl SshTransport {
         };
         let (_, stdout, stderr) = tokio::join!(
             feed,
-            read_all(child.stdout().take()),
+            take_stdout(child.stdout().take()),
             read_all(child.stderr().take())
         );
-        let (stdout, stderr) = (stdout.map_err(ssh_err)?, stderr.map_err(ssh_err)?);
+        let stderr = stderr.map_err(ssh_err)?;
         // openssh reports exit 255 and 127 as errors; here they are exit codes like any other,
         // and 255 is told apart from a lost connection by asking the master.
         let code = match child.wait().await {
@@ -325,11 +303,9 @@ impl SshTransport {
             Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
             Err(e) => return Err(ssh_err(io_of(e))),
         };
-        if matches!(code, None | Some(255)) && !master_alive(&self.socket, &self.dest).await? {
-            if self.opts.interactive_auth {
-                return Err(TransportError::NeedsLogin {
-                    host: self.dest.clone(),
-                });
+        if matches!(code, None | Some(255)) && !self.master.alive().await? {
+            if self.needs_person() {
+                return Err(self.needs_login());
             }
             let said = String::from_utf8_lossy(&stderr);
             return Err(TransportError::Connection {
@@ -343,11 +319,9 @@ impl SshTransport {
                 ),
             });
         }
-        Ok(Raw {
-            stdout,
-            stderr,
-            code,
-        })
+        // For `bsweep login --check`: the master's idle clock started again with this use.
+        self.master.touch();
+        Ok((stdout, stderr, code))
     }
 }
 

@@ -40,7 +40,7 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run bsweep")
+        run_bounded(&mut self.cmd(args))
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
@@ -78,6 +78,74 @@ pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// How long one bsweep command of a test may take before it is killed and the test fails:
+/// a hang must end the test run with its output, not stall CI (`BSWEEP_TEST_COMMAND_LIMIT`,
+/// seconds, to change it).
+fn command_limit() -> Duration {
+    let secs = std::env::var("BSWEEP_TEST_COMMAND_LIMIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Runs `cmd` like [`Command::output`] (stdin closed), but kills it and panics with what it
+/// printed once it runs longer than [`command_limit`]. Output a child left to a process of its
+/// own (an ssh master holding stderr) is not waited for beyond a few seconds after it exits.
+pub fn run_bounded(cmd: &mut Command) -> Output {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("run bsweep");
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            let _ = tx.send(buf);
+        });
+        rx
+    };
+    let out = pipe(Box::new(child.stdout.take().unwrap()));
+    let err = pipe(Box::new(child.stderr.take().unwrap()));
+    let (limit, start) = (command_limit(), Instant::now());
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for bsweep") {
+            break Some(st);
+        }
+        if start.elapsed() > limit {
+            // The whole group: a launch's own children (the local backend's jobs) too.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let grace = Duration::from_secs(5);
+    let stdout = out.recv_timeout(grace).unwrap_or_default();
+    let stderr = err.recv_timeout(grace).unwrap_or_default();
+    match status {
+        Some(status) => Output {
+            status,
+            stdout,
+            stderr,
+        },
+        None => panic!(
+            "{cmd:?} ran longer than {limit:?} and was killed\nstdout:\n{}\nstderr:\n{}",
+            text(&stdout),
+            text(&stderr)
+        ),
+    }
+}
+
 pub fn assert_ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -88,6 +156,7 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
+pub mod remote;
 pub mod services;
 mod simbin;
 pub mod sshd;

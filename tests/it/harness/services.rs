@@ -58,33 +58,109 @@ pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
     None
 }
 
-/// Facts a CI setup script wrote about a service it started (`/tmp/bsweep-ci/<service>.env`,
-/// `KEY=value` lines), for tests run without those variables in their environment.
-pub fn ci_env(service: &str) -> Vec<(String, String)> {
-    std::fs::read_to_string(format!("/tmp/bsweep-ci/{service}.env"))
+/// What a CI setup script wrote about the service it started: the `KEY=value` lines of
+/// `/tmp/bsweep-ci/NAME.env` (e.g. `slurm`), each overridden by an environment variable of the
+/// same name when one is set.
+pub fn ci_facts(name: &str) -> std::collections::HashMap<String, String> {
+    let file = std::path::Path::new("/tmp/bsweep-ci").join(format!("{name}.env"));
+    let mut facts: std::collections::HashMap<String, String> = std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| {
-            (
-                k.trim().to_string(),
-                v.trim().trim_matches('\'').to_string(),
-            )
+            let v = v.trim().trim_matches(|c| c == '\'' || c == '"');
+            (k.trim().to_string(), v.to_string())
         })
-        .collect()
+        .collect();
+    for (k, v) in facts.iter_mut() {
+        if let Ok(e) = std::env::var(k) {
+            *v = e;
+        }
+    }
+    facts
 }
 
-/// A setting of a service: the test's environment first, then what its CI script wrote.
-pub fn setting(service: &str, key: &str) -> Option<String> {
-    std::env::var(key)
+/// The real Slurm `.ci/slurm-setup` starts (see `.ci/slurm.md`).
+#[derive(Debug, Clone)]
+pub struct Slurm {
+    /// SLURM_CONF: every client command needs it.
+    pub conf: String,
+    /// The default partition (MaxTime in `short_max_minutes`) and one without a limit.
+    pub short: String,
+    pub short_max_minutes: u64,
+    pub long: String,
+    pub account: String,
+    pub qos: String,
+    pub min_job_age: u64,
+}
+
+impl Slurm {
+    /// A Slurm client command (`squeue`, `sacct`, ...) with this cluster's environment.
+    pub fn command(&self, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        c.env("SLURM_CONF", &self.conf)
+            .env("SLURM_TIME_FORMAT", "standard");
+        c
+    }
+}
+
+/// This machine's Slurm, when its clients are installed, its config is known (SLURM_CONF or
+/// `/tmp/bsweep-ci/slurm.env`) and its controller answers; else `None` with a notice (a
+/// failure under `BSWEEP_REQUIRE_SERVICES=1`).
+pub fn slurm() -> Option<Slurm> {
+    const HOW: &str = "run `sudo bash .ci/slurm-setup` (see .ci/slurm.md)";
+    let facts = ci_facts("slurm");
+    let conf = std::env::var("SLURM_CONF")
         .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            ci_env(service)
-                .into_iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-        })
+        .or_else(|| facts.get("SLURM_CONF").cloned())
+        .filter(|c| std::path::Path::new(c).is_file());
+    let (Some(conf), Some(_)) = (conf, which(&["sbatch"])) else {
+        missing("Slurm", HOW);
+        return None;
+    };
+    let get = |k: &str, default: &str| facts.get(k).cloned().unwrap_or_else(|| default.into());
+    let s = Slurm {
+        conf,
+        short: get("BSWEEP_SLURM_PARTITION", "short"),
+        short_max_minutes: get("BSWEEP_SLURM_PARTITION_MAXTIME_MIN", "10")
+            .parse()
+            .unwrap_or(10),
+        long: get("BSWEEP_SLURM_PARTITION_LONG", "long"),
+        account: get("BSWEEP_SLURM_ACCOUNT", "bsweep"),
+        qos: get("BSWEEP_SLURM_QOS", "bsweep"),
+        min_job_age: get("BSWEEP_SLURM_MIN_JOB_AGE", "10").parse().unwrap_or(10),
+    };
+    let up = s
+        .command("scontrol")
+        .arg("ping")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"));
+    if !up {
+        missing(
+            "Slurm",
+            &format!("its controller does not answer `scontrol ping`; {HOW}"),
+        );
+        return None;
+    }
+    Some(s)
+}
+
+/// A fact about a service the CI scripts started (`.ci/*-setup`): the environment variable
+/// `key`, or else its `KEY=value` line in one of `/tmp/bsweep-ci/*.env`.
+pub fn ci_fact(key: &str) -> Option<String> {
+    if let Some(v) = std::env::var(key).ok().filter(|v| !v.is_empty()) {
+        return Some(v);
+    }
+    let mut files: Vec<_> = std::fs::read_dir("/tmp/bsweep-ci")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "env"))
+        .collect();
+    files.sort();
+    files.iter().find_map(|f| {
+        let name = f.file_stem()?.to_str()?;
+        ci_facts(name).remove(key).filter(|v| !v.is_empty())
+    })
 }
 
 /// An OpenLava cluster the tests can submit to.
@@ -99,7 +175,8 @@ pub struct OpenLava {
 impl OpenLava {
     fn at(prefix: std::path::PathBuf) -> Option<Self> {
         let profile = prefix.join("etc/openlava.sh");
-        if !profile.is_file() {
+        // bpeek too: `logs` of a running job uses it.
+        if !profile.is_file() || !prefix.join("bin/bpeek").is_file() {
             return None;
         }
         let out = std::process::Command::new("bash")
@@ -131,7 +208,7 @@ impl OpenLava {
 /// The main OpenLava cluster: `BSWEEP_OPENLAVA` (or what `.ci/openlava-setup` wrote), else the
 /// one whose `lsid` is on PATH. `None`, with a notice, when there is none.
 pub fn openlava() -> Option<OpenLava> {
-    let found = setting("openlava", "BSWEEP_OPENLAVA")
+    let found = ci_fact("BSWEEP_OPENLAVA")
         .map(std::path::PathBuf::from)
         .or_else(|| {
             // .../bin/lsid → the prefix.
@@ -151,11 +228,11 @@ pub fn openlava() -> Option<OpenLava> {
 /// The second OpenLava cluster with a short `CLEAN_PERIOD`, and how many seconds after a job
 /// ends its `bjobs` has forgotten the job.
 pub fn openlava_clean() -> Option<(OpenLava, u64)> {
-    let found = setting("openlava", "BSWEEP_OPENLAVA_CLEAN")
+    let found = ci_fact("BSWEEP_OPENLAVA_CLEAN")
         .map(std::path::PathBuf::from)
         .and_then(OpenLava::at)
         .map(|c| {
-            let wait = setting("openlava", "BSWEEP_OPENLAVA_CLEAN_WAIT")
+            let wait = ci_fact("BSWEEP_OPENLAVA_CLEAN_WAIT")
                 .and_then(|w| w.parse().ok())
                 .unwrap_or(25);
             (c, wait)

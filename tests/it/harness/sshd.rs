@@ -1,7 +1,8 @@
 //! A private sshd on 127.0.0.1 for the SSH tests, started once per test process as the current
 //! user on a free port: no root, no package installs, no extra users. Its key logins set HOME
 //! to a scratch "remote home" whose login profile is the only thing that puts the scheduler on
-//! PATH (the LSF simulator, or OpenLava), as on a real cluster. A watchdog stops it when the
+//! PATH or says where it is (the LSF simulator, OpenLava, or Slurm's config), as on a real
+//! cluster. A watchdog stops it when the
 //! test process ends.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub const HOST: &str = "bsweep-test";
 pub const NOKEY_HOST: &str = "bsweep-test-nokey";
 /// Key login whose profile sources OpenLava's environment (when OpenLava is installed).
 pub const OPENLAVA_HOST: &str = "bsweep-openlava";
+/// Key login whose profile exports this machine's Slurm environment (`SLURM_CONF`).
+pub const SLURM_HOST: &str = "bsweep-slurm";
 
 pub struct Sshd {
     pub dir: PathBuf,
@@ -25,6 +28,8 @@ pub struct Sshd {
     pub config: PathBuf,
     /// HOME of logins to [`HOST`]: `lsfbin/` holds the simulator, on PATH in its profile.
     pub home: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
@@ -85,14 +90,16 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
             "ssh-keygen",
         )
     };
-    for k in ["host", "sim", "openlava"] {
+    for k in ["host", "sim", "openlava", "slurm"] {
         keygen(k)?;
     }
     let user = current_user();
     let home = dir.join("home-sim");
     let openlava_home = dir.join("home-openlava");
+    let slurm_home = dir.join("home-slurm");
     std::fs::create_dir_all(home.join("lsfbin")).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&openlava_home).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&slurm_home).map_err(|e| e.to_string())?;
     install_lsfsim(&home.join("lsfbin"))?;
     // Like many cluster profiles: a banner on stdout and a read from stdin. bsweep's round
     // trips must keep both away from their own stdin and stdout (scripts, tar archives).
@@ -105,7 +112,7 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
     )
     .map_err(|e| e.to_string())?;
     let openlava =
-        services::setting("openlava", "BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into());
+        services::ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into());
     std::fs::write(
         openlava_home.join(".bash_profile"),
         format!(
@@ -114,16 +121,28 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
+    // As on a Slurm cluster, only the login profile says where Slurm's config is.
+    let slurm_conf = std::env::var("SLURM_CONF")
+        .ok()
+        .or_else(|| services::ci_facts("slurm").get("SLURM_CONF").cloned())
+        .unwrap_or_else(|| "/etc/slurm/slurm.conf".into());
+    std::fs::write(
+        slurm_home.join(".bash_profile"),
+        format!("export SLURM_CONF={slurm_conf}\necho \"Welcome to the Slurm test cluster\"\n"),
+    )
+    .map_err(|e| e.to_string())?;
     let pubkey =
         |k: &str| std::fs::read_to_string(dir.join(format!("{k}.pub"))).unwrap_or_default();
     std::fs::write(
         dir.join("authorized_keys"),
         format!(
-            "environment=\"HOME={}\" {}environment=\"HOME={}\" {}",
+            "environment=\"HOME={}\" {}environment=\"HOME={}\" {}environment=\"HOME={}\" {}",
             home.display(),
             pubkey("sim"),
             openlava_home.display(),
-            pubkey("openlava")
+            pubkey("openlava"),
+            slurm_home.display(),
+            pubkey("slurm")
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -140,21 +159,16 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let host = |alias: &str, key: &str| {
-        format!(
-            "Host {alias}\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n    IdentityFile {d}/{key}\n    \
-             IdentitiesOnly yes\n    IdentityAgent none\n    UserKnownHostsFile {d}/known_hosts\n    \
-             StrictHostKeyChecking accept-new\n    LogLevel ERROR\n\n"
-        )
-    };
+    let host = |alias: &str, key: &str| host_block(alias, port, &user, &dir, key);
     let config = dir.join("ssh_config");
     std::fs::write(
         &config,
         format!(
-            "{}{}{}",
+            "{}{}{}{}",
             host(HOST, "sim"),
             host(NOKEY_HOST, "no-such-key"),
-            host(OPENLAVA_HOST, "openlava")
+            host(OPENLAVA_HOST, "openlava"),
+            host(SLURM_HOST, "slurm")
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -194,7 +208,30 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(Sshd { dir, config, home })
+    Ok(Sshd {
+        dir,
+        config,
+        home,
+        port,
+    })
+}
+
+/// The client config block of a key login (`key`) to the test sshd as `alias` through `port`.
+fn host_block(alias: &str, port: u16, user: &str, dir: &Path, key: &str) -> String {
+    let d = dir.display();
+    format!(
+        "Host {alias}\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n    IdentityFile {d}/{key}\n    \
+         IdentitiesOnly yes\n    IdentityAgent none\n    UserKnownHostsFile {d}/known_hosts\n    \
+         StrictHostKeyChecking accept-new\n    LogLevel ERROR\n\n"
+    )
+}
+
+impl Sshd {
+    /// A client config block naming `alias`: the key login of [`HOST`], through `port` (another
+    /// port that forwards to this sshd, such as a throttling proxy).
+    pub fn host_via(&self, alias: &str, port: u16) -> String {
+        host_block(alias, port, &current_user(), &self.dir, "sim")
+    }
 }
 
 /// The simulator with its bsub/bjobs/... links in `dir` (on PATH only for login shells there).
@@ -259,12 +296,19 @@ impl SshEnv {
             .expect("connect to the test sshd")
     }
 
+    /// The shared connection of `dest` in this test's control directory.
+    pub fn master(&self, dest: &str) -> bsweep::transport::ssh::Master {
+        bsweep::transport::ssh::Master::of(dest, &self.control_dir(), Some(&self.sshd.config))
+            .expect("ssh -G resolves the test hosts")
+    }
+
     /// The pid of the master of `dest`, from `ssh -O check`.
     pub fn master_pid(&self, dest: &str) -> Option<i32> {
-        let socket = bsweep::transport::ssh::control_socket(dest, &self.control_dir());
+        let master = self.master(dest);
+        let socket = master.socket();
         let out = Command::new("ssh")
             .args(["-F", "/dev/null", "-S"])
-            .arg(&socket)
+            .arg(socket)
             .args(["-O", "check", "x"])
             .output()
             .ok()?;
@@ -298,8 +342,8 @@ impl SshEnv {
 
 impl Drop for SshEnv {
     fn drop(&mut self) {
-        for dest in [HOST, NOKEY_HOST, OPENLAVA_HOST] {
-            let _ = bsweep::transport::ssh::close_master(dest, &self.control_dir());
+        for dest in [HOST, NOKEY_HOST, OPENLAVA_HOST, SLURM_HOST] {
+            let _ = self.master(dest).close();
         }
         // The remote side is this machine, as this user.
         let _ = std::fs::remove_dir_all(&self.remote);

@@ -39,6 +39,9 @@ impl fmt::Display for BsubErrorKind {
 #[error("bsub failed ({kind}): {message}")]
 pub struct BsubError {
     pub kind: BsubErrorKind,
+    /// LSF said `Job not submitted.` of a failure that is not a timeout: whatever the kind, no
+    /// job exists to look for.
+    pub not_submitted: bool,
     /// LSF's own line(s) (esub chatter included, "Please wait" lines left out unless they are
     /// all there is), or a description when bsub printed nothing.
     pub message: String,
@@ -142,6 +145,11 @@ pub fn parse_bsub(
         // refusal of this job.
         BsubErrorKind::Permanent
     };
+    // bsub ends a timeout with "Job not submitted." too, but mbatchd may have taken the job
+    // before the answer was lost (LSBE_PROTOCOL, "Communication timeout"): only a failure
+    // that is not a timeout proves there is no job to look for.
+    let timed_out = ["timeout", "timed out"].iter().any(|m| lower.contains(m));
+    let not_submitted = lower.contains("job not submitted") && !timed_out;
     let message = if !said.is_empty() {
         said.join("\n")
     } else if let Some(last) = lines.last() {
@@ -152,7 +160,11 @@ pub fn parse_bsub(
             None => "bsub printed nothing and its exit status is unknown".to_string(),
         }
     };
-    Err(BsubError { kind, message })
+    Err(BsubError {
+        kind,
+        not_submitted,
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -239,6 +251,7 @@ mod tests {
             Some(255),
         );
         assert_eq!(e.kind, BsubErrorKind::Transient);
+        assert!(e.not_submitted, "LSF says so: no job to look for");
         assert_eq!(
             e.message,
             "Failed in an LSF library call: LIM is down; try later. Job not submitted."
@@ -249,10 +262,21 @@ mod tests {
             None,
         );
         assert_eq!(e.kind, BsubErrorKind::Transient);
+        // Cut off while LSF retried: it may have taken the job.
+        assert!(!e.not_submitted);
         assert_eq!(
             e.message,
             "batch system daemon not responding ... still trying"
         );
+        // A lost answer says "Job not submitted." too (LSBE_PROTOCOL in lsb.errmsg), yet
+        // mbatchd may hold the job: look it up before submitting again.
+        let e = err(
+            "",
+            "Contacting batch daemon: Communication timeout. Job not submitted.\n",
+            Some(255),
+        );
+        assert_eq!(e.kind, BsubErrorKind::Transient);
+        assert!(!e.not_submitted);
         let e = err("", "", Some(255));
         assert_eq!(e.kind, BsubErrorKind::Transient);
         assert_eq!(e.message, "bsub printed nothing and exited with 255");
