@@ -12,13 +12,23 @@
 # Knobs (environment): N, DELAY_MS (25), LATENCY_MS (20), POLL (1: seconds between poll rounds,
 # bsweep's poll_min and the baseline's sleep), BASELINE_SAMPLE (100: baseline submissions
 # actually made; the rest is extrapolated linearly, and said so), E2E_PROFILE (release; debug in
-# quick mode, which CI has built already), KEEP=1 keeps the work dirs.
+# quick mode, which CI has built already), KEEP=1 keeps the work dirs; for the OpenLava part
+# (below) E2E_OPENLAVA (0 skips it), E2E_SIM (0 runs only it), OL_N, OL_ROUNDS, OL_BASELINE.
 #
 # It prints, for (a) bsweep with plain jobs, (b) bsweep with job arrays and (c) the baseline
 # (`ssh host "bsub < job_i.sh"` per job, then one `ssh host "bjobs ID"` per job per poll round):
 # wall time of the launch phase, wall time until every job is done, scheduler calls (bsub and
 # bjobs, from the simulator's calls.jsonl), ssh round trips (bsweep: its BSWEEP_DEBUG=1 lines;
 # baseline: ssh invocations), and the launch speed-ups baseline/bsweep.
+#
+# Then, when a real OpenLava is here (BSWEEP_OPENLAVA, /tmp/bsweep-ci/openlava.env or
+# /opt/openlava; E2E_OPENLAVA=0 skips it), the same link to OpenLava: `launch --detach` of OL_N
+# (200; 20 in quick mode) plain jobs by (d) OL_BASELINE, an older bsweep binary (e.g. one built
+# from before submit_parallel, which submits one bsub at a time; row left out when unset), (e)
+# this bsweep with `submit_parallel = 1` and (f) with the default 4, side by side, OL_ROUNDS (2;
+# 1 in quick mode) times each, in turn; and (g) `submit_parallel = 8`, to see how far more
+# bsubs at once go. The jobs are submitted held (`-H`, they take no slot
+# of the shared 4-slot cluster) and cancelled right after each launch.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -125,6 +135,8 @@ t=$(now)
 SSH_TRUE2=$(calc "$(now) - $t")
 echo "== fresh \`ssh e2e-slow true\` through the proxy: ${SSH_TRUE} s, ${SSH_TRUE2} s"
 
+# E2E_SIM=0 runs the OpenLava part only.
+if [ "${E2E_SIM:-1}" != 0 ]; then
 # ---- (a) and (b): bsweep -------------------------------------------------------------------
 sweep_file() { # NAME RUN ARRAY
     cat >"$W/$1.toml" <<EOF
@@ -244,6 +256,84 @@ fi
 SPEED_A=$(calc "$BASE_LAUNCH / ${LAUNCH[plain]}")
 SPEED_B=$(calc "$BASE_LAUNCH / ${LAUNCH[array]}")
 echo "launch speed-up, baseline / bsweep: plain jobs ${SPEED_A}x (target >= 10x), arrays ${SPEED_B}x (target >= 100x)"
+fi
+
+# ---- (d)-(f): plain jobs on a real OpenLava, one bsub at a time and four at once ----------
+OL=${BSWEEP_OPENLAVA:-$(sed -n 's/^BSWEEP_OPENLAVA=//p' /tmp/bsweep-ci/openlava.env 2>/dev/null)}
+OL=${OL:-/opt/openlava}
+if [ "${E2E_OPENLAVA:-1}" != 0 ] && [ -f "$OL/etc/openlava.sh" ]; then
+    if [ "$QUICK" = 1 ]; then OL_N=${OL_N:-20}; OLR=${OL_ROUNDS:-1}; else OL_N=${OL_N:-200}; OLR=${OL_ROUNDS:-2}; fi
+    declare -A OL_T
+    ol_launch() { # NAME PARALLEL BSWEEP
+        local name=$1 k=$2 bin=$3 par="submit_parallel = $2"
+        # An older bsweep does not know the key: it submits one at a time anyway.
+        [ "$k" = old ] && par=""
+        cat >"$W/$name.toml" <<EOF
+name = "$name"
+backend = "lsf"
+command = "true"
+[grid]
+i = { start = 0, stop = $OL_N }
+[lsf]
+queue = "short"
+extra = ["-H"]
+$par
+poll_min = 5
+[cluster]
+host = "e2e-slow"
+init = ". $OL/etc/openlava.sh"
+remote_dir = "$R/$name/sweeps"
+EOF
+        local b=("$bin" --home "$W/home" --ssh-config "$W/ssh_config" --quiet)
+        local t0 t1 n
+        t0=$(now)
+        "${b[@]}" launch --detach --yes "$W/$name.toml" >/dev/null 2>"$W/$name.err" ||
+            { cat "$W/$name.err" >&2; die "($name) launch failed"; }
+        t1=$(now)
+        n=$("${b[@]}" status "$name" --json | grep -o '"job_id":"[0-9]*"' | sort -u | wc -l)
+        "${b[@]}" cancel "$name" >/dev/null 2>&1 || echo "e2e: ($name) cancel failed; its held jobs stay" >&2
+        [ "$n" = "$OL_N" ] || die "($name) $n of $OL_N jobs recorded"
+        OL_T[$name]=$(calc "$t1 - $t0")
+        echo "   $name: ${OL_T[$name]} s"
+    }
+    echo "== (d-f) OpenLava at $OL through the same link: launch --detach of $OL_N held plain jobs,"
+    echo "   ${OL_BASELINE:+$OL_BASELINE, }submit_parallel = 1, 4 and 8, $OLR round(s) each, in turn"
+    OLD=0
+    SER=0
+    PAR=0
+    PAR8=0
+    for ((r = 1; r <= OLR; r++)); do
+        if [ -n "${OL_BASELINE:-}" ]; then
+            ol_launch "e2e-ol-old-$r" old "$OL_BASELINE"
+            OLD=$(calc "$OLD + ${OL_T[e2e-ol-old-$r]}")
+        fi
+        ol_launch "e2e-ol-serial-$r" 1 "$BSWEEP"
+        ol_launch "e2e-ol-par4-$r" 4 "$BSWEEP"
+        ol_launch "e2e-ol-par8-$r" 8 "$BSWEEP"
+        SER=$(calc "$SER + ${OL_T[e2e-ol-serial-$r]}")
+        PAR=$(calc "$PAR + ${OL_T[e2e-ol-par4-$r]}")
+        PAR8=$(calc "$PAR8 + ${OL_T[e2e-ol-par8-$r]}")
+    done
+    SER=$(calc "$SER / $OLR")
+    PAR=$(calc "$PAR / $OLR")
+    PAR8=$(calc "$PAR8 / $OLR")
+    echo
+    echo "OpenLava, $OL_N plain jobs over the same link (mean of $OLR launch --detach each):"
+    printf '%-46s %10s\n' "" "launch s"
+    if [ -n "${OL_BASELINE:-}" ]; then
+        OLD=$(calc "$OLD / $OLR")
+        printf '%-46s %10s\n' "(d) $(basename "$OL_BASELINE") (OL_BASELINE)" "$OLD"
+    fi
+    printf '%-46s %10s\n' "(e) this bsweep, one at a time (submit_parallel=1)" "$SER"
+    printf '%-46s %10s\n' "(f) this bsweep, four at once (default)" "$PAR"
+    printf '%-46s %10s\n' "(g) this bsweep, eight at once" "$PAR8"
+    if [ -n "${OL_BASELINE:-}" ]; then
+        echo "launch speed-up, (d) / (f): $(calc "$OLD / $PAR")x (target >= 2x); (e) / (f): $(calc "$SER / $PAR")x;"
+        echo "(d) / (g): $(calc "$OLD / $PAR8")x"
+    else
+        echo "launch speed-up, (e) / (f): $(calc "$SER / $PAR")x; (e) / (g): $(calc "$SER / $PAR8")x"
+    fi
+fi
 if [ "$QUICK" = 1 ]; then
     echo "E2E_QUICK=1: N=$N checks that every step runs; the timings above are not the benchmark."
 fi

@@ -159,18 +159,13 @@ fn metrics_of(
     }
     m
 }
-/// The scheduler's report of an attempt, from the end of its output file (several attempts
-/// append to one file; the report names its job).
+
+/// The scheduler's report of an attempt in its output file (several attempts append to one
+/// file; the report names its job). LSF 10 writes it after the job's output, OpenLava before:
+/// the dialect finds it either way without reading more of a big file than it must.
 fn read_report(dialect: Dialect, report: &Path, job_name: &str) -> Option<JobReport> {
-    use std::io::{Read, Seek, SeekFrom};
     // A FIFO there would never end: only a regular file is read.
-    let mut f = open_regular(report).ok()?;
-    // The report is at the end: read the last 64 KiB only, whatever the job printed.
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    f.seek(SeekFrom::Start(len.saturating_sub(65536))).ok()?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).ok()?;
-    dialect.report_of(&String::from_utf8_lossy(&buf), job_name)
+    dialect.report_in_file(open_regular(report).ok()?, job_name)
 }
 
 /// The scheduler's report of each point's last attempt, where it ended and left one (`None`

@@ -198,12 +198,11 @@ fn run_command(cmd: &str, args: &[String], argv0: String) -> i32 {
             return 2;
         }
     };
-    // bsub reads its script before taking the lock: a slow writer must not stall the cluster.
-    let pre = if cmd == "bsub" {
-        Some(cmd::bsub::prepare(args))
-    } else {
-        None
-    };
+    // bsub reads its script (or job pack) before taking the lock: a slow writer must not stall
+    // the cluster.
+    let pack = (cmd == "bsub" && cmd::pack::is_pack(args))
+        .then(|| cmd::pack::prepare(args, cfg.openlava()));
+    let pre = (cmd == "bsub" && pack.is_none()).then(|| cmd::bsub::prepare(args));
     if cfg.faults.latency_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(cfg.faults.latency_ms));
     }
@@ -228,11 +227,14 @@ fn run_command(cmd: &str, args: &[String], argv0: String) -> i32 {
     sched::pass(&ctx, st);
     let mut stdin_bytes = 0;
     let out = match cmd {
-        "bsub" => {
-            let pre = pre.expect("prepared above");
-            stdin_bytes = pre.stdin_bytes;
-            cmd::bsub::run(&mut ctx, st, pre)
-        }
+        "bsub" => match (pack, pre) {
+            (Some(pack), _) => cmd::pack::run(&mut ctx, st, pack),
+            (None, Some(pre)) => {
+                stdin_bytes = pre.stdin_bytes;
+                cmd::bsub::run(&mut ctx, st, pre)
+            }
+            (None, None) => Out::fail("lsfsim: bsub was not prepared"),
+        },
         "bjobs" => cmd::bjobs::run(&mut ctx, st, args),
         "bkill" => cmd::bkill::run(&mut ctx, st, args),
         "bqueues" => cmd::bqueues::run(&mut ctx, st, args),

@@ -139,6 +139,15 @@ impl Dialect {
         }
     }
 
+    /// The scheduler's report on job `job_name` in the output file at `path`, wherever in the
+    /// file it is and however large the file.
+    pub fn report_in_file(self, file: std::fs::File, job_name: &str) -> Option<JobReport> {
+        match self {
+            Dialect::Local | Dialect::Slurm => None,
+            Dialect::Lsf => lsf::report_in_file(file, job_name),
+        }
+    }
+
     /// An output file split into the job's own output and the scheduler's reports in it
     /// (`None` for a report that cannot be read).
     pub fn split_output(self, text: &str) -> (String, Vec<Option<JobReport>>) {

@@ -348,6 +348,8 @@ pub struct LsfOpts {
     pub max_in_flight: Option<u32>,
     /// Submissions per second at most, if set.
     pub submit_rate: Option<f64>,
+    /// `bsub` calls run at the same time within one round trip.
+    pub submit_parallel: u32,
     /// Seconds between polls: from `poll_min`, backing off while nothing changes, up to `poll_max`.
     pub poll_min: f64,
     pub poll_max: f64,

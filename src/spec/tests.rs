@@ -715,6 +715,7 @@ array = true
 max_array_size = 500
 max_in_flight = 100
 submit_rate = 5
+submit_parallel = 8
 [local]
 concurrency = 3
 [cluster]
@@ -755,6 +756,7 @@ stdout_regex = 'loss=(?P<loss>[0-9.]+)'
             max_array_size: 500,
             max_in_flight: Some(100),
             submit_rate: Some(5.0),
+            submit_parallel: 8,
             poll_min: 10.0,
             poll_max: 180.0,
             settle: 10.0,
@@ -1056,6 +1058,11 @@ fn hardening_07_every_number_has_a_range_said_in_the_message() {
             "[lsf]\nsubmit_rate = 1e-300\n",
             "4:15 lsf.submit_rate",
             "between 0.001 and 1000 submissions per second",
+        ),
+        (
+            "[lsf]\nsubmit_parallel = 65\n",
+            "4:19 lsf.submit_parallel",
+            "between 1 and 64",
         ),
         (
             "[lsf]\nmax_array_size = 4294967295\n",

@@ -124,6 +124,15 @@ impl Prepared {
 
 /// Parses the command line and reads the script from stdin when no command was given.
 pub fn prepare(argv: &[String]) -> Prepared {
+    prepare_from(argv, true)
+}
+
+/// One request of a job pack (`bsub -pack`): a command line that must name its command.
+pub fn prepare_request(argv: &[String]) -> Prepared {
+    prepare_from(argv, false)
+}
+
+fn prepare_from(argv: &[String], stdin: bool) -> Prepared {
     let mut p = Prepared {
         opts: Vec::new(),
         script: String::new(),
@@ -148,6 +157,10 @@ pub fn prepare(argv: &[String]) -> Prepared {
             }
         }
     };
+    if !stdin && cli.positional.is_empty() {
+        p.error = Some(format!("Empty job{NOT_SUBMITTED}"));
+        return p;
+    }
     finish_prepare(cli, p)
 }
 

@@ -365,13 +365,16 @@ impl Prt {
 }
 
 /// The `RUNLIMIT` table OpenLava prints under the submission (`prtResourceLimit`) for a job
-/// with `bsub -W`; a queue's limit is not shown.
-fn openlava_limits(job: &Job, e: &Elem) -> String {
+/// with `bsub -W`; a queue's limit is not shown. The limit is shown in real minutes, as the
+/// simulator enforces it (`runlimit_minute_ms`): a job killed at its limit then shows a run as
+/// long as the limit, as on OpenLava (with 6000 ms a limit-minute, `-W 1` prints `0.1 min`).
+fn openlava_limits(job: &Job, e: &Elem, minute_ms: u64) -> String {
     let Some(min) = job.opts.runlimit_min else {
         return String::new();
     };
     let host = e.exec_hosts.first().unwrap_or(&job.from_host);
-    let value = format!(" {:.1} min of {host}", min as f64);
+    let real = min as f64 * minute_ms as f64 / 60_000.0;
+    let value = format!(" {real:.1} min of {host}");
     format!("\n {:<24}\n{value:<25}\n", "RUNLIMIT")
 }
 
@@ -441,7 +444,7 @@ fn openlava_bhist(ctx: &Ctx, job: &Job, e: &Elem, p: &mut Prt) {
         job.queue
     ));
     openlava_files(job, p);
-    p.raw(&openlava_limits(job, e));
+    p.raw(&openlava_limits(job, e, ctx.cfg.runlimit_minute_ms));
     let home = crate::sys::home();
     if let Some(start) = e.start_ms {
         let t = timefmt::event(start);
@@ -509,7 +512,7 @@ fn openlava_bjobs(ctx: &Ctx, job: &Job, e: &Elem, p: &mut Prt) {
         job.from_host
     ));
     openlava_files(job, p);
-    p.raw(&openlava_limits(job, e));
+    p.raw(&openlava_limits(job, e, ctx.cfg.runlimit_minute_ms));
     if e.stat == Stat::Pend {
         p.raw(&format!(
             " PENDING REASONS:\n {}\n",

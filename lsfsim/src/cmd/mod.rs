@@ -9,6 +9,7 @@ pub mod bsub;
 pub mod fields;
 pub mod long;
 pub mod lsid;
+pub mod pack;
 
 use crate::state::{Elem, Job};
 

@@ -6,3 +6,4 @@ mod faults;
 mod formats;
 mod jobs;
 mod openlava;
+mod pack;

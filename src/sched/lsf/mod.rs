@@ -4,14 +4,17 @@
 
 pub mod parse;
 pub mod probe;
+pub mod reports;
 pub mod script;
+mod submit;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use self::parse::{BjobsReading, BsubErrorKind, JobRecord, Outcome, Stat};
+use self::parse::{BjobsReading, JobRecord, Outcome, Stat};
+use self::submit::Packs;
 use super::{
     Accepted, Dialect, JobInfo, JobRef, JobReport, PollOpts, Profile, ReportOutcome, SchedError,
     Scheduler, Seen, Submission, SubmitError,
@@ -22,6 +25,7 @@ use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{
     Framed, Transport, archive, batch_script, command_line, parallel_script, parse_batch,
+    windowed_script,
 };
 
 pub use probe::{Probe, probe};
@@ -136,21 +140,6 @@ fn info_of_outcome(o: &Outcome) -> JobInfo {
     }
 }
 
-/// What bjobs said of a job that ended EXIT, completed by its report: bjobs gives at most an
-/// exit code, the report says why (a `TERM_*` line). A report that does not say EXIT (it
-/// cannot be this attempt's end) changes nothing.
-fn explained(info: &mut JobInfo, report: &Outcome) {
-    let told = info_of_outcome(report);
-    if told.state != State::Failed {
-        return;
-    }
-    info.exit_code = info.exit_code.or(told.exit_code);
-    if told.reason.is_some() {
-        info.reason = told.reason;
-    }
-    info.cause = told.cause;
-}
-
 fn report_from(t: parse::Trailer) -> JobReport {
     JobReport {
         job_id: t.job_id,
@@ -166,9 +155,36 @@ fn report_from(t: parse::Trailer) -> JobReport {
     }
 }
 
+/// A job bjobs lists as EXIT, with how it ended from its report or history: why (a `TERM_*`
+/// line, which bjobs does not give), its figures, and an exit code where bjobs shows none;
+/// what bjobs knows (its exit code, the host, its times) where the end says nothing. An end
+/// that is not EXIT cannot be this attempt's and changes nothing.
+fn with_end(listed: &JobInfo, end: JobInfo) -> JobInfo {
+    if end.state != State::Failed {
+        return listed.clone();
+    }
+    JobInfo {
+        state: listed.state,
+        exit_code: listed.exit_code.or(end.exit_code),
+        host: end.host.or_else(|| listed.host.clone()),
+        started: end.started.or(listed.started),
+        ended: end.ended.or(listed.ended),
+        max_mem_mb: end.max_mem_mb.or(listed.max_mem_mb),
+        run_seconds: end.run_seconds.or(listed.run_seconds),
+        reason: end.reason.or_else(|| listed.reason.clone()),
+        cause: end.cause.or(listed.cause),
+    }
+}
+
 /// LSF's report on job `job_name` in an `-o` file (several attempts append to one file).
 pub fn report_of(text: &str, job_name: &str) -> Option<JobReport> {
     parse::parse_trailer_of(text, job_name).map(report_from)
+}
+
+/// LSF's report on job `job_name` in the `-o` file at `path`, before or after the job's output
+/// (OpenLava's comes first), however much the job printed.
+pub fn report_in_file(file: std::fs::File, job_name: &str) -> Option<JobReport> {
+    reports::report_in_file(file, job_name).map(report_from)
 }
 
 /// An `-o` file split into the job's own output and LSF's reports in it.
@@ -216,6 +232,10 @@ pub struct LsfScheduler<T: Transport> {
     name_pattern: String,
     /// Seconds between two bsub calls, from the sweep's `submit_rate`.
     pause: Option<f64>,
+    /// bsub calls at once within a round trip (`submit_parallel`).
+    parallel: usize,
+    /// Whether the cluster takes job packs, learned with the first submission.
+    packs: Packs,
     /// A file on the cluster side that every submission batch holds locked while it runs.
     /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
     /// submitting after bsweep died) has finished before bsweep decides what is missing.
@@ -285,6 +305,8 @@ impl<T: Transport> LsfScheduler<T> {
             clock,
             name_pattern: format!("{}*", crate::model::names::prefix(sweep_id)),
             pause: spec.lsf.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+            parallel: spec.lsf.submit_parallel.max(1) as usize,
+            packs: Packs::Unknown,
         }
     }
 
@@ -362,68 +384,70 @@ impl<T: Transport> LsfScheduler<T> {
         Ok(r)
     }
 
-    /// The last LSF report in each job's output file, when it is that job's (by name): one
-    /// round trip for all of them.
+    /// LSF's report on each job in its output file, when there is one that is that job's (by
+    /// name), before or after the output: one round trip for all of them, and only the
+    /// reports' lines travel (see [`reports`]).
     async fn reports(&self, jobs: &[&JobRef]) -> Result<Vec<Option<parse::Trailer>>, SchedError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
+        let marker = reports::marker(self.clock.now().to_bits() ^ u64::from(std::process::id()));
         let cmds: Vec<String> = jobs
             .iter()
-            .map(|j| {
-                // The report is at the end; 64 KiB holds it and the echoed job script.
-                format!(
-                    "tail -c 65536 {} 2>/dev/null || true",
-                    shell::quote(&j.report.to_string_lossy())
-                )
-            })
+            .map(|j| reports::window_command(&j.report.to_string_lossy(), &marker))
             .collect();
         let framed = self.batch(&cmds, None).await?;
         Ok(jobs
             .iter()
             .zip(framed)
-            .map(|(j, f)| parse::parse_trailer_of(&f.stdout, &j.job_name))
+            .map(|(j, f)| {
+                let windows = reports::split_windows(&f.stdout, &marker);
+                reports::report_in(windows.into_iter(), &j.job_name)
+            })
             .collect())
     }
 
-    /// Jobs bjobs shows EXIT: their reports say why (`TERM_MEMLIMIT`, …), which bjobs does not,
-    /// read in one round trip for all of them. Only the poll in which a job ends asks.
-    async fn explain_exits(
-        &self,
-        jobs: &[JobRef],
-        infos: &mut HashMap<JobId, Seen>,
-    ) -> Result<(), SchedError> {
-        let exited: Vec<&JobRef> = jobs
-            .iter()
-            .filter(|j| {
-                matches!(infos.get(&j.job_id), Some(Seen::Known(i)) if i.state == State::Failed)
-            })
-            .collect();
-        for (j, t) in exited.iter().zip(self.reports(&exited).await?) {
-            if let (Some(t), Some(Seen::Known(info))) = (t, infos.get_mut(&j.job_id)) {
-                explained(info, &t.outcome);
+    /// How jobs ended, for those bjobs no longer lists and those it lists as EXIT without an
+    /// exit code (OpenLava, old LSF): from each job's report, else from one `bhist -l` call for
+    /// all the rest. A report's "exited with 140" may be OpenLava's run-limit kill, which only
+    /// `bhist -l` can prove: those are asked too, and a proven kill wins.
+    async fn ends(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
+        let reports = self.reports(jobs).await?;
+        let mut found = HashMap::new();
+        let mut ask: Vec<&JobRef> = Vec::new();
+        for (j, t) in jobs.iter().zip(reports) {
+            match t {
+                Some(t) => {
+                    if t.outcome.may_be_run_limit_kill() {
+                        ask.push(j);
+                    }
+                    let mut info = info_of_outcome(&t.outcome);
+                    info.run_seconds = t.run_seconds;
+                    info.max_mem_mb = t.max_mem_mb;
+                    found.insert(j.job_id.clone(), info);
+                }
+                None => ask.push(j),
             }
         }
-        Ok(())
+        for (id, mut h) in self.history(&ask).await? {
+            match found.get(&id) {
+                // The report's figures are LSF's own; bhist only adds how the job ended.
+                Some(report) if h.reason.is_some() => {
+                    h.run_seconds = h.run_seconds.or(report.run_seconds);
+                    h.max_mem_mb = h.max_mem_mb.or(report.max_mem_mb);
+                    found.insert(id, h);
+                }
+                Some(_) => {}
+                None => {
+                    found.insert(id, h);
+                }
+            }
+        }
+        Ok(found)
     }
 
-    /// End states from the reports of jobs bjobs no longer lists.
-    async fn trailers(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
-        let reports = self.reports(jobs).await?;
-        Ok(jobs
-            .iter()
-            .zip(reports)
-            .filter_map(|(j, t)| {
-                let t = t?;
-                let mut info = info_of_outcome(&t.outcome);
-                info.run_seconds = t.run_seconds;
-                info.max_mem_mb = t.max_mem_mb;
-                Some((j.job_id.clone(), info))
-            })
-            .collect())
-    }
-
-    /// End states from `bhist -l` for jobs bjobs forgot and that left no report.
+    /// End states from `bhist -l` (one call per 2,000 jobs, in one round trip), for jobs that
+    /// left no report, or one that cannot tell a run-limit kill from an exit.
     async fn history(&self, jobs: &[&JobRef]) -> Result<HashMap<JobId, JobInfo>, SchedError> {
         if jobs.is_empty() {
             return Ok(HashMap::new());
@@ -436,7 +460,7 @@ impl<T: Transport> LsfScheduler<T> {
                 command_line(&argv)
             })
             .collect();
-        let framed = self.batch(&cmds, None).await?;
+        let framed = self.parallel(&cmds).await?;
         let mut found = HashMap::new();
         for f in framed {
             // bhist knows nothing of very old jobs on some sites: an unreadable answer is no news.
@@ -448,11 +472,105 @@ impl<T: Transport> LsfScheduler<T> {
                     let mut info = info_of_outcome(o);
                     info.run_seconds = r.run_seconds;
                     info.max_mem_mb = r.max_mem_mb;
+                    info.host = (!r.exec_hosts.is_empty()).then(|| r.exec_hosts.join(" "));
                     found.insert(JobId::parse(&r.job_id), info);
                 }
             }
         }
         Ok(found)
+    }
+
+    /// Scripts and out_dirs for a remote cluster (they travel in the same round trip as the
+    /// bsubs) and the script running `body` under the submit lock.
+    fn submission_script(
+        &self,
+        batch: &[Submission],
+        body: &str,
+    ) -> Result<(String, Vec<u8>), SubmitError> {
+        let (prelude, stdin) = self.upload(batch).map_err(|e| SubmitError::Refused {
+            said: crate::error_chain(&e),
+        })?;
+        Ok((
+            locked(&self.submit_lock, &format!("{prelude}{body}")),
+            stdin,
+        ))
+    }
+
+    /// Runs a submission script; without an answer, why (every command then has no code).
+    async fn run_submission(
+        &self,
+        script: &str,
+        stdin: &[u8],
+        n: usize,
+    ) -> (Vec<Framed>, Option<String>) {
+        match self.transport.run(script, stdin).await {
+            Ok(out) => (parse_batch(&out.stdout, n), None),
+            Err(e) => (vec![Framed::default(); n], Some(crate::error_chain(&e))),
+        }
+    }
+
+    /// One `bsub < script` per submission, up to `submit_parallel` at once, in one round trip.
+    /// The first batch also asks whether the site takes job packs.
+    async fn submit_plain(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
+        let mut cmds: Vec<String> = batch.iter().map(submit::bsub_command).collect();
+        let probing = self.packs == Packs::Unknown;
+        if probing {
+            cmds.push(probe::pack_limit_command());
+        }
+        let body = windowed_script(&cmds, self.parallel, self.pause);
+        let (script, stdin) = match self.submission_script(batch, &body) {
+            Ok(s) => s,
+            Err(e) => return vec![Err(e); batch.len()],
+        };
+        let (mut framed, cut) = self.run_submission(&script, &stdin, cmds.len()).await;
+        if probing && let Some(f) = framed.pop().filter(|f| f.code == Some(0)) {
+            self.packs = probe::read_pack_limit(&f.stdout).map_or(Packs::Off, Packs::Upto);
+        }
+        framed
+            .iter()
+            .take(batch.len())
+            .map(|f| submit::read_bsub(f, cut.as_deref()))
+            .collect()
+    }
+
+    /// The batch as job packs of at most `limit` jobs, one `bsub -pack` call each (`submit_rate`
+    /// paces the calls). `None` for the submissions of a pack that submitted nothing.
+    async fn submit_packs(
+        &mut self,
+        batch: &[Submission],
+        lines: &[String],
+        limit: usize,
+    ) -> Vec<Option<Result<Accepted, SubmitError>>> {
+        let chunks = submit::pack_chunks(lines, limit);
+        let cmds: Vec<String> = chunks
+            .iter()
+            .map(|r| submit::pack_command(&lines[r.clone()]))
+            .collect();
+        let (script, stdin) = match self.submission_script(batch, &batch_script(&cmds, self.pause))
+        {
+            Ok(s) => s,
+            Err(e) => return vec![Some(Err(e)); batch.len()],
+        };
+        let (framed, cut) = self.run_submission(&script, &stdin, cmds.len()).await;
+        let mut results = vec![None; batch.len()];
+        for (range, f) in chunks.into_iter().zip(&framed) {
+            match submit::read_pack(f, range.len(), cut.as_deref()) {
+                submit::PackAnswer::All(accepted) => {
+                    for (i, a) in range.zip(accepted) {
+                        results[i] = Some(Ok(a));
+                    }
+                }
+                submit::PackAnswer::Nothing { .. } => {}
+                submit::PackAnswer::Unclear { said } => {
+                    // Found by name later; further jobs go one bsub each, which says which.
+                    self.packs = Packs::Off;
+                    for i in range {
+                        results[i] = Some(Err(SubmitError::Unanswered { said: said.clone() }));
+                    }
+                }
+            }
+        }
+        results
     }
 
     /// Pending counts per queue from one `bqueues` call.
@@ -513,59 +631,40 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
     }
 
     async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
-        let cmds: Vec<String> = batch
-            .iter()
-            .map(|s| format!("bsub < {}", shell::quote(&s.script_path.to_string_lossy())))
-            .collect();
-        // Scripts and out_dirs reach a remote cluster in the same round trip as the bsubs.
-        let (prelude, stdin) = match self.upload(batch) {
-            Ok(u) => u,
-            Err(e) => {
-                let e = SubmitError::Refused {
-                    said: crate::error_chain(&e),
-                };
-                return vec![Err(e); batch.len()];
+        let packed = match self.packs {
+            Packs::Upto(limit) if batch.len() > 1 => batch
+                .iter()
+                .map(submit::pack_line)
+                .collect::<Option<Vec<_>>>()
+                .map(|lines| (limit, lines)),
+            _ => None,
+        };
+        let Some((limit, lines)) = packed else {
+            return self.submit_plain(batch).await;
+        };
+        let mut results = self.submit_packs(batch, &lines, limit).await;
+        // What the packs submitted nothing of goes as plain bsubs, which also say exactly why
+        // a job is refused.
+        let again: Vec<usize> = (0..batch.len()).filter(|&i| results[i].is_none()).collect();
+        if !again.is_empty() {
+            let subset: Vec<Submission> = again.iter().map(|&i| batch[i].clone()).collect();
+            let plain = self.submit_plain(&subset).await;
+            if plain.iter().any(Result::is_ok) {
+                // bsub takes these jobs but bsub -pack did not: this site's packs do not work.
+                self.packs = Packs::Off;
             }
-        };
-        let script = locked(
-            &self.submit_lock,
-            &format!("{prelude}{}", batch_script(&cmds, self.pause)),
-        );
-        let (framed, cut) = match self.transport.run(&script, &stdin).await {
-            Ok(out) => (parse_batch(&out.stdout, cmds.len()), None),
-            Err(e) => (
-                vec![Framed::default(); cmds.len()],
-                Some(crate::error_chain(&e)),
-            ),
-        };
-        framed
+            for (i, r) in again.into_iter().zip(plain) {
+                results[i] = Some(r);
+            }
+        }
+        results
             .into_iter()
-            .map(|f| {
-                if f.code.is_none() {
-                    // The batch was cut before this bsub answered: it may or may not have run.
-                    return Err(SubmitError::Unanswered {
-                        said: cut
-                            .clone()
-                            .unwrap_or_else(|| "the submission batch stopped early".into()),
-                    });
-                }
-                match parse::parse_bsub(&f.stdout, &f.stderr, f.code) {
-                    Ok(s) => Ok(Accepted {
-                        job_id: JobId::new(s.job_id.to_string()),
-                        queue: s.queue,
-                        state: State::Pending,
-                    }),
-                    // LSF said so: nothing to look for, try again later.
-                    Err(e) if e.kind == BsubErrorKind::Transient && e.not_submitted => {
-                        Err(SubmitError::Retry { said: e.message })
-                    }
-                    // A transient failure can hide an accepted job (timeouts, a daemon that
-                    // answered late): look it up by name before submitting again.
-                    Err(e) if e.kind == BsubErrorKind::Transient => {
-                        Err(SubmitError::Unanswered { said: e.message })
-                    }
-                    Err(e) => Err(SubmitError::Refused { said: e.message }),
-                }
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(SubmitError::Unanswered {
+                        said: "the submission batch stopped early".into(),
+                    })
+                })
             })
             .collect()
     }
@@ -608,7 +707,6 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             }
             not_found.extend(reading.not_found);
         }
-        self.explain_exits(jobs, &mut infos).await?;
         // Jobs bjobs says it does not know: too new to be listed, or finished and forgotten.
         // A job merely absent from the answer (no row, no "not found") is no news: only what
         // LSF says moves a job. One it has just accepted is not news either.
@@ -622,13 +720,25 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
             })
             .filter(|j| j.submitted.is_none_or(|s| t - s > self.profile.settle))
             .collect();
-        let mut ended = self.trailers(&missing).await?;
-        let rest: Vec<&JobRef> = missing
+        // Jobs bjobs lists EXIT: their reports say why (`TERM_MEMLIMIT`, …), which bjobs does
+        // not, and the exit code its table lacks (OpenLava, old LSF). Only the poll in which a
+        // job ends asks.
+        let exited: Vec<&JobRef> = jobs
             .iter()
-            .copied()
-            .filter(|j| !ended.contains_key(&j.job_id))
+            .filter(|j| {
+                matches!(infos.get(&j.job_id), Some(Seen::Known(i)) if i.state == State::Failed)
+            })
             .collect();
-        ended.extend(self.history(&rest).await?);
+        let mut ended = self
+            .ends(&missing.iter().chain(&exited).copied().collect::<Vec<_>>())
+            .await?;
+        for j in &exited {
+            if let (Some(end), Some(Seen::Known(listed))) =
+                (ended.remove(&j.job_id), infos.get_mut(&j.job_id))
+            {
+                *listed = with_end(listed, end);
+            }
+        }
         for j in &missing {
             let seen = match ended.remove(&j.job_id) {
                 Some(info) => Seen::Known(info),
@@ -762,32 +872,34 @@ mod tests {
     #[test]
     fn a_report_explains_what_bjobs_said_of_an_exit() {
         // bjobs -json of the job: EXIT with an exit code, nothing about why.
-        let mut info = JobInfo {
+        let info = JobInfo {
             exit_code: Some(130),
             host: Some("n1".into()),
             ..JobInfo::new(State::Failed)
         };
         let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
-        explained(
-            &mut info,
-            &Outcome::Term {
+        let told = |o: Outcome| info_of_outcome(&o);
+        let info = with_end(
+            &info,
+            told(Outcome::Term {
                 reason: memlimit,
                 code: Some(1),
-            },
+            }),
         );
-        // bjobs' exit code stands; the report adds why.
+        // bjobs' exit code and host stand; the report adds why.
         assert_eq!(
-            (info.exit_code, info.cause),
-            (Some(130), Some(Cause::MemLimit))
+            (info.exit_code, info.cause, info.host.as_deref()),
+            (Some(130), Some(Cause::MemLimit), Some("n1"))
         );
         assert!(info.reason.as_deref().unwrap().starts_with("TERM_MEMLIMIT"));
         // A table without exit codes (OpenLava) takes the report's.
-        let mut bare = JobInfo::new(State::Failed);
-        explained(&mut bare, &Outcome::Exited { code: 7 });
+        let bare = with_end(
+            &JobInfo::new(State::Failed),
+            told(Outcome::Exited { code: 7 }),
+        );
         assert_eq!((bare.exit_code, bare.cause), (Some(7), Some(Cause::Exit)));
         // A report that says done cannot be this failed attempt's.
-        let mut odd = JobInfo::new(State::Failed);
-        explained(&mut odd, &Outcome::Done);
+        let odd = with_end(&JobInfo::new(State::Failed), told(Outcome::Done));
         assert_eq!(odd, JobInfo::new(State::Failed));
     }
 }

@@ -98,3 +98,82 @@ fn missing_queues(queues: &[String], f: &Framed) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Most jobs bsweep puts in one `bsub -pack` call, whatever a site allows: a pack blocks
+/// mbatchd while it is read, and IBM's advice for `LSB_MAX_PACK_JOBS` starts at 100.
+pub const MAX_PACK: usize = 100;
+
+/// The command printing the `LSB_MAX_PACK_JOBS` lines of the cluster's `lsf.conf` (job packs,
+/// LSF 10.1: `bsub -pack FILE`). Nothing when the site has none, or no such file (OpenLava).
+pub fn pack_limit_command() -> String {
+    "f=\"${LSF_ENVDIR:-/etc}/lsf.conf\"; [ -r \"$f\" ] || exit 0; \
+     grep -E '^[[:space:]]*LSB_MAX_PACK_JOBS[[:space:]]*=' \"$f\" || true"
+        .to_string()
+}
+
+/// How many jobs one `bsub -pack` call may carry on this cluster, from the answer of
+/// [`pack_limit_command`]: `None` when packs are off (no setting, 0, or 1, which LSF treats as
+/// one job at a time). The last setting in the file wins, as in LSF's own reading.
+pub fn read_pack_limit(stdout: &str) -> Option<usize> {
+    let n = stdout
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == "LSB_MAX_PACK_JOBS").then_some(value)
+        })
+        .filter_map(|v| {
+            // `LSB_MAX_PACK_JOBS=300   # comment`, maybe quoted.
+            let v = v.split('#').next()?.trim().trim_matches(['"', '\'']);
+            v.parse::<usize>().ok()
+        })
+        .next_back()?;
+    (n > 1).then_some(n.min(MAX_PACK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_limit_from_lsf_conf_lines() {
+        assert_eq!(read_pack_limit(""), None);
+        assert_eq!(read_pack_limit("LSB_MAX_PACK_JOBS=300\n"), Some(MAX_PACK));
+        assert_eq!(
+            read_pack_limit("  LSB_MAX_PACK_JOBS = \"50\"  # tuned\n"),
+            Some(50)
+        );
+        assert_eq!(
+            read_pack_limit("LSB_MAX_PACK_JOBS=50\nLSB_MAX_PACK_JOBS=0\n"),
+            None
+        );
+        assert_eq!(read_pack_limit("LSB_MAX_PACK_JOBS=1\n"), None);
+        assert_eq!(read_pack_limit("LSB_MAX_PACK_JOBS=lots\n"), None);
+        assert_eq!(read_pack_limit("LSB_MAX_PACK_JOBS_X=20\n"), None);
+    }
+
+    #[test]
+    fn the_command_reads_the_envdir_lsf_conf() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("lsf.conf"),
+            "LSF_LOGDIR=/var/log\n# LSB_MAX_PACK_JOBS=5\nLSB_MAX_PACK_JOBS=20\n",
+        )
+        .unwrap();
+        let run = |envdir: &str| {
+            std::process::Command::new("bash")
+                .arg("-c")
+                .arg(pack_limit_command())
+                .env("LSF_ENVDIR", envdir)
+                .output()
+                .unwrap()
+        };
+        let out = run(&dir.path().to_string_lossy());
+        assert!(out.status.success());
+        assert_eq!(
+            read_pack_limit(&String::from_utf8_lossy(&out.stdout)),
+            Some(20)
+        );
+        let none = run("/nonexistent/envdir");
+        assert!(none.status.success() && none.stdout.is_empty());
+    }
+}

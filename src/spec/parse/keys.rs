@@ -44,6 +44,7 @@ pub(super) const LSF_KEYS: &[&str] = &[
     "max_array_size",
     "max_in_flight",
     "submit_rate",
+    "submit_parallel",
     "poll_min",
     "poll_max",
     "settle",

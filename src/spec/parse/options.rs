@@ -34,6 +34,11 @@ pub(super) const SUBMIT_RATE: Range = Range {
     note: "",
 };
 pub(super) const MAX_CORES: i64 = 1_000_000;
+/// `bsub` calls at once by default: a few overlap the scheduler's own latency without
+/// crowding a login node or mbatchd.
+const DEFAULT_SUBMIT_PARALLEL: u32 = 4;
+/// More than a submission batch (64) at once gains nothing.
+const MAX_SUBMIT_PARALLEL: i64 = 64;
 pub(super) const MAX_COUNT: i64 = 1_000_000;
 pub(super) const MAX_WEIGHT: i64 = 1_000;
 const MAX_CONCURRENCY: i64 = 10_000;
@@ -160,6 +165,7 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
         max_array_size: 1000,
         max_in_flight: None,
         submit_rate: None,
+        submit_parallel: DEFAULT_SUBMIT_PARALLEL,
         poll_min: 10.0,
         poll_max: 180.0,
         settle: 10.0,
@@ -230,6 +236,15 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
     if let Some(v) = tb.get("submit_rate") {
         lsf.submit_rate =
             Some(cx.number_in(v, "lsf.submit_rate", &SUBMIT_RATE, "submit_rate = 5.0")?);
+    }
+    if let Some(v) = tb.get("submit_parallel") {
+        lsf.submit_parallel = cx.int_in(
+            v,
+            "lsf.submit_parallel",
+            1,
+            MAX_SUBMIT_PARALLEL,
+            "submit_parallel = 4",
+        )?;
     }
     for (key, slot, range, ex) in [
         ("poll_min", &mut lsf.poll_min, &POLL, "poll_min = 10.0"),

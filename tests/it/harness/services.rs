@@ -163,17 +163,85 @@ pub fn ci_fact(key: &str) -> Option<String> {
     })
 }
 
-/// The installed OpenLava (its prefix, with `etc/openlava.sh`), or `None` with a notice.
-pub fn openlava() -> Option<std::path::PathBuf> {
-    let prefix = std::path::PathBuf::from(
-        ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into()),
-    );
-    if prefix.join("etc/openlava.sh").is_file() && prefix.join("bin/bpeek").is_file() {
-        return Some(prefix);
+/// An OpenLava cluster the tests can submit to.
+#[derive(Debug, Clone)]
+pub struct OpenLava {
+    /// Its prefix: clients source `PREFIX/etc/openlava.sh`.
+    pub prefix: std::path::PathBuf,
+    /// The environment that script sets (PATH, LSF_ENVDIR, ...), for commands run here.
+    pub vars: Vec<(String, String)>,
+}
+
+impl OpenLava {
+    fn at(prefix: std::path::PathBuf) -> Option<Self> {
+        let profile = prefix.join("etc/openlava.sh");
+        // bpeek too: `logs` of a running job uses it.
+        if !profile.is_file() || !prefix.join("bin/bpeek").is_file() {
+            return None;
+        }
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                ". '{}' >/dev/null 2>&1 && env -0",
+                profile.display()
+            ))
+            .output()
+            .ok()?;
+        let vars = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter_map(|kv| std::str::from_utf8(kv).ok()?.split_once('='))
+            .filter(|(k, _)| k.starts_with("LSF") || k.starts_with("LSB") || *k == "PATH")
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Self { prefix, vars })
     }
-    missing(
-        "OpenLava",
-        "run `sudo .ci/openlava-setup` (builds and starts it in /opt/openlava)",
-    );
-    None
+
+    /// A command with this cluster's environment.
+    pub fn cmd(&self, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        c.envs(self.vars.iter().map(|(k, v)| (k, v)));
+        c
+    }
+}
+
+/// The main OpenLava cluster: `BSWEEP_OPENLAVA` (or what `.ci/openlava-setup` wrote), else the
+/// one whose `lsid` is on PATH. `None`, with a notice, when there is none.
+pub fn openlava() -> Option<OpenLava> {
+    let found = ci_fact("BSWEEP_OPENLAVA")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            // .../bin/lsid → the prefix.
+            let lsid = which(&["lsid"])?;
+            Some(lsid.parent()?.parent()?.to_path_buf())
+        })
+        .and_then(OpenLava::at);
+    if found.is_none() {
+        missing(
+            "OpenLava",
+            "run `sudo .ci/openlava-setup`, or set BSWEEP_OPENLAVA to an OpenLava prefix",
+        );
+    }
+    found
+}
+
+/// The second OpenLava cluster with a short `CLEAN_PERIOD`, and how many seconds after a job
+/// ends its `bjobs` has forgotten the job.
+pub fn openlava_clean() -> Option<(OpenLava, u64)> {
+    let found = ci_fact("BSWEEP_OPENLAVA_CLEAN")
+        .map(std::path::PathBuf::from)
+        .and_then(OpenLava::at)
+        .map(|c| {
+            let wait = ci_fact("BSWEEP_OPENLAVA_CLEAN_WAIT")
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(25);
+            (c, wait)
+        });
+    if found.is_none() {
+        missing(
+            "OpenLava with a short CLEAN_PERIOD",
+            "run `sudo .ci/openlava-setup`, or set BSWEEP_OPENLAVA_CLEAN to its prefix",
+        );
+    }
+    found
 }

@@ -111,7 +111,8 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let openlava = std::env::var("BSWEEP_OPENLAVA").unwrap_or_else(|_| "/opt/openlava".into());
+    let openlava =
+        services::ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into());
     std::fs::write(
         openlava_home.join(".bash_profile"),
         format!(
