@@ -286,7 +286,7 @@ fn waiting_sweep(env: &Env) -> String {
         r#"
 name = "run"
 command = """
-if [ {{i}} -ge 4 ]; then while [ ! -e '{go}' ]; do sleep 0.05; done; fi
+if [ {{i}} -ge 4 ]; then while [ ! -e '{go}' ] && [ -d '{dir}' ]; do sleep 0.05; done; fi
 echo "v={{i}}"
 """
 [grid]
@@ -299,7 +299,9 @@ stdout_kv = true
 metric = "v"
 over = ["i"]
 "#,
-        go = go.display()
+        go = go.display(),
+        // A test that fails leaves its jobs waiting: they end with its directory.
+        dir = env.path().display()
     );
     env.sweep("run.toml", &text).to_string_lossy().into_owned()
 }

@@ -176,6 +176,17 @@ fn with_end(listed: &JobInfo, end: JobInfo) -> JobInfo {
     }
 }
 
+/// `script` with LSF's commands giving up after a few tries to reach its daemons
+/// (`LSB_NTRIES`; a user's own setting stands). Unset, a bsub or bjobs retries "... not
+/// responding ... still trying" for as long as mbatchd or LIM is down: bsweep would hang with
+/// it. Given up, a command fails like any transient failure, and is tried again later.
+pub(super) fn bounded(script: &str) -> String {
+    format!("export LSB_NTRIES=\"${{LSB_NTRIES:-{LSB_NTRIES}}}\"\n{script}")
+}
+
+/// Tries an LSF command makes to reach mbatchd or LIM, a few seconds apart.
+const LSB_NTRIES: u32 = 4;
+
 /// LSF's report on job `job_name` in an `-o` file (several attempts append to one file).
 pub fn report_of(text: &str, job_name: &str) -> Option<JobReport> {
     parse::parse_trailer_of(text, job_name).map(report_from)
@@ -338,7 +349,7 @@ impl<T: Transport> LsfScheduler<T> {
         script: &str,
         commands_len: usize,
     ) -> Result<Vec<Framed>, SchedError> {
-        let out = self.transport.run(script, b"").await?;
+        let out = self.transport.run(&bounded(script), b"").await?;
         let framed = parse_batch(&out.stdout, commands_len);
         if framed.iter().any(|f| f.code.is_none()) {
             return Err(SchedError::Failed {
@@ -503,7 +514,7 @@ impl<T: Transport> LsfScheduler<T> {
         stdin: &[u8],
         n: usize,
     ) -> (Vec<Framed>, Option<String>) {
-        match self.transport.run(script, stdin).await {
+        match self.transport.run(&bounded(script), stdin).await {
             Ok(out) => (parse_batch(&out.stdout, n), None),
             Err(e) => (vec![Framed::default(); n], Some(crate::error_chain(&e))),
         }
@@ -822,6 +833,21 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lsf_commands_give_up_reaching_down_daemons_unless_the_user_said_otherwise() {
+        let tries = |env: Option<&str>| {
+            let mut c = std::process::Command::new("bash");
+            c.arg("-c").arg(bounded("echo $LSB_NTRIES"));
+            match env {
+                Some(v) => c.env("LSB_NTRIES", v),
+                None => c.env_remove("LSB_NTRIES"),
+            };
+            String::from_utf8(c.output().unwrap().stdout).unwrap()
+        };
+        assert_eq!(tries(None), format!("{LSB_NTRIES}\n"));
+        assert_eq!(tries(Some("9")), "9\n");
+    }
 
     fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/lsf/{name}", env!("CARGO_MANIFEST_DIR"));

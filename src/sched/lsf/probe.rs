@@ -31,7 +31,9 @@ pub async fn probe<T: Transport>(transport: &T, queues: &[String]) -> Result<Pro
         cmds.push(command_line(&argv));
         cmds.push(command_line(&["bqueues", "-w"]));
     }
-    let out = transport.run(&batch_script(&cmds, None), b"").await?;
+    let out = transport
+        .run(&super::bounded(&batch_script(&cmds, None)), b"")
+        .await?;
     let f = parse_batch(&out.stdout, cmds.len());
     let lsid = parse::parse_lsid(&f[0].stdout).ok();
     if f[0].code != Some(0) && lsid.is_none() {

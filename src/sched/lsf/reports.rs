@@ -12,7 +12,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
 
 use super::parse::{self, Trailer};
 use crate::shell;

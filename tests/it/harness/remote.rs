@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -159,7 +159,12 @@ pub fn measured(cmd: Command) -> (Output, u64, Duration) {
     let kb = std::fs::read_to_string(peak.path())
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS from {wrapped:?}: {}", super::text(&output.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no peak RSS from {wrapped:?}: {}",
+                super::text(&output.stderr)
+            )
+        });
     (output, kb, took)
 }
 

@@ -194,7 +194,15 @@ impl OpenLava {
             .filter(|(k, _)| k.starts_with("LSF") || k.starts_with("LSB") || *k == "PATH")
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Some(Self { prefix, vars })
+        let ol = Self { prefix, vars };
+        // Installed is not running: with its daemons down every bsub would retry for ever.
+        let answers = ol
+            .cmd("timeout")
+            .args(["20", "bqueues"])
+            .env("LSB_NTRIES", "1")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        answers.then_some(ol)
     }
 
     /// A command with this cluster's environment.
@@ -219,7 +227,9 @@ pub fn openlava() -> Option<OpenLava> {
     if found.is_none() {
         missing(
             "OpenLava",
-            "run `sudo .ci/openlava-setup`, or set BSWEEP_OPENLAVA to an OpenLava prefix",
+            "none installed, or its daemons do not answer `bqueues`: run `sudo .ci/openlava-setup` \
+             (it builds, or restarts, OpenLava in /opt/openlava), or set BSWEEP_OPENLAVA to an \
+             OpenLava prefix",
         );
     }
     found

@@ -111,8 +111,7 @@ fn start(sshd: &Path) -> Result<Sshd, String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let openlava =
-        services::ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into());
+    let openlava = services::ci_fact("BSWEEP_OPENLAVA").unwrap_or_else(|| "/opt/openlava".into());
     std::fs::write(
         openlava_home.join(".bash_profile"),
         format!(
