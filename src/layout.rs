@@ -111,6 +111,12 @@ impl SweepPaths {
         self.dir.join("lock")
     }
 
+    /// How many times a bsweep has driven this sweep's scheduler: each one's number fences off
+    /// the submission batches of those before it (`sched::lsf::locked`).
+    pub fn generation(&self) -> PathBuf {
+        self.dir.join("generation")
+    }
+
     /// The sled database.
     pub fn db(&self) -> PathBuf {
         self.dir.join(DB)

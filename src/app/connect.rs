@@ -231,15 +231,18 @@ pub async fn scheduler_for(
                 }
             };
             let jobs = cluster_jobs(home, meta)?;
-            AnySched::Lsf(Box::new(LsfScheduler::new(
-                transport,
-                &spec,
-                mode,
-                &meta.id,
-                &jobs,
-                meta.cluster_dir.is_some(),
-                clock.clone(),
-            )))
+            AnySched::Lsf(Box::new(
+                LsfScheduler::new(
+                    transport,
+                    &spec,
+                    mode,
+                    &meta.id,
+                    &jobs,
+                    meta.cluster_dir.is_some(),
+                    clock.clone(),
+                )
+                .fenced(next_generation(home, meta)?),
+            ))
         }
         BackendKind::Slurm => {
             let transport = transport(home, meta.host.as_deref(), &spec).await?;
@@ -252,17 +255,46 @@ pub async fn scheduler_for(
                 }
             };
             let jobs = cluster_jobs(home, meta)?;
-            AnySched::Slurm(Box::new(SlurmScheduler::new(
-                transport,
-                &spec,
-                facts,
-                &jobs,
-                meta.cluster_dir.is_some(),
-                clock.clone(),
-            )))
+            AnySched::Slurm(Box::new(
+                SlurmScheduler::new(
+                    transport,
+                    &spec,
+                    facts,
+                    &jobs,
+                    meta.cluster_dir.is_some(),
+                    clock.clone(),
+                )
+                .fenced(next_generation(home, meta)?),
+            ))
         }
     };
     Ok((sched, probed))
+}
+
+/// This bsweep's generation of the sweep: more than the last, kept durably before the
+/// scheduler is used (the caller holds the sweep, so no other bsweep counts at the same time).
+/// It is at least the time in milliseconds, so a lost count still comes after every earlier
+/// bsweep; the count keeps it growing should the clock go back.
+fn next_generation(home: &Home, meta: &SweepMeta) -> Result<u64, AppError> {
+    use std::io::Write as _;
+    let path = home.sweep(&meta.name)?.generation();
+    let last: u64 = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let next = (last + 1).max(now_ms);
+    let tmp = path.with_extension("tmp");
+    (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        writeln!(f, "{next}")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })()
+    .map_err(super::io("write", &path))?;
+    Ok(next)
 }
 
 /// The sweep's directory where its jobs run: on the cluster, or this machine's.

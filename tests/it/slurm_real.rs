@@ -255,7 +255,14 @@ fn a_failing_point_is_retried_and_ends_done() {
     assert_eq!(st["points"][0]["attempts"], 1, "{st}");
     let id = sweep_id(&c, "again");
     let first = format!("bsw-{id}-00001-1");
-    let jobs = c.sacct_by_name(&[first.clone(), format!("bsw-{id}-00001-2")]);
+    // slurmdbd records a job's end a few seconds after squeue shows it (more on a busy host).
+    let names = [first.clone(), format!("bsw-{id}-00001-2")];
+    wait_for(
+        "sacct to record the first attempt",
+        Duration::from_secs(60),
+        || c.sacct_by_name(&names).iter().any(|(n, _)| n == &first),
+    );
+    let jobs = c.sacct_by_name(&names);
     assert!(
         jobs.iter().any(|(n, s)| n == &first && s == "FAILED"),
         "the first attempt failed in Slurm: {jobs:?}"

@@ -251,18 +251,39 @@ pub struct LsfScheduler<T: Transport> {
     /// Looking jobs up by name first waits for it, so a batch orphaned by a crash (it goes on
     /// submitting after bsweep died) has finished before bsweep decides what is missing.
     submit_lock: String,
+    /// This bsweep's generation of the sweep, which fences off batches of earlier ones (see
+    /// [`locked`]); 0 until [`Self::fenced`].
+    generation: u64,
     /// Set when the cluster is remote: job scripts are sent along with each submission batch
     /// (a tar stream on its stdin, unpacked there) instead of being written locally.
     upload_to: Option<String>,
 }
 
-/// Wraps a script so it runs holding `lock` (where `flock` exists; sites without it keep the
-/// settle time as their only guard). Slurm's scheduler shares it.
-pub(crate) fn locked(lock: &str, script: &str) -> String {
-    format!(
-        "if command -v flock >/dev/null 2>&1; then exec 9>>{l} && flock -w 900 9; fi\n{script}",
-        l = shell::quote(lock)
-    )
+/// Wraps a script so it runs holding the sweep's submit lock (where `flock` exists; sites
+/// without it keep the settle time as their only guard) and only if no later bsweep of this
+/// sweep has taken over. Slurm's scheduler shares it.
+///
+/// The lock alone cannot stop a batch that a killed bsweep sent but whose shell starts late
+/// (its ssh client outlived it): it would take the lock after the next bsweep had looked its
+/// jobs up by name and submitted them again. So each bsweep of a sweep has a larger
+/// `generation` (see [`crate::layout::SweepPaths::generation`]); a script under the lock
+/// claims it in `LOCK.gen`, and one from an earlier generation exits 75 without running.
+/// Generation 0 (no fence) runs always.
+pub(crate) fn locked(lock: &str, generation: u64, script: &str) -> String {
+    let l = shell::quote(lock);
+    let mut s =
+        format!("if command -v flock >/dev/null 2>&1; then exec 9>>{l} && flock -w 900 9; fi\n");
+    if generation > 0 {
+        let g = shell::quote(&format!("{lock}.gen")).into_owned();
+        s.push_str(&format!(
+            "bsw_g=0; read -r bsw_g < {g} 2>/dev/null; case $bsw_g in ''|*[!0-9]*) bsw_g=0;; esac\n\
+             if [ \"$bsw_g\" -gt {generation} ]; then echo \"bsweep: not run: a later bsweep of this \
+             sweep (generation $bsw_g, this one {generation}) has taken over\" >&2; exit 75; fi\n\
+             if [ \"$bsw_g\" -lt {generation} ]; then echo {generation} > {g}.tmp && mv -f {g}.tmp {g}; fi\n"
+        ));
+    }
+    s.push_str(script);
+    s
 }
 
 /// The script prelude that unpacks a batch's job scripts into `upload_to` on a remote cluster,
@@ -309,6 +330,7 @@ impl<T: Transport> LsfScheduler<T> {
         let base = jobs.base().to_string_lossy().into_owned();
         Self {
             submit_lock: jobs.submit_lock().to_string_lossy().into_owned(),
+            generation: 0,
             upload_to: remote.then_some(base),
             transport,
             profile: profile(spec),
@@ -323,6 +345,13 @@ impl<T: Transport> LsfScheduler<T> {
 
     pub fn mode(&self) -> BjobsMode {
         self.mode
+    }
+
+    /// Runs as `generation` of the sweep: batches of earlier bsweeps do not run after this
+    /// one's (see [`locked`]).
+    pub fn fenced(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
     }
 
     async fn batch(
@@ -502,7 +531,11 @@ impl<T: Transport> LsfScheduler<T> {
             said: crate::error_chain(&e),
         })?;
         Ok((
-            locked(&self.submit_lock, &format!("{prelude}{body}")),
+            locked(
+                &self.submit_lock,
+                self.generation,
+                &format!("{prelude}{body}"),
+            ),
             stdin,
         ))
     }
@@ -795,6 +828,7 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         // Under the submit lock: a batch still submitting (orphaned by a crash) ends first.
         let script = locked(
             &self.submit_lock,
+            self.generation,
             &batch_script(&[command_line(&argv)], None),
         );
         let framed = self.run_framed(&script, 1).await?;
@@ -833,6 +867,50 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_of_an_earlier_bsweep_does_not_run_after_a_later_one_took_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir
+            .path()
+            .join("submit.lock")
+            .to_string_lossy()
+            .into_owned();
+        let ran = dir.path().join("ran");
+        let run = |generation: u64, what: &str| {
+            let body = format!("echo {what} >> {}", ran.display());
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(locked(&lock, generation, &body))
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        assert_eq!(run(5, "five").0, Some(0));
+        // The killed bsweep's late batch: refused, and it says why.
+        let (code, err) = run(3, "three");
+        assert_eq!(code, Some(75));
+        assert!(
+            err.contains("a later bsweep of this sweep (generation 5"),
+            "{err}"
+        );
+        assert_eq!(run(5, "five-again").0, Some(0));
+        assert_eq!(run(8, "eight").0, Some(0));
+        assert_eq!(run(5, "five-late").0, Some(75));
+        // No fence asked for: it runs whatever the claim.
+        assert_eq!(run(0, "unfenced").0, Some(0));
+        assert_eq!(
+            std::fs::read_to_string(&ran).unwrap(),
+            "five\nfive-again\neight\nunfenced\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{lock}.gen")).unwrap(),
+            "8\n"
+        );
+    }
 
     #[test]
     fn lsf_commands_give_up_reaching_down_daemons_unless_the_user_said_otherwise() {

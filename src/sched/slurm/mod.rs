@@ -229,6 +229,8 @@ pub struct SlurmScheduler<T: Transport> {
     /// Held by every submission batch on the cluster side; looking jobs up by name waits for
     /// it, so a batch orphaned by a crash has finished first (as for LSF).
     submit_lock: String,
+    /// This bsweep's generation of the sweep (see [`locked`]); 0 until [`Self::fenced`].
+    generation: u64,
     /// Set when the cluster is remote: job scripts travel with each submission batch.
     upload_to: Option<String>,
     /// Seconds between two sbatch calls, from the sweep's `submit_rate`.
@@ -257,11 +259,19 @@ impl<T: Transport> SlurmScheduler<T> {
             clock,
             utc_offset: None,
             submit_lock: jobs.submit_lock().to_string_lossy().into_owned(),
+            generation: 0,
             upload_to: remote.then(|| jobs.base().to_string_lossy().into_owned()),
             pause: spec.slurm.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
             unset: unset_line(spec),
             ended_early: HashMap::new(),
         }
+    }
+
+    /// Runs as `generation` of the sweep: batches of earlier bsweeps do not run after this
+    /// one's (see [`locked`]).
+    pub fn fenced(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
     }
 
     pub fn facts(&self) -> Facts {
@@ -415,7 +425,11 @@ impl<T: Transport> SlurmScheduler<T> {
             }
         }
         // Under the submit lock: a batch still submitting (orphaned by a crash) ends first.
-        let script = locked(&self.submit_lock, &batch_script(&cmds, None));
+        let script = locked(
+            &self.submit_lock,
+            self.generation,
+            &batch_script(&cmds, None),
+        );
         let framed = self.run(&script, b"", cmds.len()).await?;
         let mut found: HashMap<String, Vec<SlurmJobId>> = HashMap::new();
         let step = if accounting { 2 } else { 1 };
@@ -563,6 +577,7 @@ impl<T: Transport> Scheduler for SlurmScheduler<T> {
         };
         let script = locked(
             &self.submit_lock,
+            self.generation,
             &format!("{prelude}{}", batch_script(&cmds, self.pause)),
         );
         let (framed, cut) = match self.transport.run(&script, &stdin).await {
