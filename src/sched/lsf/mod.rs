@@ -2,6 +2,7 @@
 //! scripts (`script`), pure parsers of what LSF prints (`parse`), the cluster probe (`probe`),
 //! and the scheduler that runs LSF's commands through a transport, many jobs per round trip.
 
+mod info;
 pub mod parse;
 pub mod probe;
 pub mod reports;
@@ -13,14 +14,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use self::parse::{BjobsReading, JobRecord, Outcome, Stat};
+pub use self::info::state_of;
+use self::info::{info_of, info_of_outcome, report_from, with_end};
+use self::parse::BjobsReading;
 use self::submit::Packs;
 use super::{
-    Accepted, Dialect, JobInfo, JobRef, JobReport, PollOpts, Profile, ReportOutcome, SchedError,
-    Scheduler, Seen, Submission, SubmitError,
+    Accepted, Dialect, JobInfo, JobRef, JobReport, PollOpts, Profile, SchedError, Scheduler, Seen,
+    Submission, SubmitError,
 };
 use crate::layout::JobPaths;
-use crate::model::{Cause, Clock, JobId, State};
+use crate::model::{Clock, JobId, State};
 use crate::shell;
 use crate::spec::{BackendKind, Spec};
 use crate::transport::{
@@ -67,18 +70,6 @@ pub fn profile(spec: &Spec) -> Profile {
     }
 }
 
-/// Maps an LSF state to bsweep's. EXIT becomes `Failed`; a cancel is recorded by the engine.
-pub fn state_of(stat: Stat) -> State {
-    match stat {
-        Stat::Pend | Stat::Prov | Stat::Wait => State::Pending,
-        Stat::Run => State::Running,
-        Stat::Psusp | Stat::Ususp | Stat::Ssusp => State::Suspended,
-        Stat::Done => State::Done,
-        Stat::Exit => State::Failed,
-        Stat::Unkwn | Stat::Zombi => State::Unknown,
-    }
-}
-
 /// A failed command's exit status and what it printed on stderr, on one line: LSF repeats its
 /// "daemon not responding" line while it retries, and one of each is enough.
 pub(crate) fn said(code: Option<i32>, stderr: &str) -> String {
@@ -93,86 +84,6 @@ pub(crate) fn said(code: Option<i32>, stderr: &str) -> String {
         status
     } else {
         format!("{status}: {}", lines.join(" / "))
-    }
-}
-
-fn info_of(r: &JobRecord) -> JobInfo {
-    JobInfo {
-        exit_code: match r.stat {
-            Stat::Done => Some(r.exit_code.unwrap_or(0)),
-            _ => r.exit_code,
-        },
-        host: (!r.exec_hosts.is_empty()).then(|| r.exec_hosts.join(" ")),
-        max_mem_mb: r.max_mem_mb,
-        run_seconds: r.run_seconds,
-        ..JobInfo::new(state_of(r.stat))
-    }
-}
-
-/// The cause an LSF termination reason names: `TERM_MEMLIMIT: job killed after reaching LSF
-/// memory usage limit.`, `TERM_RUNLIMIT: …` (also OpenLava's inferred run-limit kill), the kills
-/// of an owner or administrator; any other `TERM_*` is the scheduler's own doing.
-fn cause_of_term(reason: &str) -> Cause {
-    match reason.split(':').next().unwrap_or_default().trim() {
-        "TERM_MEMLIMIT" => Cause::MemLimit,
-        "TERM_RUNLIMIT" => Cause::RunLimit,
-        "TERM_OWNER" | "TERM_ADMIN" | "TERM_FORCE_OWNER" | "TERM_FORCE_ADMIN" => Cause::Killed,
-        _ => Cause::Terminated,
-    }
-}
-
-fn info_of_outcome(o: &Outcome) -> JobInfo {
-    let (state, exit_code, reason, cause) = match o {
-        Outcome::Done => (State::Done, Some(0), None, None),
-        Outcome::Exited { code } => (State::Failed, Some(*code), None, Some(Cause::Exit)),
-        Outcome::Term { reason, code } => (
-            State::Failed,
-            *code,
-            Some(reason.clone()),
-            Some(cause_of_term(reason)),
-        ),
-    };
-    JobInfo {
-        exit_code,
-        reason,
-        cause,
-        ..JobInfo::new(state)
-    }
-}
-
-fn report_from(t: parse::Trailer) -> JobReport {
-    JobReport {
-        job_id: t.job_id,
-        outcome: match t.outcome {
-            Outcome::Done => ReportOutcome::Done,
-            Outcome::Exited { code } => ReportOutcome::Exited { code },
-            Outcome::Term { reason, code } => ReportOutcome::Killed { reason, code },
-        },
-        started: t.started,
-        ended: t.finished,
-        run_seconds: t.run_seconds,
-        max_mem_mb: t.max_mem_mb,
-    }
-}
-
-/// A job bjobs lists as EXIT, with how it ended from its report or history: why (a `TERM_*`
-/// line, which bjobs does not give), its figures, and an exit code where bjobs shows none;
-/// what bjobs knows (its exit code, the host, its times) where the end says nothing. An end
-/// that is not EXIT cannot be this attempt's and changes nothing.
-fn with_end(listed: &JobInfo, end: JobInfo) -> JobInfo {
-    if end.state != State::Failed {
-        return listed.clone();
-    }
-    JobInfo {
-        state: listed.state,
-        exit_code: listed.exit_code.or(end.exit_code),
-        host: end.host.or_else(|| listed.host.clone()),
-        started: end.started.or(listed.started),
-        ended: end.ended.or(listed.ended),
-        max_mem_mb: end.max_mem_mb.or(listed.max_mem_mb),
-        run_seconds: end.run_seconds.or(listed.run_seconds),
-        reason: end.reason.or_else(|| listed.reason.clone()),
-        cause: end.cause.or(listed.cause),
     }
 }
 
@@ -865,145 +776,4 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_of_an_earlier_bsweep_does_not_run_after_a_later_one_took_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock = dir
-            .path()
-            .join("submit.lock")
-            .to_string_lossy()
-            .into_owned();
-        let ran = dir.path().join("ran");
-        let run = |generation: u64, what: &str| {
-            let body = format!("echo {what} >> {}", ran.display());
-            let out = std::process::Command::new("bash")
-                .arg("-c")
-                .arg(locked(&lock, generation, &body))
-                .output()
-                .unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        };
-        assert_eq!(run(5, "five").0, Some(0));
-        // The killed bsweep's late batch: refused, and it says why.
-        let (code, err) = run(3, "three");
-        assert_eq!(code, Some(75));
-        assert!(
-            err.contains("a later bsweep of this sweep (generation 5"),
-            "{err}"
-        );
-        assert_eq!(run(5, "five-again").0, Some(0));
-        assert_eq!(run(8, "eight").0, Some(0));
-        assert_eq!(run(5, "five-late").0, Some(75));
-        // No fence asked for: it runs whatever the claim.
-        assert_eq!(run(0, "unfenced").0, Some(0));
-        assert_eq!(
-            std::fs::read_to_string(&ran).unwrap(),
-            "five\nfive-again\neight\nunfenced\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(format!("{lock}.gen")).unwrap(),
-            "8\n"
-        );
-    }
-
-    #[test]
-    fn lsf_commands_give_up_reaching_down_daemons_unless_the_user_said_otherwise() {
-        let tries = |env: Option<&str>| {
-            let mut c = std::process::Command::new("bash");
-            c.arg("-c").arg(bounded("echo $LSB_NTRIES"));
-            match env {
-                Some(v) => c.env("LSB_NTRIES", v),
-                None => c.env_remove("LSB_NTRIES"),
-            };
-            String::from_utf8(c.output().unwrap().stdout).unwrap()
-        };
-        assert_eq!(tries(None), format!("{LSB_NTRIES}\n"));
-        assert_eq!(tries(Some("9")), "9\n");
-    }
-
-    fn fixture(name: &str) -> String {
-        let path = format!("{}/tests/fixtures/lsf/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    /// The `TERM_` line of a captured job output, as LSF printed it.
-    fn term_line(text: &str) -> String {
-        text.lines()
-            .find(|l| l.starts_with("TERM_"))
-            .expect("a TERM_ line")
-            .to_string()
-    }
-
-    #[test]
-    fn termination_reasons_map_to_causes() {
-        // The Sanger course's job output of a job killed at its -M limit: exit code 1.
-        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
-        let info = info_of_outcome(&Outcome::Term {
-            reason: memlimit.clone(),
-            code: Some(1),
-        });
-        assert_eq!(
-            (info.cause, info.exit_code),
-            (Some(Cause::MemLimit), Some(1))
-        );
-        assert_eq!(info.reason.as_deref(), Some(memlimit.as_str()));
-        // OpenLava's run-limit kill, proved by its bhist -l record.
-        let hist = parse::parse_bhist_long(&fixture("openlava-bhist-l-runlimit.txt")).unwrap();
-        let info = info_of_outcome(hist[0].outcome.as_ref().expect("an outcome"));
-        assert_eq!(info.cause, Some(Cause::RunLimit));
-        // bacct -l of a job its owner killed.
-        let acct = parse::parse_bhist_long(&fixture("bacct-l-killed-term-owner.txt")).unwrap();
-        let info = info_of_outcome(acct[0].outcome.as_ref().expect("an outcome"));
-        assert_eq!(info.cause, Some(Cause::Killed));
-        assert_eq!(
-            cause_of_term("TERM_PREEMPT: job killed after preemption."),
-            Cause::Terminated
-        );
-        let exited = info_of_outcome(&Outcome::Exited { code: 7 });
-        assert_eq!(
-            (exited.cause, exited.exit_code),
-            (Some(Cause::Exit), Some(7))
-        );
-        assert_eq!(info_of_outcome(&Outcome::Done).cause, None);
-    }
-
-    #[test]
-    fn a_report_explains_what_bjobs_said_of_an_exit() {
-        // bjobs -json of the job: EXIT with an exit code, nothing about why.
-        let info = JobInfo {
-            exit_code: Some(130),
-            host: Some("n1".into()),
-            ..JobInfo::new(State::Failed)
-        };
-        let memlimit = term_line(&fixture("joboutput-term-memlimit-snippet.txt"));
-        let told = |o: Outcome| info_of_outcome(&o);
-        let info = with_end(
-            &info,
-            told(Outcome::Term {
-                reason: memlimit,
-                code: Some(1),
-            }),
-        );
-        // bjobs' exit code and host stand; the report adds why.
-        assert_eq!(
-            (info.exit_code, info.cause, info.host.as_deref()),
-            (Some(130), Some(Cause::MemLimit), Some("n1"))
-        );
-        assert!(info.reason.as_deref().unwrap().starts_with("TERM_MEMLIMIT"));
-        // A table without exit codes (OpenLava) takes the report's.
-        let bare = with_end(
-            &JobInfo::new(State::Failed),
-            told(Outcome::Exited { code: 7 }),
-        );
-        assert_eq!((bare.exit_code, bare.cause), (Some(7), Some(Cause::Exit)));
-        // A report that says done cannot be this failed attempt's.
-        let odd = with_end(&JobInfo::new(State::Failed), told(Outcome::Done));
-        assert_eq!(odd, JobInfo::new(State::Failed));
-    }
-}
+mod tests;
