@@ -21,6 +21,7 @@ mod options;
 mod retry;
 mod slurm;
 mod summary;
+mod targets;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
