@@ -98,145 +98,179 @@ pub(super) fn parse_grid(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<GridParts> {
         exclude_at: 0,
         n_at: 0,
     };
-
     if let Some(v) = root.get("sample") {
-        let tb = cx.table(v, "sample", SAMPLE_KEYS, "[sample] n = 20")?;
-        let n_v = tb.get("n").ok_or_else(|| cx.missing(tb, "n", "n = 20"))?;
-        let n = cx.int_in(n_v, "sample.n", 1, MAX_SPACE_LEN, "n = 20")?;
-        let seed = match tb.get("seed") {
-            None => 0,
-            Some(s) => cx.int_in(s, "sample.seed", 0, i64::MAX, "seed = 42")?,
-        };
-        parts.sample = Some(SampleOpts { n, seed });
-        parts.n_at = n_v.span().start;
+        let (sample, n_at) = parse_sample(cx, v)?;
+        parts.sample = Some(sample);
+        parts.n_at = n_at;
     }
-
     let mut defined: Vec<Defined> = Vec::new();
     if let Some(v) = root.get("grid") {
-        let DeValue::Table(t) = v.get_ref() else {
-            return Err(cx.wrong_type(v, "grid", "a table", "[grid] lr = [0.1, 0.01]"));
-        };
-        parts.grid_at = v.span().start;
-        for (k, av) in t.iter() {
-            let field = join("grid", k.get_ref());
-            check_name(cx, &defined, k, &field)?;
-            let axis = parse_axis(cx, av, &field)?;
-            if matches!(axis, Axis::Dist(_)) && parts.sample.is_none() {
-                return Err(cx.err(
-                    av.span().start,
-                    &field,
-                    "a distribution axis needs random sampling; add a [sample] table with n = \
-                     <points>, or use a list or range",
-                ));
-            }
-            defined.push(Defined {
-                name: k.get_ref().to_string(),
-                line: cx.line_col(k.span().start).0,
-            });
-            parts.names.push(k.get_ref().to_string());
-            parts.axes.push(axis);
-        }
+        parse_grid_axes(cx, v, &mut parts, &mut defined)?;
     }
-
     if let Some(v) = root.get("zip") {
         let groups = array_of_tables(cx, v, "zip", "[[zip]] model = [\"small\", \"large\"]")?;
         for (gi, g) in groups.iter().enumerate() {
-            let gfield = format!("zip[{gi}]");
-            let DeValue::Table(t) = g.get_ref() else {
-                return Err(cx.wrong_type(g, &gfield, "a table", "[[zip]] a = [1, 2]"));
-            };
-            if t.is_empty() {
-                return Err(cx.err(
-                    g.span().start,
-                    &gfield,
-                    "is empty; give it parameters with lists of equal length, or remove it",
-                ));
-            }
-            let mut columns: Vec<Vec<Value>> = Vec::new();
-            let mut first: Option<(String, usize)> = None;
-            for (k, lv) in t.iter() {
-                let field = format!("{gfield}.{}", k.get_ref());
-                check_name(cx, &defined, k, &field)?;
-                let values = cx.values(lv, &field, "[1, 2]")?;
-                match &first {
-                    None => first = Some((k.get_ref().to_string(), values.len())),
-                    Some((fname, flen)) if *flen != values.len() => {
-                        return Err(cx.err(
-                            lv.span().start,
-                            &field,
-                            format!(
-                                "has {} values but `{fname}` has {flen}; the lists of one \
-                                 [[zip]] table must have equal length",
-                                values.len()
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-                defined.push(Defined {
-                    name: k.get_ref().to_string(),
-                    line: cx.line_col(k.span().start).0,
-                });
-                parts.names.push(k.get_ref().to_string());
-                columns.push(values);
-            }
-            // Columns to rows: one row per position of the zipped axis.
-            let len = columns.first().map_or(0, Vec::len);
-            let rows = (0..len)
-                .map(|i| columns.iter().map(|c| c[i].clone()).collect())
-                .collect();
-            parts.axes.push(Axis::Zip(rows));
+            parse_zip(cx, g, &format!("zip[{gi}]"), &mut parts, &mut defined)?;
         }
     }
-
     if let Some(v) = root.get("exclude") {
         let tables = array_of_tables(cx, v, "exclude", "[[exclude]] model = \"large\"")?;
         if let Some(first) = tables.first() {
             parts.exclude_at = first.span().start;
         }
         for (ei, e) in tables.iter().enumerate() {
-            let efield = format!("exclude[{ei}]");
-            let DeValue::Table(t) = e.get_ref() else {
-                return Err(cx.wrong_type(e, &efield, "a table", "[[exclude]] model = \"large\""));
-            };
-            if t.is_empty() {
-                return Err(cx.err(
-                    e.span().start,
-                    &efield,
-                    "is empty and would remove every point; give it parameter = value pairs, or \
-                     remove it",
-                ));
-            }
-            let mut conds = Vec::new();
-            for (k, xv) in t.iter() {
-                let key: &str = k.get_ref();
-                let field = format!("{efield}.{key}");
-                let Some(col) = parts.names.iter().position(|n| n == key) else {
-                    return Err(cx.err(
-                        k.span().start,
-                        &field,
-                        format!(
-                            "`{key}` is not a parameter; exclude keys must be [grid] or [[zip]] \
-                             parameters: {}",
-                            if parts.names.is_empty() {
-                                "(none defined)".to_string()
-                            } else {
-                                parts.names.join(", ")
-                            }
-                        ),
-                    ));
-                };
-                let values = match xv.get_ref() {
-                    DeValue::Array(_) => cx.values(xv, &field, "[0.1, 0.2]")?,
-                    _ => vec![cx.scalar(xv, &field)?],
-                };
-                conds.push((col, values));
-            }
-            parts.excludes.push(Exclude { conds });
+            let exclude = parse_exclude(cx, e, &format!("exclude[{ei}]"), &parts.names)?;
+            parts.excludes.push(exclude);
         }
     }
-
     Ok(parts)
+}
+
+/// `[sample]`: how many points to draw and the seed, with where `n` is for later errors.
+fn parse_sample(cx: &Cx<'_>, v: &Val<'_>) -> Res<(SampleOpts, usize)> {
+    let tb = cx.table(v, "sample", SAMPLE_KEYS, "[sample] n = 20")?;
+    let n_v = tb.get("n").ok_or_else(|| cx.missing(tb, "n", "n = 20"))?;
+    let n = cx.int_in(n_v, "sample.n", 1, MAX_SPACE_LEN, "n = 20")?;
+    let seed = match tb.get("seed") {
+        None => 0,
+        Some(s) => cx.int_in(s, "sample.seed", 0, i64::MAX, "seed = 42")?,
+    };
+    Ok((SampleOpts { n, seed }, n_v.span().start))
+}
+
+/// Records a parameter as defined, for later duplicate checks and the list of names.
+fn define(
+    cx: &Cx<'_>,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    parts: &mut GridParts,
+    defined: &mut Vec<Defined>,
+) {
+    defined.push(Defined {
+        name: key.get_ref().to_string(),
+        line: cx.line_col(key.span().start).0,
+    });
+    parts.names.push(key.get_ref().to_string());
+}
+
+/// The `[grid]` table: one independent axis per key.
+fn parse_grid_axes(
+    cx: &Cx<'_>,
+    v: &Val<'_>,
+    parts: &mut GridParts,
+    defined: &mut Vec<Defined>,
+) -> Res<()> {
+    let DeValue::Table(t) = v.get_ref() else {
+        return Err(cx.wrong_type(v, "grid", "a table", "[grid] lr = [0.1, 0.01]"));
+    };
+    parts.grid_at = v.span().start;
+    for (k, av) in t.iter() {
+        let field = join("grid", k.get_ref());
+        check_name(cx, defined, k, &field)?;
+        let axis = parse_axis(cx, av, &field)?;
+        if matches!(axis, Axis::Dist(_)) && parts.sample.is_none() {
+            return Err(cx.err(
+                av.span().start,
+                &field,
+                "a distribution axis needs random sampling; add a [sample] table with n = \
+                 <points>, or use a list or range",
+            ));
+        }
+        define(cx, k, parts, defined);
+        parts.axes.push(axis);
+    }
+    Ok(())
+}
+
+/// One `[[zip]]` table: lists of equal length that vary together as one axis.
+fn parse_zip(
+    cx: &Cx<'_>,
+    g: &Val<'_>,
+    gfield: &str,
+    parts: &mut GridParts,
+    defined: &mut Vec<Defined>,
+) -> Res<()> {
+    let DeValue::Table(t) = g.get_ref() else {
+        return Err(cx.wrong_type(g, gfield, "a table", "[[zip]] a = [1, 2]"));
+    };
+    if t.is_empty() {
+        return Err(cx.err(
+            g.span().start,
+            gfield,
+            "is empty; give it parameters with lists of equal length, or remove it",
+        ));
+    }
+    let mut columns: Vec<Vec<Value>> = Vec::new();
+    let mut first: Option<(String, usize)> = None;
+    for (k, lv) in t.iter() {
+        let field = format!("{gfield}.{}", k.get_ref());
+        check_name(cx, defined, k, &field)?;
+        let values = cx.values(lv, &field, "[1, 2]")?;
+        match &first {
+            None => first = Some((k.get_ref().to_string(), values.len())),
+            Some((fname, flen)) if *flen != values.len() => {
+                return Err(cx.err(
+                    lv.span().start,
+                    &field,
+                    format!(
+                        "has {} values but `{fname}` has {flen}; the lists of one \
+                         [[zip]] table must have equal length",
+                        values.len()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        define(cx, k, parts, defined);
+        columns.push(values);
+    }
+    // Columns to rows: one row per position of the zipped axis.
+    let len = columns.first().map_or(0, Vec::len);
+    let rows = (0..len)
+        .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+        .collect();
+    parts.axes.push(Axis::Zip(rows));
+    Ok(())
+}
+
+/// One `[[exclude]]` table: parameter = value (or list of values) pairs that drop a point.
+fn parse_exclude(cx: &Cx<'_>, e: &Val<'_>, efield: &str, names: &[String]) -> Res<Exclude> {
+    let DeValue::Table(t) = e.get_ref() else {
+        return Err(cx.wrong_type(e, efield, "a table", "[[exclude]] model = \"large\""));
+    };
+    if t.is_empty() {
+        return Err(cx.err(
+            e.span().start,
+            efield,
+            "is empty and would remove every point; give it parameter = value pairs, or \
+             remove it",
+        ));
+    }
+    let mut conds = Vec::new();
+    for (k, xv) in t.iter() {
+        let key: &str = k.get_ref();
+        let field = format!("{efield}.{key}");
+        let Some(col) = names.iter().position(|n| n == key) else {
+            return Err(cx.err(
+                k.span().start,
+                &field,
+                format!(
+                    "`{key}` is not a parameter; exclude keys must be [grid] or [[zip]] \
+                     parameters: {}",
+                    if names.is_empty() {
+                        "(none defined)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        };
+        let values = match xv.get_ref() {
+            DeValue::Array(_) => cx.values(xv, &field, "[0.1, 0.2]")?,
+            _ => vec![cx.scalar(xv, &field)?],
+        };
+        conds.push((col, values));
+    }
+    Ok(Exclude { conds })
 }
 
 /// A new parameter name: well-formed, not a built-in, not defined before.
@@ -323,13 +357,61 @@ fn parse_axis(cx: &Cx<'_>, v: &Val<'_>, field: &str) -> Res<Axis> {
     }
     let form: &str = k.get_ref();
     let ffield = tb.sub(form);
-    let ffield = ffield.as_str();
-    let fat = fv.span().start;
-    let pair = |ex: &str| -> Res<(f64, f64)> {
-        let items = cx.list(fv, ffield, ex)?;
+    let f = Form {
+        cx,
+        v: fv,
+        field: &ffield,
+        at: fv.span().start,
+    };
+    match form {
+        "linspace" | "logspace" => f.space(form == "linspace"),
+        "uniform" => {
+            let ex = "uniform = [0.8, 0.99]";
+            let (lo, hi) = f.pair(ex)?;
+            f.ordered(lo, hi, ex)?;
+            Ok(Axis::Dist(Dist::Uniform(lo, hi)))
+        }
+        "loguniform" => {
+            let ex = "loguniform = [1e-5, 1e-1]";
+            let (lo, hi) = f.pair(ex)?;
+            f.positive(lo, hi, "loguniform")?;
+            f.ordered(lo, hi, ex)?;
+            Ok(Axis::Dist(Dist::LogUniform(lo, hi)))
+        }
+        "choice" => Ok(Axis::Dist(Dist::Choice(cx.values(
+            fv,
+            &ffield,
+            "choice = [\"adam\", \"sgd\"]",
+        )?))),
+        "randint" => f.randint(),
+        other => Err(cx.err(
+            k.span().start,
+            &ffield,
+            format!(
+                "unknown axis form `{other}`; write a list of values, a range {{ start, stop, \
+                 step }}, or one of: {}",
+                AXIS_FORMS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The value of one axis form (`uniform = [0.8, 0.99]`) and where it is, for the forms' checks.
+struct Form<'f> {
+    cx: &'f Cx<'f>,
+    v: &'f Val<'f>,
+    field: &'f str,
+    at: usize,
+}
+
+impl Form<'_> {
+    /// `[low, high]` as two numbers.
+    fn pair(&self, ex: &str) -> Res<(f64, f64)> {
+        let (cx, ffield) = (self.cx, self.field);
+        let items = cx.list(self.v, ffield, ex)?;
         if items.len() != 2 {
             return Err(cx.err(
-                fat,
+                self.at,
                 ffield,
                 format!("needs exactly 2 numbers [low, high]; write e.g. `{ex}`"),
             ));
@@ -338,141 +420,126 @@ fn parse_axis(cx: &Cx<'_>, v: &Val<'_>, field: &str) -> Res<Axis> {
             cx.number(&items[0], &format!("{ffield}[0]"), ex)?,
             cx.number(&items[1], &format!("{ffield}[1]"), ex)?,
         ))
-    };
-    let ordered = |lo: f64, hi: f64, ex: &str| -> Res<()> {
+    }
+
+    /// The low end strictly below the high end.
+    fn ordered(&self, lo: f64, hi: f64, ex: &str) -> Res<()> {
         if lo >= hi {
-            return Err(cx.err(
-                fat,
-                ffield,
+            return Err(self.cx.err(
+                self.at,
+                self.field,
                 format!("low end must be below the high end; write e.g. `{ex}`"),
             ));
         }
         Ok(())
-    };
-    let positive = |lo: f64, hi: f64, what: &str| -> Res<()> {
+    }
+
+    /// Both ends above 0, as a logarithmic form needs.
+    fn positive(&self, lo: f64, hi: f64, what: &str) -> Res<()> {
         if lo <= 0.0 || hi <= 0.0 {
-            return Err(cx.err(
-                fat,
-                ffield,
+            return Err(self.cx.err(
+                self.at,
+                self.field,
                 format!("{what} needs both ends greater than 0; use linspace/uniform for ranges that include 0 or negatives"),
             ));
         }
         Ok(())
-    };
-    match form {
-        "linspace" | "logspace" => {
-            let ex = if form == "linspace" {
-                "linspace = [0.0, 1.0, 5]"
+    }
+
+    /// `linspace`/`logspace = [first, last, n]` (`linear` for linspace).
+    fn space(&self, linear: bool) -> Res<Axis> {
+        let (cx, ffield) = (self.cx, self.field);
+        let ex = if linear {
+            "linspace = [0.0, 1.0, 5]"
+        } else {
+            "logspace = [1e-5, 1e-1, 5]"
+        };
+        let items = cx.list(self.v, ffield, ex)?;
+        if items.len() != 3 {
+            return Err(cx.err(
+                self.at,
+                ffield,
+                format!("needs exactly [first, last, n]; write e.g. `{ex}`"),
+            ));
+        }
+        let lo = cx.number(&items[0], &format!("{ffield}[0]"), ex)?;
+        let hi = cx.number(&items[1], &format!("{ffield}[1]"), ex)?;
+        let len: u64 = cx.int_in(&items[2], &format!("{ffield}[2]"), 1, MAX_SPACE_LEN, ex)?;
+        if !linear {
+            self.positive(lo, hi, "logspace")?;
+        }
+        if len > 1 {
+            self.distinct(lo, hi, len, linear)?;
+        }
+        if linear {
+            Ok(Axis::Finite(Finite::Linspace { lo, hi, len }))
+        } else {
+            Ok(Axis::Finite(Finite::Logspace { lo, hi, len }))
+        }
+    }
+
+    /// The `len` (> 1) values of a linspace/logspace are all different once rounded.
+    fn distinct(&self, lo: f64, hi: f64, len: u64, linear: bool) -> Res<()> {
+        // The gap between neighbours: linear for linspace, a ratio for logspace.
+        let (gap, scale) = if linear {
+            let parts = (len - 1) as f64;
+            let d = (hi - lo) / parts;
+            let d = if d.is_finite() {
+                d
             } else {
-                "logspace = [1e-5, 1e-1, 5]"
+                hi / parts - lo / parts
             };
-            let items = cx.list(fv, ffield, ex)?;
-            if items.len() != 3 {
-                return Err(cx.err(
-                    fat,
-                    ffield,
-                    format!("needs exactly [first, last, n]; write e.g. `{ex}`"),
-                ));
-            }
-            let lo = cx.number(&items[0], &format!("{ffield}[0]"), ex)?;
-            let hi = cx.number(&items[1], &format!("{ffield}[1]"), ex)?;
-            let len: u64 = cx.int_in(&items[2], &format!("{ffield}[2]"), 1, MAX_SPACE_LEN, ex)?;
-            if form == "logspace" {
-                positive(lo, hi, "logspace")?;
-            }
-            if len > 1 {
-                // The gap between neighbours: linear for linspace, a ratio for logspace.
-                let (gap, scale) = if form == "linspace" {
-                    let parts = (len - 1) as f64;
-                    let d = (hi - lo) / parts;
-                    let d = if d.is_finite() {
-                        d
-                    } else {
-                        hi / parts - lo / parts
-                    };
-                    (d.abs(), lo.abs().max(hi.abs()))
-                } else {
-                    ((hi.ln() - lo.ln()).abs() / (len - 1) as f64, 1.0)
-                };
-                if lo == hi {
-                    return Err(cx.err(
-                        fat,
-                        ffield,
-                        format!(
-                            "has the same value at both ends, so all {len} values would be {} \
-                             (the same point {len} times); give different ends, or n = 1",
-                            Value::from(lo)
-                        ),
-                    ));
-                }
-                if gap < scale * MIN_RELATIVE_STEP {
-                    return Err(cx.err(
-                        fat,
-                        ffield,
-                        format!(
-                            "gives {len} values too close together to tell apart (bsweep rounds \
-                             computed values to 12 significant digits), so points would repeat; \
-                             spread the ends further apart or use fewer values"
-                        ),
-                    ));
-                }
-            }
-            if form == "linspace" {
-                Ok(Axis::Finite(Finite::Linspace { lo, hi, len }))
-            } else {
-                Ok(Axis::Finite(Finite::Logspace { lo, hi, len }))
-            }
+            (d.abs(), lo.abs().max(hi.abs()))
+        } else {
+            ((hi.ln() - lo.ln()).abs() / (len - 1) as f64, 1.0)
+        };
+        if lo == hi {
+            return Err(self.cx.err(
+                self.at,
+                self.field,
+                format!(
+                    "has the same value at both ends, so all {len} values would be {} \
+                     (the same point {len} times); give different ends, or n = 1",
+                    Value::from(lo)
+                ),
+            ));
         }
-        "uniform" => {
-            let ex = "uniform = [0.8, 0.99]";
-            let (lo, hi) = pair(ex)?;
-            ordered(lo, hi, ex)?;
-            Ok(Axis::Dist(Dist::Uniform(lo, hi)))
+        if gap < scale * MIN_RELATIVE_STEP {
+            return Err(self.cx.err(
+                self.at,
+                self.field,
+                format!(
+                    "gives {len} values too close together to tell apart (bsweep rounds \
+                     computed values to 12 significant digits), so points would repeat; \
+                     spread the ends further apart or use fewer values"
+                ),
+            ));
         }
-        "loguniform" => {
-            let ex = "loguniform = [1e-5, 1e-1]";
-            let (lo, hi) = pair(ex)?;
-            positive(lo, hi, "loguniform")?;
-            ordered(lo, hi, ex)?;
-            Ok(Axis::Dist(Dist::LogUniform(lo, hi)))
+        Ok(())
+    }
+
+    /// `randint = [low, high]`: two integers, both included.
+    fn randint(&self) -> Res<Axis> {
+        let (cx, ffield) = (self.cx, self.field);
+        let ex = "randint = [1, 10]";
+        let items = cx.list(self.v, ffield, ex)?;
+        if items.len() != 2 {
+            return Err(cx.err(
+                self.at,
+                ffield,
+                format!("needs exactly 2 integers [low, high] (both included); write e.g. `{ex}`"),
+            ));
         }
-        "choice" => Ok(Axis::Dist(Dist::Choice(cx.values(
-            fv,
-            ffield,
-            "choice = [\"adam\", \"sgd\"]",
-        )?))),
-        "randint" => {
-            let ex = "randint = [1, 10]";
-            let items = cx.list(fv, ffield, ex)?;
-            if items.len() != 2 {
-                return Err(cx.err(
-                    fat,
-                    ffield,
-                    format!(
-                        "needs exactly 2 integers [low, high] (both included); write e.g. `{ex}`"
-                    ),
-                ));
-            }
-            let lo = cx.int(&items[0], &format!("{ffield}[0]"), ex)?;
-            let hi = cx.int(&items[1], &format!("{ffield}[1]"), ex)?;
-            if lo > hi {
-                return Err(cx.err(
-                    fat,
-                    ffield,
-                    format!("low end must not exceed the high end; write e.g. `{ex}`"),
-                ));
-            }
-            Ok(Axis::Dist(Dist::RandInt(lo, hi)))
+        let lo = cx.int(&items[0], &format!("{ffield}[0]"), ex)?;
+        let hi = cx.int(&items[1], &format!("{ffield}[1]"), ex)?;
+        if lo > hi {
+            return Err(cx.err(
+                self.at,
+                ffield,
+                format!("low end must not exceed the high end; write e.g. `{ex}`"),
+            ));
         }
-        other => Err(cx.err(
-            k.span().start,
-            ffield,
-            format!(
-                "unknown axis form `{other}`; write a list of values, a range {{ start, stop, \
-                 step }}, or one of: {}",
-                AXIS_FORMS.join(", ")
-            ),
-        )),
+        Ok(Axis::Dist(Dist::RandInt(lo, hi)))
     }
 }
 

@@ -21,6 +21,7 @@ mod options;
 mod retry;
 mod slurm;
 mod summary;
+mod targets;
 
 use axes::parse_grid;
 use keys::{KEYED_TABLES, TOP_KEYS};
@@ -549,20 +550,7 @@ impl Names<'_> {
 /// Parses and validates a sweep file's text.
 pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     let cx = Cx::new(src, path);
-    let doc = DeTable::parse(src).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let what = e.message().trim();
-        let message = if what == "duplicate key" {
-            let key = src.get(span.clone()).unwrap_or("").trim();
-            format!(
-                "invalid TOML: duplicate key `{key}`; a key may appear once per table, remove or \
-                 rename one"
-            )
-        } else {
-            format!("invalid TOML: {what}; fix the syntax here")
-        };
-        cx.err(span.start, "", message)
-    })?;
+    let doc = read_toml(&cx, src)?;
     let root = Tbl {
         t: doc.get_ref(),
         at: 0,
@@ -573,74 +561,11 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
     keys::check_layout(&cx, doc.get_ref())?;
     cx.check_keys(root, TOP_KEYS)?;
 
-    let name_ex = "name = \"lr-sweep\"";
-    let name = match root.get("name") {
-        None => return Err(cx.missing(root, "name", name_ex)),
-        Some(v) => {
-            let s = cx.string(v, "name", name_ex)?;
-            if let Err(e) = check_sweep_name(&s) {
-                return Err(cx.err(v.span().start, "name", e.to_string()));
-            }
-            s
-        }
-    };
-
-    let command_ex = "command = \"python train.py --lr {lr}\"";
-    let command_v = root
-        .get("command")
-        .ok_or_else(|| cx.missing(root, "command", command_ex))?;
-    let command = cx.string(command_v, "command", command_ex)?;
-    if command.trim().is_empty() {
-        return Err(cx.err(
-            command_v.span().start,
-            "command",
-            format!("must not be empty; write e.g. `{command_ex}`"),
-        ));
-    }
-
-    let workdir_ex = "workdir = \"runs/{sweep}\"";
-    let workdir = root
-        .get("workdir")
-        .map(|v| {
-            let s = cx.one_line(v, "workdir", workdir_ex)?;
-            // Nothing expands `~` here: `~/runs` would be a directory named `~` beside the file.
-            if s.starts_with('~') {
-                return Err(cx.err(
-                    v.span().start,
-                    "workdir",
-                    "`~` is not expanded in workdir (it would be a directory named `~`); write an \
-                     absolute path, or one relative to the sweep file's directory",
-                ));
-            }
-            Ok((s, v))
-        })
-        .transpose()?;
-
-    let setup = match root.get("setup") {
-        None => Vec::new(),
-        Some(v) => cx
-            .string_list(v, "setup", "setup = [\"module load cuda\"]")?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect(),
-    };
-
-    let backend = match root.get("backend") {
-        None => BackendKind::Local,
-        Some(v) => match cx.string(v, "backend", "backend = \"lsf\"")?.as_str() {
-            "local" => BackendKind::Local,
-            "lsf" => BackendKind::Lsf,
-            "slurm" => BackendKind::Slurm,
-            other => {
-                return Err(cx.err(
-                    v.span().start,
-                    "backend",
-                    format!("unknown backend `{other}`; use \"local\", \"lsf\" or \"slurm\""),
-                ));
-            }
-        },
-    };
-
+    let name = parse_name(&cx, root)?;
+    let (command, command_v) = parse_command(&cx, root)?;
+    let workdir = parse_workdir(&cx, root)?;
+    let setup = parse_setup(&cx, root)?;
+    let backend = parse_backend(&cx, root)?;
     let max_attempts = match root.get("max_attempts") {
         None => 1,
         Some(v) => cx.int_in(v, "max_attempts", 1, MAX_ATTEMPTS, "max_attempts = 3")?,
@@ -701,6 +626,100 @@ pub(super) fn parse(src: &str, path: &Path) -> Res<Spec> {
         grid,
         warnings: cx.warnings.into_inner(),
     })
+}
+
+/// The file's TOML tree, or the syntax error said where it is.
+fn read_toml<'i>(cx: &Cx<'_>, src: &'i str) -> Res<Spanned<DeTable<'i>>> {
+    DeTable::parse(src).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let what = e.message().trim();
+        let message = if what == "duplicate key" {
+            let key = src.get(span.clone()).unwrap_or("").trim();
+            format!(
+                "invalid TOML: duplicate key `{key}`; a key may appear once per table, remove or \
+                 rename one"
+            )
+        } else {
+            format!("invalid TOML: {what}; fix the syntax here")
+        };
+        cx.err(span.start, "", message)
+    })
+}
+
+/// `name`: required, and a valid sweep name.
+fn parse_name(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<String> {
+    let name_ex = "name = \"lr-sweep\"";
+    let Some(v) = root.get("name") else {
+        return Err(cx.missing(root, "name", name_ex));
+    };
+    let s = cx.string(v, "name", name_ex)?;
+    if let Err(e) = check_sweep_name(&s) {
+        return Err(cx.err(v.span().start, "name", e.to_string()));
+    }
+    Ok(s)
+}
+
+/// `command`: required and not blank, with its value for the template check once names are known.
+fn parse_command<'t, 'i>(cx: &Cx<'_>, root: Tbl<'t, 'i>) -> Res<(String, &'t Val<'i>)> {
+    let command_ex = "command = \"python train.py --lr {lr}\"";
+    let command_v = root
+        .get("command")
+        .ok_or_else(|| cx.missing(root, "command", command_ex))?;
+    let command = cx.string(command_v, "command", command_ex)?;
+    if command.trim().is_empty() {
+        return Err(cx.err(
+            command_v.span().start,
+            "command",
+            format!("must not be empty; write e.g. `{command_ex}`"),
+        ));
+    }
+    Ok((command, command_v))
+}
+
+/// `workdir`, if given, with its value for the template check once names are known.
+fn parse_workdir<'t, 'i>(cx: &Cx<'_>, root: Tbl<'t, 'i>) -> Res<Option<(String, &'t Val<'i>)>> {
+    let workdir_ex = "workdir = \"runs/{sweep}\"";
+    root.get("workdir")
+        .map(|v| {
+            let s = cx.one_line(v, "workdir", workdir_ex)?;
+            // Nothing expands `~` here: `~/runs` would be a directory named `~` beside the file.
+            if s.starts_with('~') {
+                return Err(cx.err(
+                    v.span().start,
+                    "workdir",
+                    "`~` is not expanded in workdir (it would be a directory named `~`); write an \
+                     absolute path, or one relative to the sweep file's directory",
+                ));
+            }
+            Ok((s, v))
+        })
+        .transpose()
+}
+
+/// `setup`: the shell lines a job runs before the command, none unless given.
+fn parse_setup(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<Vec<String>> {
+    let Some(v) = root.get("setup") else {
+        return Ok(Vec::new());
+    };
+    let lines = cx.string_list(v, "setup", "setup = [\"module load cuda\"]")?;
+    Ok(lines.into_iter().map(|(s, _)| s).collect())
+}
+
+/// `backend`: local unless the file says otherwise.
+fn parse_backend(cx: &Cx<'_>, root: Tbl<'_, '_>) -> Res<BackendKind> {
+    let Some(v) = root.get("backend") else {
+        return Ok(BackendKind::Local);
+    };
+    match cx.string(v, "backend", "backend = \"lsf\"")?.as_str() {
+        "local" => Ok(BackendKind::Local),
+        "lsf" => Ok(BackendKind::Lsf),
+        "slurm" => Ok(BackendKind::Slurm),
+        other => Err(cx.err(
+            v.span().start,
+            "backend",
+            format!("unknown backend `{other}`; use \"local\", \"lsf\" or \"slurm\""),
+        )),
+    }
 }
 
 /// Most attempts per point: retries beyond this many are a loop, not a plan.

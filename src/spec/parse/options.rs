@@ -2,9 +2,10 @@
 
 use toml::de::DeValue;
 
-use super::keys::{CLUSTER_KEYS, COLLECT_KEYS, LOCAL_KEYS, LSF_KEYS, TARGET_KEYS};
-use super::{Cx, MAX_OPTION_BYTES, Range, Res, Tbl, Val, array_of_tables, describe_control, group};
-use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy, Site, Target};
+use super::keys::{CLUSTER_KEYS, COLLECT_KEYS, LOCAL_KEYS, LSF_KEYS};
+use super::targets::{default_target, parse_targets, queue_sites};
+use super::{Cx, MAX_OPTION_BYTES, Range, Res, Tbl, Val, describe_control, group};
+use crate::spec::{ClusterOpts, CollectOpts, LocalOpts, LsfOpts, Policy};
 
 /// Bounds of the [lsf] numbers: wide enough for any site, narrow enough that every value is a
 /// sane `Duration`, rate or count (1e300 seconds overflowed `Duration`; 1e-300 submissions per
@@ -151,7 +152,26 @@ fn bad_remote_dir(s: &str) -> Option<String> {
 }
 
 pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
-    let mut lsf = LsfOpts {
+    let mut lsf = lsf_defaults();
+    let Some(v) = v else {
+        lsf.targets.push(default_target(None));
+        return Ok(lsf);
+    };
+    let tb = cx.table(v, "lsf", LSF_KEYS, "[lsf] queue = \"short\"")?;
+    if let Some(v) = tb.get("policy") {
+        lsf.policy = parse_policy(cx, v)?;
+    }
+    parse_job_options(cx, tb, &mut lsf)?;
+    parse_submission(cx, tb, &mut lsf)?;
+    parse_timings(cx, tb, &mut lsf)?;
+    lsf.targets = parse_targets(cx, tb, lsf.max_in_flight)?;
+    lsf.queue_sites = queue_sites(cx, tb);
+    Ok(lsf)
+}
+
+/// The [lsf] options of a file that leaves them out.
+fn lsf_defaults() -> LsfOpts {
+    LsfOpts {
         targets: Vec::new(),
         queue_sites: Vec::new(),
         policy: Policy::RoundRobin,
@@ -170,31 +190,29 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
         poll_max: 180.0,
         settle: 10.0,
         lost_after: 600.0,
-    };
-    let Some(v) = v else {
-        lsf.targets.push(default_target(None));
-        return Ok(lsf);
-    };
-    let tb = cx.table(v, "lsf", LSF_KEYS, "[lsf] queue = \"short\"")?;
-
-    if let Some(v) = tb.get("policy") {
-        let s = cx.string(v, "lsf.policy", "policy = \"round-robin\"")?;
-        lsf.policy = match s.as_str() {
-            "round-robin" => Policy::RoundRobin,
-            "weighted" => Policy::Weighted,
-            "least-pending" => Policy::LeastPending,
-            other => {
-                return Err(cx.err(
-                    v.span().start,
-                    "lsf.policy",
-                    format!(
-                        "unknown policy `{other}`; use \"round-robin\", \"weighted\" or \
-                         \"least-pending\""
-                    ),
-                ));
-            }
-        };
     }
+}
+
+/// `policy`: how jobs are spread over the targets.
+fn parse_policy(cx: &Cx<'_>, v: &Val<'_>) -> Res<Policy> {
+    let s = cx.string(v, "lsf.policy", "policy = \"round-robin\"")?;
+    match s.as_str() {
+        "round-robin" => Ok(Policy::RoundRobin),
+        "weighted" => Ok(Policy::Weighted),
+        "least-pending" => Ok(Policy::LeastPending),
+        other => Err(cx.err(
+            v.span().start,
+            "lsf.policy",
+            format!(
+                "unknown policy `{other}`; use \"round-robin\", \"weighted\" or \
+                 \"least-pending\""
+            ),
+        )),
+    }
+}
+
+/// What each job asks of LSF: cores, GPUs, run limit, memory, resources and extra options.
+fn parse_job_options(cx: &Cx<'_>, tb: Tbl<'_, '_>, lsf: &mut LsfOpts) -> Res<()> {
     if let Some(v) = tb.get("cores") {
         lsf.cores = Some(cx.int_in(v, "lsf.cores", 1, MAX_CORES, "cores = 4")?);
     }
@@ -217,6 +235,11 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
             lsf.extra.push(extra(cx, e, &field, ex)?);
         }
     }
+    Ok(())
+}
+
+/// How bsweep submits: job arrays, jobs in flight, submission rate and parallel `bsub` calls.
+fn parse_submission(cx: &Cx<'_>, tb: Tbl<'_, '_>, lsf: &mut LsfOpts) -> Res<()> {
     if let Some(v) = tb.get("array") {
         lsf.array = cx.boolean(v, "lsf.array", "array = true")?;
     }
@@ -246,6 +269,11 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
             "submit_parallel = 4",
         )?;
     }
+    Ok(())
+}
+
+/// How often bsweep polls, how long it lets LSF settle, and when a job counts as lost.
+fn parse_timings(cx: &Cx<'_>, tb: Tbl<'_, '_>, lsf: &mut LsfOpts) -> Res<()> {
     for (key, slot, range, ex) in [
         ("poll_min", &mut lsf.poll_min, &POLL, "poll_min = 10.0"),
         ("poll_max", &mut lsf.poll_max, &POLL, "poll_max = 180.0"),
@@ -270,10 +298,7 @@ pub(super) fn parse_lsf(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LsfOpts> {
             "must not be smaller than lsf.poll_min".to_string(),
         ));
     }
-
-    lsf.targets = parse_targets(cx, tb, lsf.max_in_flight)?;
-    lsf.queue_sites = queue_sites(cx, tb);
-    Ok(lsf)
+    Ok(())
 }
 
 /// `walltime`: `[hours:]minutes` (or plain minutes unquoted), more than 0 and at most a year.
@@ -377,261 +402,6 @@ fn extra(cx: &Cx<'_>, e: &Val<'_>, field: &str, ex: &str) -> Res<String> {
         ));
     }
     Ok(s)
-}
-
-fn default_target(max_in_flight: Option<u32>) -> Target {
-    Target {
-        queue: None,
-        hosts: None,
-        weight: 1,
-        max_in_flight,
-    }
-}
-
-/// A queue or host-group name: one word for `-q`, a single line for `-m`.
-fn target_name(
-    cx: &Cx<'_>,
-    v: &Val<'_>,
-    field: &str,
-    example: &str,
-    one_word: bool,
-) -> Res<String> {
-    let s = cx.bsub_text(v, field, example)?;
-    if one_word && s.contains(char::is_whitespace) {
-        return Err(cx.err(
-            v.span().start,
-            field,
-            format!("`{s}` is not a queue name (it contains spaces); give one queue per entry"),
-        ));
-    }
-    if s.starts_with('-') {
-        return Err(cx.err(
-            v.span().start,
-            field,
-            format!("`{s}` starts with `-` and would be read as an option; give a name"),
-        ));
-    }
-    Ok(s)
-}
-
-/// Where each queue name of a valid [lsf] table is written: `queue`, `queues[i]` or
-/// `targets[i].queue`.
-fn queue_sites(cx: &Cx<'_>, tb: Tbl<'_, '_>) -> Vec<(String, Site)> {
-    let mut found: Vec<(&Val<'_>, String)> = Vec::new();
-    if let Some(v) = tb.get("queue") {
-        found.push((v, "lsf.queue".into()));
-    }
-    if let Some(DeValue::Array(a)) = tb.get("queues").map(|v| v.get_ref()) {
-        found.extend(
-            a.iter()
-                .enumerate()
-                .map(|(i, e)| (e, format!("lsf.queues[{i}]"))),
-        );
-    }
-    if let Some(DeValue::Array(a)) = tb.get("targets").map(|v| v.get_ref()) {
-        for (i, e) in a.iter().enumerate() {
-            if let DeValue::Table(t) = e.get_ref()
-                && let Some(v) = t.get("queue")
-            {
-                found.push((v, format!("lsf.targets[{i}].queue")));
-            }
-        }
-    }
-    found
-        .into_iter()
-        .filter_map(|(v, field)| {
-            let DeValue::String(q) = v.get_ref() else {
-                return None;
-            };
-            let (line, col) = cx.line_col(v.span().start);
-            Some((q.trim().to_string(), Site { field, line, col }))
-        })
-        .collect()
-}
-
-/// `queue`, `queues`, `hosts` or `[[lsf.targets]]`, turned into the list of targets.
-fn parse_targets(cx: &Cx<'_>, tb: Tbl<'_, '_>, max_in_flight: Option<u32>) -> Res<Vec<Target>> {
-    let queue_v = tb.get("queue");
-    let queues_v = tb.get("queues");
-    let hosts_v = tb.get("hosts");
-    let targets_v = tb.get("targets");
-
-    if let (Some(_), Some(qs)) = (queue_v, queues_v) {
-        return Err(cx.err(
-            qs.span().start,
-            "lsf.queues",
-            "set either `queue` (one queue) or `queues` (several), not both",
-        ));
-    }
-    if let (Some(_), Some(h)) = (queues_v, hosts_v) {
-        return Err(cx.err(
-            h.span().start,
-            "lsf.hosts",
-            "`hosts` cannot be combined with `queues`; use [[lsf.targets]] tables to pair queues \
-             with host groups",
-        ));
-    }
-    if let Some(t) = targets_v {
-        let other = [("queue", queue_v), ("queues", queues_v), ("hosts", hosts_v)]
-            .into_iter()
-            .find_map(|(k, v)| v.map(|_| k));
-        if let Some(k) = other {
-            return Err(cx.err(
-                t.span().start,
-                "lsf.targets",
-                format!(
-                    "[[lsf.targets]] cannot be mixed with lsf.{k}; move every queue and host \
-                     group into [[lsf.targets]] tables"
-                ),
-            ));
-        }
-    }
-
-    let mut targets = Vec::new();
-    let queue = queue_v
-        .map(|v| target_name(cx, v, "lsf.queue", "queue = \"short\"", true))
-        .transpose()?;
-    if let Some(v) = queues_v {
-        let ex = "queues = [\"short\", \"normal\"]";
-        let items = cx.list(v, "lsf.queues", ex)?;
-        if items.is_empty() {
-            return Err(cx.err(
-                v.span().start,
-                "lsf.queues",
-                format!("is an empty list; name at least one queue, e.g. `{ex}`"),
-            ));
-        }
-        for (i, e) in items.iter().enumerate() {
-            let q = target_name(cx, e, &format!("lsf.queues[{i}]"), ex, true)?;
-            targets.push((
-                Target {
-                    queue: Some(q),
-                    ..default_target(max_in_flight)
-                },
-                e.span().start,
-                format!("lsf.queues[{i}]"),
-            ));
-        }
-    } else if let Some(v) = hosts_v {
-        let ex = "hosts = [\"734090ib\", \"734090eth\"]";
-        let items: Vec<(String, usize, String)> = match v.get_ref() {
-            DeValue::String(_) => vec![(
-                target_name(cx, v, "lsf.hosts", ex, false)?,
-                v.span().start,
-                "lsf.hosts".to_string(),
-            )],
-            DeValue::Array(a) => {
-                if a.is_empty() {
-                    return Err(cx.err(
-                        v.span().start,
-                        "lsf.hosts",
-                        format!("is an empty list; name at least one host group, e.g. `{ex}`"),
-                    ));
-                }
-                a.iter()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        let f = format!("lsf.hosts[{i}]");
-                        Ok((target_name(cx, e, &f, ex, false)?, e.span().start, f))
-                    })
-                    .collect::<Res<_>>()?
-            }
-            _ => return Err(cx.wrong_type(v, "lsf.hosts", "a list of host groups", ex)),
-        };
-        for (h, at, f) in items {
-            targets.push((
-                Target {
-                    queue: queue.clone(),
-                    hosts: Some(h),
-                    ..default_target(max_in_flight)
-                },
-                at,
-                f,
-            ));
-        }
-    } else if let Some(q) = queue {
-        targets.push((
-            Target {
-                queue: Some(q),
-                ..default_target(max_in_flight)
-            },
-            0,
-            String::new(),
-        ));
-    } else if let Some(v) = targets_v {
-        let ex = "[[lsf.targets]] queue = \"gpu\"";
-        let tables = array_of_tables(cx, v, "lsf.targets", ex)?;
-        if tables.is_empty() {
-            return Err(cx.err(
-                v.span().start,
-                "lsf.targets",
-                format!("is an empty list; add at least one target, e.g. `{ex}`"),
-            ));
-        }
-        for (i, e) in tables.iter().enumerate() {
-            let field = format!("lsf.targets[{i}]");
-            let t = cx.table(e, &field, TARGET_KEYS, ex)?;
-            let queue = t
-                .get("queue")
-                .map(|v| target_name(cx, v, &t.sub("queue"), "queue = \"gpu\"", true))
-                .transpose()?;
-            let hosts = t
-                .get("hosts")
-                .map(|v| target_name(cx, v, &t.sub("hosts"), "hosts = \"734090ib\"", false))
-                .transpose()?;
-            if queue.is_none() && hosts.is_none() {
-                return Err(cx.err(
-                    e.span().start,
-                    &field,
-                    "a target needs `queue`, `hosts` or both; add e.g. `queue = \"gpu\"`",
-                ));
-            }
-            let weight = match t.get("weight") {
-                None => 1,
-                Some(v) => cx.int_in(v, &t.sub("weight"), 1, MAX_WEIGHT, "weight = 2")?,
-            };
-            let mif = match t.get("max_in_flight") {
-                None => max_in_flight,
-                Some(v) => Some(cx.int_in(
-                    v,
-                    &t.sub("max_in_flight"),
-                    1,
-                    MAX_COUNT,
-                    "max_in_flight = 50",
-                )?),
-            };
-            targets.push((
-                Target {
-                    queue,
-                    hosts,
-                    weight,
-                    max_in_flight: mif,
-                },
-                e.span().start,
-                field,
-            ));
-        }
-    } else {
-        targets.push((default_target(max_in_flight), 0, String::new()));
-    }
-
-    // The same queue/host pair twice would only skew the spread; it is always a slip.
-    for (i, (t, at, f)) in targets.iter().enumerate() {
-        if targets[..i]
-            .iter()
-            .any(|(o, _, _)| o.queue == t.queue && o.hosts == t.hosts)
-        {
-            return Err(cx.err(
-                *at,
-                f,
-                format!(
-                    "target `{}` is listed twice; remove the duplicate",
-                    t.label()
-                ),
-            ));
-        }
-    }
-    Ok(targets.into_iter().map(|(t, _, _)| t).collect())
 }
 
 pub(super) fn parse_local(cx: &Cx<'_>, v: Option<&Val<'_>>) -> Res<LocalOpts> {

@@ -410,45 +410,7 @@ fn report_at(doc: &Doc<'_>, start: usize) -> Option<Trailer> {
     let usage_at = find(&|l| l.trim() == "Resource usage summary:").unwrap_or(block.len());
     let script_at = find(&|l| l.trim() == "Your job looked like:").unwrap_or(usage_at);
 
-    // The outcome sits just above the usage summary, below the echoed job script: search
-    // upwards and stop at the script's closing dashes, so a script that prints
-    // "Successfully completed." cannot pass for LSF's line.
-    let mut outcome = None;
-    let mut term: Option<String> = None;
-    for (i, l) in block[..usage_at].iter().enumerate().rev() {
-        // Also stop inside a script echo that was never closed (a report cut short while LSF
-        // was writing it): its lines are the job's (found by fuzzing).
-        let l = l.trim();
-        if is_dashes(l) || echo[start + i] {
-            break;
-        }
-        if l == "Successfully completed." {
-            outcome = Some(Outcome::Done);
-            break;
-        }
-        if let Some(c) = EXITED_RE.captures(l) {
-            let code: i32 = c[1].parse().ok()?;
-            outcome = Some(Outcome::Exited { code });
-            // Keep looking up for the TERM_ reason LSF prints right above it.
-            continue;
-        }
-        if l.starts_with("TERM_") {
-            term = Some(l.to_string());
-            break;
-        }
-        if !l.is_empty() && outcome.is_some() {
-            break;
-        }
-    }
-    let outcome = match (outcome, term) {
-        (Some(Outcome::Exited { code }), Some(reason)) => Outcome::Term {
-            reason,
-            code: Some(code),
-        },
-        (None, Some(reason)) => Outcome::Term { reason, code: None },
-        (Some(o), _) => o,
-        (None, None) => return None,
-    };
+    let outcome = report_outcome(&block[..usage_at], &echo[start..start + usage_at])?;
 
     let header = &block[..script_at];
     let after = |prefix: &str| {
@@ -474,7 +436,58 @@ fn report_at(doc: &Doc<'_>, start: usize) -> Option<Trailer> {
         started,
         finished,
     };
-    for l in &block[usage_at..] {
+    read_usage(&mut t, &block[usage_at..]);
+    Some(t)
+}
+
+/// How the job ended, from the report lines above its usage summary (`echo`: which of them
+/// are the echoed job script); `None` when no outcome line is there.
+fn report_outcome(above: &[&str], echo: &[bool]) -> Option<Outcome> {
+    // The outcome sits just above the usage summary, below the echoed job script: search
+    // upwards and stop at the script's closing dashes, so a script that prints
+    // "Successfully completed." cannot pass for LSF's line.
+    let mut outcome = None;
+    let mut term: Option<String> = None;
+    for (i, l) in above.iter().enumerate().rev() {
+        // Also stop inside a script echo that was never closed (a report cut short while LSF
+        // was writing it): its lines are the job's (found by fuzzing).
+        let l = l.trim();
+        if is_dashes(l) || echo[i] {
+            break;
+        }
+        if l == "Successfully completed." {
+            outcome = Some(Outcome::Done);
+            break;
+        }
+        if let Some(c) = EXITED_RE.captures(l) {
+            let code: i32 = c[1].parse().ok()?;
+            outcome = Some(Outcome::Exited { code });
+            // Keep looking up for the TERM_ reason LSF prints right above it.
+            continue;
+        }
+        if l.starts_with("TERM_") {
+            term = Some(l.to_string());
+            break;
+        }
+        if !l.is_empty() && outcome.is_some() {
+            break;
+        }
+    }
+    Some(match (outcome, term) {
+        (Some(Outcome::Exited { code }), Some(reason)) => Outcome::Term {
+            reason,
+            code: Some(code),
+        },
+        (None, Some(reason)) => Outcome::Term { reason, code: None },
+        (Some(o), _) => o,
+        (None, None) => return None,
+    })
+}
+
+/// The usage figures of a report's "Resource usage summary", and the run time from the start
+/// and end times when LSF prints none.
+fn read_usage(t: &mut Trailer, usage: &[&str]) {
+    for l in usage {
         let Some(c) = USAGE_RE.captures(l) else {
             continue;
         };
@@ -498,7 +511,6 @@ fn report_at(doc: &Doc<'_>, start: usize) -> Option<Trailer> {
             t.run_seconds = Some((b - a) as f64);
         }
     }
-    Some(t)
 }
 
 #[cfg(test)]
