@@ -206,6 +206,9 @@ pub fn lock_holder(paths: &SweepPaths) -> (String, String) {
     (pid, command)
 }
 
+/// Attempts at a held lock, 20 ms apart, before it counts as held.
+const LOCK_TRIES: u32 = 10;
+
 impl Lock {
     fn acquire(paths: &SweepPaths, name: &str, command: &str) -> Result<Lock, StoreError> {
         let path = paths.lock();
@@ -216,17 +219,27 @@ impl Lock {
             .truncate(false)
             .open(&path)
             .map_err(io_err(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let (pid, command) = lock_holder(paths);
-                return Err(StoreError::InUse {
-                    name: name.to_string(),
-                    pid,
-                    command,
-                });
+        // A lock just let go can still be held for a moment by a child this process is
+        // starting (between its fork and exec it has a copy of every descriptor): ask a few
+        // times before saying who holds it.
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if tries < LOCK_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let (pid, command) = lock_holder(paths);
+                    return Err(StoreError::InUse {
+                        name: name.to_string(),
+                        pid,
+                        command,
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
         }
         let mut old = String::new();
         let _ = file.read_to_string(&mut old);
