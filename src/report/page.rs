@@ -135,6 +135,7 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
+/// The whole page: the header, then one section per view of the sweep, then the script.
 pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -> String {
     let metric = PlotMetric::of(rows, s);
     let mut out = String::with_capacity(64 * 1024);
@@ -156,27 +157,7 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
     out.push_str("</section>");
 
     out.push_str("<section id=\"params\"><h2>The metric against each parameter</h2>");
-    match &metric {
-        Some(m) => {
-            let _ = write!(
-                out,
-                "<p class=\"note\">Every done point is a dot (the best group's in orange); the \
-                 bars are the mean ± std of the points with each value of <b>{}</b>.</p>\
-                 <div class=\"grid-figs\">",
-                esc(&m.name)
-            );
-            let figs = plots::param_plots(rows, s, m);
-            // The note about sampling, if any, goes below the grid.
-            let (figs, note) = match figs.find("<p class=\"note\">") {
-                Some(i) => figs.split_at(i),
-                None => (figs.as_str(), ""),
-            };
-            out.push_str(figs);
-            out.push_str("</div>");
-            out.push_str(note);
-        }
-        None => out.push_str("<p class=\"note\">No numeric metric collected yet.</p>"),
-    }
+    param_section(&mut out, rows, s, metric.as_ref());
     out.push_str("</section>");
 
     out.push_str("<section id=\"parallel\"><h2>Parallel coordinates</h2>");
@@ -218,6 +199,31 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
     );
     out.push('\n');
     out
+}
+
+/// The plots of the metric against each parameter in a grid, with a line on how to read them.
+fn param_section(out: &mut String, rows: &[Row], s: &Summary, metric: Option<&PlotMetric>) {
+    match metric {
+        Some(m) => {
+            let _ = write!(
+                out,
+                "<p class=\"note\">Every done point is a dot (the best group's in orange); the \
+                 bars are the mean ± std of the points with each value of <b>{}</b>.</p>\
+                 <div class=\"grid-figs\">",
+                esc(&m.name)
+            );
+            let figs = plots::param_plots(rows, s, m);
+            // The note about sampling, if any, goes below the grid.
+            let (figs, note) = match figs.find("<p class=\"note\">") {
+                Some(i) => figs.split_at(i),
+                None => (figs.as_str(), ""),
+            };
+            out.push_str(figs);
+            out.push_str("</div>");
+            out.push_str(note);
+        }
+        None => out.push_str("<p class=\"note\">No numeric metric collected yet.</p>"),
+    }
 }
 
 /// The page's header: the sweep, its states, cards of the figures that matter and the winner.
