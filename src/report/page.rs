@@ -6,7 +6,7 @@ use super::plots::{self, PlotMetric};
 use super::timeline;
 use super::{Facts, MAX_FAILED, esc, fmt_duration, fmt_int, fmt_utc, state_color, value_text};
 use crate::model::State;
-use crate::summary::{Row, Summary, SweepInfo, fmt_mean_std, fmt_sig, shorten};
+use crate::summary::{Group, Row, Summary, SweepInfo, fmt_mean_std, fmt_sig, shorten};
 
 /// Groups the summary table lists at most (all of them are in `summary --json`).
 const MAX_GROUPS: usize = 500;
@@ -135,6 +135,7 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
+/// The whole page: the header, then one section per view of the sweep, then the script.
 pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -> String {
     let metric = PlotMetric::of(rows, s);
     let mut out = String::with_capacity(64 * 1024);
@@ -156,27 +157,7 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
     out.push_str("</section>");
 
     out.push_str("<section id=\"params\"><h2>The metric against each parameter</h2>");
-    match &metric {
-        Some(m) => {
-            let _ = write!(
-                out,
-                "<p class=\"note\">Every done point is a dot (the best group's in orange); the \
-                 bars are the mean ± std of the points with each value of <b>{}</b>.</p>\
-                 <div class=\"grid-figs\">",
-                esc(&m.name)
-            );
-            let figs = plots::param_plots(rows, s, m);
-            // The note about sampling, if any, goes below the grid.
-            let (figs, note) = match figs.find("<p class=\"note\">") {
-                Some(i) => figs.split_at(i),
-                None => (figs.as_str(), ""),
-            };
-            out.push_str(figs);
-            out.push_str("</div>");
-            out.push_str(note);
-        }
-        None => out.push_str("<p class=\"note\">No numeric metric collected yet.</p>"),
-    }
+    param_section(&mut out, rows, s, metric.as_ref());
     out.push_str("</section>");
 
     out.push_str("<section id=\"parallel\"><h2>Parallel coordinates</h2>");
@@ -220,6 +201,32 @@ pub(super) fn page(info: &SweepInfo, rows: &[Row], s: &Summary, facts: &Facts) -
     out
 }
 
+/// The plots of the metric against each parameter in a grid, with a line on how to read them.
+fn param_section(out: &mut String, rows: &[Row], s: &Summary, metric: Option<&PlotMetric>) {
+    match metric {
+        Some(m) => {
+            let _ = write!(
+                out,
+                "<p class=\"note\">Every done point is a dot (the best group's in orange); the \
+                 bars are the mean ± std of the points with each value of <b>{}</b>.</p>\
+                 <div class=\"grid-figs\">",
+                esc(&m.name)
+            );
+            let figs = plots::param_plots(rows, s, m);
+            // The note about sampling, if any, goes below the grid.
+            let (figs, note) = match figs.find("<p class=\"note\">") {
+                Some(i) => figs.split_at(i),
+                None => (figs.as_str(), ""),
+            };
+            out.push_str(figs);
+            out.push_str("</div>");
+            out.push_str(note);
+        }
+        None => out.push_str("<p class=\"note\">No numeric metric collected yet.</p>"),
+    }
+}
+
+/// The page's header: the sweep, its states, cards of the figures that matter and the winner.
 fn header(out: &mut String, info: &SweepInfo, rows: &[Row], s: &Summary, f: &Facts) {
     let _ = write!(
         out,
@@ -242,13 +249,33 @@ fn header(out: &mut String, info: &SweepInfo, rows: &[Row], s: &Summary, f: &Fac
             state.as_str()
         );
     }
-    out.push_str("</ul><div class=\"cards\">");
-    let card = |out: &mut String, k: &str, v: String| {
+    out.push_str("</ul>");
+    cards(out, info, rows, f);
+    if let Some(a) = f.first_submit {
         let _ = write!(
             out,
-            "<div class=\"card\"><div class=\"k\">{k}</div><div class=\"v\">{v}</div></div>"
+            "<p class=\"note\">First submission {}{}.</p>",
+            fmt_utc(a),
+            f.last_end
+                .map(|b| format!(", last end {}", fmt_utc(b)))
+                .unwrap_or_default()
         );
-    };
+    }
+    winner(out, s);
+    out.push_str("</header>");
+}
+
+/// One figure of the header: a key and its value (HTML).
+fn card(out: &mut String, k: &str, v: String) {
+    let _ = write!(
+        out,
+        "<div class=\"card\"><div class=\"k\">{k}</div><div class=\"v\">{v}</div></div>"
+    );
+}
+
+/// The header's cards: points, wall time, total run time and attempts.
+fn cards(out: &mut String, info: &SweepInfo, rows: &[Row], f: &Facts) {
+    out.push_str("<div class=\"cards\">");
     card(
         out,
         "points",
@@ -281,50 +308,44 @@ fn header(out: &mut String, info: &SweepInfo, rows: &[Row], s: &Summary, f: &Fac
         ),
     );
     out.push_str("</div>");
-    if let Some(a) = f.first_submit {
-        let _ = write!(
-            out,
-            "<p class=\"note\">First submission {}{}.</p>",
-            fmt_utc(a),
-            f.last_end
-                .map(|b| format!(", last end {}", fmt_utc(b)))
-                .unwrap_or_default()
-        );
-    }
-    if let (Some(best), Some(name), Some(p)) =
+}
+
+/// The line naming the best group and its value of the primary metric, when there is one.
+fn winner(out: &mut String, s: &Summary) {
+    let (Some(best), Some(name), Some(p)) =
         (s.groups.iter().find(|g| g.best), &s.metric, s.primary)
-    {
-        let st = best.metrics[p];
-        let params: Vec<String> = best
-            .params
-            .iter()
-            .map(|(k, v)| format!("{}={}", esc(k), esc(&value_text(v))))
-            .collect();
-        let _ = write!(
-            out,
-            "<p class=\"winner\" id=\"winner\">Best ({} {}): <code>{}</code> with <b>{} = {}</b>{}, \
-             over {} done point{}.</p>",
-            if s.goal == crate::summary::Goal::Max {
-                "highest"
-            } else {
-                "lowest"
-            },
-            esc(name),
-            if params.is_empty() {
-                "all points".into()
-            } else {
-                params.join(" ")
-            },
-            esc(name),
-            st.mean.map_or("–".into(), |m| fmt_mean_std(m, st.std)),
-            st.ci95
-                .map(|c| format!(" (95 % interval ±{})", fmt_sig(c, 2)))
-                .unwrap_or_default(),
-            fmt_int(st.n),
-            if st.n == 1 { "" } else { "s" }
-        );
-    }
-    out.push_str("</header>");
+    else {
+        return;
+    };
+    let st = best.metrics[p];
+    let params: Vec<String> = best
+        .params
+        .iter()
+        .map(|(k, v)| format!("{}={}", esc(k), esc(&value_text(v))))
+        .collect();
+    let _ = write!(
+        out,
+        "<p class=\"winner\" id=\"winner\">Best ({} {}): <code>{}</code> with <b>{} = {}</b>{}, \
+         over {} done point{}.</p>",
+        if s.goal == crate::summary::Goal::Max {
+            "highest"
+        } else {
+            "lowest"
+        },
+        esc(name),
+        if params.is_empty() {
+            "all points".into()
+        } else {
+            params.join(" ")
+        },
+        esc(name),
+        st.mean.map_or("–".into(), |m| fmt_mean_std(m, st.std)),
+        st.ci95
+            .map(|c| format!(" (95 % interval ±{})", fmt_sig(c, 2)))
+            .unwrap_or_default(),
+        fmt_int(st.n),
+        if st.n == 1 { "" } else { "s" }
+    );
 }
 
 fn num_td(out: &mut String, x: Option<f64>, text: String) {
@@ -332,6 +353,8 @@ fn num_td(out: &mut String, x: Option<f64>, text: String) {
     let _ = write!(out, "<td class=\"num\" data-v=\"{v}\">{}</td>", esc(&text));
 }
 
+/// The table of the groups (the first [`MAX_GROUPS`]), sortable, with a line on how they were
+/// grouped and ranked.
 fn summary_table(out: &mut String, s: &Summary) {
     if s.groups.is_empty() {
         out.push_str("<p class=\"note\">No points yet.</p>");
@@ -364,14 +387,36 @@ fn summary_table(out: &mut String, s: &Summary) {
     out.push_str(
         "<div class=\"scroll\"><table id=\"summary-table\" class=\"sortable\"><thead><tr>",
     );
-    let th = |out: &mut String, label: &str, num: bool| {
+    summary_head(out, s);
+    out.push_str("</tr></thead><tbody>");
+    for (rank, g) in s.groups.iter().take(MAX_GROUPS).enumerate() {
+        summary_row(out, s, rank, g);
+    }
+    out.push_str("</tbody></table></div>");
+    if s.groups.len() > MAX_GROUPS {
         let _ = write!(
             out,
-            "<th class=\"sortable{}\">{}</th>",
-            if num { " num" } else { "" },
-            esc(label)
+            "<p class=\"note\">The first {MAX_GROUPS} of {} groups; <code>bsweep summary {} \
+             --json</code> has all of them.</p>",
+            s.groups.len(),
+            esc(&s.sweep)
         );
-    };
+    }
+}
+
+/// A sortable header cell, numeric (sorted by value) when `num`.
+fn th(out: &mut String, label: &str, num: bool) {
+    let _ = write!(
+        out,
+        "<th class=\"sortable{}\">{}</th>",
+        if num { " num" } else { "" },
+        esc(label)
+    );
+}
+
+/// The summary table's header cells: rank, parameters, counts, the primary metric's
+/// statistics and the other metrics' means.
+fn summary_head(out: &mut String, s: &Summary) {
     if s.primary.is_some() {
         th(out, "#", true);
     }
@@ -391,65 +436,57 @@ fn summary_table(out: &mut String, s: &Summary) {
             th(out, &format!("{m} mean"), true);
         }
     }
-    out.push_str("</tr></thead><tbody>");
-    for (rank, g) in s.groups.iter().take(MAX_GROUPS).enumerate() {
-        let novalue = s.primary_stats(g).is_some_and(|st| st.mean.is_none());
-        let class = if g.best {
-            " class=\"best\""
-        } else if novalue {
-            " class=\"novalue\""
-        } else {
-            ""
-        };
-        let _ = write!(out, "<tr{class}>");
-        if s.primary.is_some() {
-            let r = rank + 1;
-            num_td(
-                out,
-                Some(r as f64),
-                if g.best {
-                    format!("★ {r}")
-                } else {
-                    r.to_string()
-                },
-            );
-        }
-        for (_, v) in &g.params {
-            let _ = write!(out, "<td>{}</td>", esc(&value_text(v)));
-        }
+}
+
+/// The summary table's row of group `g`, ranked `rank` (from 0); the best and those without
+/// a value of the primary metric get a class of their own.
+fn summary_row(out: &mut String, s: &Summary, rank: usize, g: &Group) {
+    let novalue = s.primary_stats(g).is_some_and(|st| st.mean.is_none());
+    let class = if g.best {
+        " class=\"best\""
+    } else if novalue {
+        " class=\"novalue\""
+    } else {
+        ""
+    };
+    let _ = write!(out, "<tr{class}>");
+    if s.primary.is_some() {
+        let r = rank + 1;
         num_td(
             out,
-            Some(g.n_done as f64),
-            format!("{} / {}", g.n_done, g.n),
+            Some(r as f64),
+            if g.best {
+                format!("★ {r}")
+            } else {
+                r.to_string()
+            },
         );
-        if let Some(st) = s.primary_stats(g) {
-            num_td(
-                out,
-                st.mean,
-                st.mean.map_or("–".into(), |m| fmt_mean_std(m, st.std)),
-            );
-            num_td(out, st.ci95, st.ci95.map_or("–".into(), |c| fmt_sig(c, 2)));
-            num_td(out, st.min, st.min.map_or("–".into(), |c| fmt_sig(c, 4)));
-            num_td(out, st.max, st.max.map_or("–".into(), |c| fmt_sig(c, 4)));
-            num_td(out, Some(st.n as f64), st.n.to_string());
-        }
-        for (k, st) in g.metrics.iter().enumerate() {
-            if Some(k) != s.primary {
-                num_td(out, st.mean, st.mean.map_or("–".into(), |c| fmt_sig(c, 4)));
-            }
-        }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></div>");
-    if s.groups.len() > MAX_GROUPS {
-        let _ = write!(
+    for (_, v) in &g.params {
+        let _ = write!(out, "<td>{}</td>", esc(&value_text(v)));
+    }
+    num_td(
+        out,
+        Some(g.n_done as f64),
+        format!("{} / {}", g.n_done, g.n),
+    );
+    if let Some(st) = s.primary_stats(g) {
+        num_td(
             out,
-            "<p class=\"note\">The first {MAX_GROUPS} of {} groups; <code>bsweep summary {} \
-             --json</code> has all of them.</p>",
-            s.groups.len(),
-            esc(&s.sweep)
+            st.mean,
+            st.mean.map_or("–".into(), |m| fmt_mean_std(m, st.std)),
         );
+        num_td(out, st.ci95, st.ci95.map_or("–".into(), |c| fmt_sig(c, 2)));
+        num_td(out, st.min, st.min.map_or("–".into(), |c| fmt_sig(c, 4)));
+        num_td(out, st.max, st.max.map_or("–".into(), |c| fmt_sig(c, 4)));
+        num_td(out, Some(st.n as f64), st.n.to_string());
     }
+    for (k, st) in g.metrics.iter().enumerate() {
+        if Some(k) != s.primary {
+            num_td(out, st.mean, st.mean.map_or("–".into(), |c| fmt_sig(c, 4)));
+        }
+    }
+    out.push_str("</tr>");
 }
 
 /// Each parameter's values with the primary metric's mean ± std and a small interval plot on

@@ -154,7 +154,6 @@ fn y_ticks(scale: &Scale) -> Vec<(f64, String)> {
 /// One plot per parameter with more than one value: every done point (or a sample) as a dot,
 /// and the mean ± std of the points with each value (or in each bin of a continuous axis).
 pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
-    let best = best_rows(rows, s);
     let done: Vec<usize> = (0..rows.len()).filter(|&i| m.values[i].is_some()).collect();
     let stride = done.len().div_ceil(MAX_DOTS).max(1);
     let (lo, hi) = done
@@ -169,12 +168,49 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
             esc(&m.name)
         );
     }
+    let plots = ParamPlots {
+        rows,
+        m,
+        best: best_rows(rows, s),
+        done,
+        stride,
+        lo,
+        hi,
+    };
     let mut out = String::new();
     for p in &s.params {
         let axis = Axis::of(rows, p);
         if axis.levels() < 2 {
             continue;
         }
+        out.push_str(&plots.figure(p, &axis));
+    }
+    if stride > 1 {
+        out.push_str(&format!(
+            "<p class=\"note\">Dots: every {stride}th of {} done points; the means use all of \
+             them.</p>",
+            super::fmt_int(plots.done.len() as u64)
+        ));
+    }
+    out
+}
+
+/// What every parameter plot shares: the rows and metric, which rows are the best group's, the
+/// done rows (every `stride`-th drawn as a dot) and the metric's range `lo..hi`.
+struct ParamPlots<'a> {
+    rows: &'a [Row],
+    m: &'a PlotMetric,
+    best: Vec<bool>,
+    done: Vec<usize>,
+    stride: usize,
+    lo: f64,
+    hi: f64,
+}
+
+impl ParamPlots<'_> {
+    /// The figure of parameter `p` laid out on `axis`: dots, means and a caption.
+    fn figure(&self, p: &str, axis: &Axis) -> String {
+        let m = self.m;
         let (w, h) = (340.0, 250.0);
         let (l, r, t, b) = (56.0, 12.0, 12.0, 44.0);
         let mut svg = Svg::new(
@@ -184,41 +220,19 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
             h,
             &format!("{} against {p}", m.name),
         );
-        let y = Scale::new(lo, hi, h - b, t, false).padded();
+        let y = Scale::new(self.lo, self.hi, h - b, t, false).padded();
         svg.y_axis(l, t, h - b, &y_ticks(&y), w - r);
         svg.vtext(14.0, (t + h - b) / 2.0, "axis-title", &m.name);
         let (x0, x1) = (l, w - r);
-        // The axis labels.
-        let mut xt: Vec<(f64, String)> = Vec::new();
-        let band = match &axis {
-            Axis::Categories(vals) => {
-                let band = (x1 - x0) / vals.len() as f64;
-                let chars = ((band / 6.5) as usize).max(3);
-                for v in vals {
-                    if let Some(x) = axis.pos(v, x0, x1) {
-                        xt.push((x, crate::summary::shorten(&value_text(v), chars)));
-                    }
-                }
-                band
-            }
-            Axis::Numeric { lo, hi, log } => {
-                let sc = Scale::new(*lo, *hi, x0, x1, *log).padded();
-                let ticks = sc.ticks(4);
-                xt = ticks
-                    .iter()
-                    .map(|&v| (sc.map(v), tick_label(v, &ticks)))
-                    .collect();
-                (x1 - x0) / 40.0
-            }
-        };
+        let (xt, band) = x_labels(axis, x0, x1);
         svg.x_axis(h - b, x0, x1, &xt, p);
         // Dots: the others first, the best group's on top.
         for pass in [false, true] {
-            for &i in done.iter().step_by(stride) {
-                if best[i] != pass {
+            for &i in self.done.iter().step_by(self.stride) {
+                if self.best[i] != pass {
                     continue;
                 }
-                let row = &rows[i];
+                let row = &self.rows[i];
                 let (Some(v), Some(val)) = (param_of(row, p), m.values[i]) else {
                     continue;
                 };
@@ -237,29 +251,8 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
                 svg.circle(cx, y.map(val), 2.6, class, &title);
             }
         }
-        // Mean ± std per value or bin.
-        for (cx, label, xs) in level_values(rows, m, p, &axis, x0, x1) {
-            let Some(d) = describe(&xs) else { continue };
-            let sd = d.std.unwrap_or(0.0);
-            let (ya, yb, ym) = (y.map(d.mean - sd), y.map(d.mean + sd), y.map(d.mean));
-            let title = format!("{p}={label}: {} (n={})", fmt_mean_std(d.mean, d.std), d.n);
-            let _ = write!(
-                svg.out,
-                "<g class=\"mean\"><title>{}</title>\
-                 <line x1=\"{cx:.1}\" y1=\"{ya:.1}\" x2=\"{cx:.1}\" y2=\"{yb:.1}\"/>\
-                 <line x1=\"{:.1}\" y1=\"{ya:.1}\" x2=\"{:.1}\" y2=\"{ya:.1}\"/>\
-                 <line x1=\"{:.1}\" y1=\"{yb:.1}\" x2=\"{:.1}\" y2=\"{yb:.1}\"/>\
-                 <rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"3\"/></g>",
-                esc(&title),
-                cx - 4.0,
-                cx + 4.0,
-                cx - 4.0,
-                cx + 4.0,
-                cx - 7.0,
-                ym - 1.5
-            );
-        }
-        out.push_str("<figure class=\"param-fig\">");
+        mean_marks(&mut svg, p, &y, level_values(self.rows, m, p, axis, x0, x1));
+        let mut out = String::from("<figure class=\"param-fig\">");
         out.push_str(&svg.finish());
         out.push_str(&format!(
             "<figcaption>{} by <b>{}</b>{}</figcaption></figure>",
@@ -270,15 +263,61 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
                 Axis::Categories(_) => "",
             }
         ));
+        out
     }
-    if stride > 1 {
-        out.push_str(&format!(
-            "<p class=\"note\">Dots: every {stride}th of {} done points; the means use all of \
-             them.</p>",
-            super::fmt_int(done.len() as u64)
-        ));
+}
+
+/// The x axis labels of a parameter plot on `x0..x1`, and the width dots spread over (a
+/// category's band, or a fortieth of a continuous axis).
+fn x_labels(axis: &Axis, x0: f64, x1: f64) -> (Vec<(f64, String)>, f64) {
+    match axis {
+        Axis::Categories(vals) => {
+            let band = (x1 - x0) / vals.len() as f64;
+            let chars = ((band / 6.5) as usize).max(3);
+            let mut xt: Vec<(f64, String)> = Vec::new();
+            for v in vals {
+                if let Some(x) = axis.pos(v, x0, x1) {
+                    xt.push((x, crate::summary::shorten(&value_text(v), chars)));
+                }
+            }
+            (xt, band)
+        }
+        Axis::Numeric { lo, hi, log } => {
+            let sc = Scale::new(*lo, *hi, x0, x1, *log).padded();
+            let ticks = sc.ticks(4);
+            let xt = ticks
+                .iter()
+                .map(|&v| (sc.map(v), tick_label(v, &ticks)))
+                .collect();
+            (xt, (x1 - x0) / 40.0)
+        }
     }
-    out
+}
+
+/// Draws the mean ± std of each value or bin of parameter `p` (`levels`, from
+/// [`level_values`]) on the metric's scale `y`; levels without values are skipped.
+fn mean_marks(svg: &mut Svg, p: &str, y: &Scale, levels: Vec<(f64, String, Vec<f64>)>) {
+    for (cx, label, xs) in levels {
+        let Some(d) = describe(&xs) else { continue };
+        let sd = d.std.unwrap_or(0.0);
+        let (ya, yb, ym) = (y.map(d.mean - sd), y.map(d.mean + sd), y.map(d.mean));
+        let title = format!("{p}={label}: {} (n={})", fmt_mean_std(d.mean, d.std), d.n);
+        let _ = write!(
+            svg.out,
+            "<g class=\"mean\"><title>{}</title>\
+             <line x1=\"{cx:.1}\" y1=\"{ya:.1}\" x2=\"{cx:.1}\" y2=\"{yb:.1}\"/>\
+             <line x1=\"{:.1}\" y1=\"{ya:.1}\" x2=\"{:.1}\" y2=\"{ya:.1}\"/>\
+             <line x1=\"{:.1}\" y1=\"{yb:.1}\" x2=\"{:.1}\" y2=\"{yb:.1}\"/>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"3\"/></g>",
+            esc(&title),
+            cx - 4.0,
+            cx + 4.0,
+            cx - 4.0,
+            cx + 4.0,
+            cx - 7.0,
+            ym - 1.5
+        );
+    }
 }
 
 /// The values of the metric per category, or per bin of a continuous axis: (x, label, values).
@@ -356,64 +395,39 @@ pub(crate) fn parallel(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
     if axes.is_empty() || with_mean.is_empty() {
         return "<p class=\"note\">Nothing to draw yet: no group has a value.</p>".into();
     }
-    let (w, h) = (1040.0, 330.0);
-    let (l, r, t, b) = (60.0, 90.0, 34.0, 30.0);
-    let mut svg = Svg::new(
-        Some("parallel-plot"),
-        "plot plot-parallel",
-        w,
-        h,
-        &format!("parallel coordinates of the groups and {}", m.name),
-    );
-    let n_axes = axes.len() + 1;
-    let ax = |k: usize| l + (w - l - r) * k as f64 / (n_axes - 1) as f64;
     let (lo, hi) = with_mean
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, x)| {
             (a.min(x), b.max(x))
         });
-    let ys = Scale::new(lo, hi, h - b, t, false).padded();
-    let ranked = s.primary.is_some();
-    let top = if ranked { TOP_LINES } else { 0 };
+    let pc = Parallel {
+        s,
+        m,
+        mi,
+        axes,
+        ys: Scale::new(lo, hi, PC_H - PC_B, PC_T, false).padded(),
+        ranked: s.primary.is_some(),
+    };
+    let mut svg = Svg::new(
+        Some("parallel-plot"),
+        "plot plot-parallel",
+        PC_W,
+        PC_H,
+        &format!("parallel coordinates of the groups and {}", m.name),
+    );
+    let top = if pc.ranked { TOP_LINES } else { 0 };
     let stride = with_mean
         .len()
         .saturating_sub(top)
         .div_ceil(MAX_LINES)
         .max(1);
-    let line_of = |gi: usize, mean: f64| -> Vec<(f64, f64)> {
-        let g = &s.groups[gi];
-        let mut pts = Vec::with_capacity(n_axes);
-        for (k, (p, a)) in axes.iter().enumerate() {
-            let v = g.params.iter().find(|(n, _)| n == *p).map(|(_, v)| v);
-            if let Some(y) = v.and_then(|v| a.pos(v, h - b, t)) {
-                pts.push((ax(k), y));
-            }
-        }
-        pts.push((ax(n_axes - 1), ys.map(mean)));
-        pts
-    };
-    let title_of = |rank: usize, gi: usize, mean: f64| -> String {
-        let g = &s.groups[gi];
-        let params: Vec<String> = g
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
-            .collect();
-        let st = g.metrics[mi];
-        format!(
-            "{}{}: {} = {}",
-            if ranked {
-                format!("#{} ", rank + 1)
-            } else {
-                String::new()
-            },
-            params.join(" "),
-            m.name,
-            fmt_mean_std(mean, st.std)
-        )
-    };
     for (rank, &(gi, mean)) in with_mean.iter().enumerate().skip(top).step_by(stride) {
-        svg.polyline(&line_of(gi, mean), "pc-line", "", &title_of(rank, gi, mean));
+        svg.polyline(
+            &pc.line_of(gi, mean),
+            "pc-line",
+            "",
+            &pc.title_of(rank, gi, mean),
+        );
     }
     for (rank, &(gi, mean)) in with_mean.iter().enumerate().take(top).rev() {
         let class = if rank == 0 {
@@ -421,65 +435,150 @@ pub(crate) fn parallel(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
         } else {
             "pc-line pc-top"
         };
-        svg.polyline(&line_of(gi, mean), class, "", &title_of(rank, gi, mean));
+        svg.polyline(
+            &pc.line_of(gi, mean),
+            class,
+            "",
+            &pc.title_of(rank, gi, mean),
+        );
     }
-    // Axes over the lines, with their labels.
-    for (k, (p, a)) in axes.iter().enumerate() {
-        let x = ax(k);
-        svg.line(x, t, x, h - b, "pc-axis");
-        svg.text(x, t - 14.0, "middle", "axis-title", p);
-        match a {
-            Axis::Categories(vals) => {
-                for v in vals {
-                    if let Some(y) = a.pos(v, h - b, t) {
-                        let label = crate::summary::shorten(&value_text(v), 14);
-                        svg.text(x + 5.0, y + 4.0, "start", "pc-label", &label);
+    pc.draw_axes(&mut svg);
+    let note = if pc.ranked {
+        pc_legend(with_mean.len(), top, stride)
+    } else {
+        String::new()
+    };
+    format!("{}{note}", svg.finish())
+}
+
+/// The parallel coordinates' size and margins (left, right, top, bottom).
+const PC_W: f64 = 1040.0;
+const PC_H: f64 = 330.0;
+const PC_L: f64 = 60.0;
+const PC_R: f64 = 90.0;
+const PC_T: f64 = 34.0;
+const PC_B: f64 = 30.0;
+
+/// The parallel coordinates of a summary: its parameters with more than one value (`axes`),
+/// then metric `mi` (`m`) on the scale `ys`; `ranked` when the groups are best first.
+struct Parallel<'a> {
+    s: &'a Summary,
+    m: &'a PlotMetric,
+    mi: usize,
+    axes: Vec<(&'a String, Axis)>,
+    ys: Scale,
+    ranked: bool,
+}
+
+impl Parallel<'_> {
+    /// Axes: one per parameter and the metric's.
+    fn n_axes(&self) -> usize {
+        self.axes.len() + 1
+    }
+
+    /// The x of axis `k`, evenly spaced.
+    fn ax(&self, k: usize) -> f64 {
+        PC_L + (PC_W - PC_L - PC_R) * k as f64 / (self.n_axes() - 1) as f64
+    }
+
+    /// The points of group `gi`'s line: its value on each parameter axis, then its `mean`.
+    fn line_of(&self, gi: usize, mean: f64) -> Vec<(f64, f64)> {
+        let g = &self.s.groups[gi];
+        let mut pts = Vec::with_capacity(self.n_axes());
+        for (k, (p, a)) in self.axes.iter().enumerate() {
+            let v = g.params.iter().find(|(n, _)| n == *p).map(|(_, v)| v);
+            if let Some(y) = v.and_then(|v| a.pos(v, PC_H - PC_B, PC_T)) {
+                pts.push((self.ax(k), y));
+            }
+        }
+        pts.push((self.ax(self.n_axes() - 1), self.ys.map(mean)));
+        pts
+    }
+
+    /// The tooltip of group `gi`'s line: its rank (when ranked), parameters and mean ± std.
+    fn title_of(&self, rank: usize, gi: usize, mean: f64) -> String {
+        let g = &self.s.groups[gi];
+        let params: Vec<String> = g
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .collect();
+        let st = g.metrics[self.mi];
+        format!(
+            "{}{}: {} = {}",
+            if self.ranked {
+                format!("#{} ", rank + 1)
+            } else {
+                String::new()
+            },
+            params.join(" "),
+            self.m.name,
+            fmt_mean_std(mean, st.std)
+        )
+    }
+
+    /// Draws the axes over the lines, with their titles and value labels.
+    fn draw_axes(&self, svg: &mut Svg) {
+        let (t, h, b) = (PC_T, PC_H, PC_B);
+        for (k, (p, a)) in self.axes.iter().enumerate() {
+            let x = self.ax(k);
+            svg.line(x, t, x, h - b, "pc-axis");
+            svg.text(x, t - 14.0, "middle", "axis-title", p);
+            match a {
+                Axis::Categories(vals) => {
+                    for v in vals {
+                        if let Some(y) = a.pos(v, h - b, t) {
+                            let label = crate::summary::shorten(&value_text(v), 14);
+                            svg.text(x + 5.0, y + 4.0, "start", "pc-label", &label);
+                        }
+                    }
+                }
+                Axis::Numeric { lo, hi, log } => {
+                    let sc = Scale::new(*lo, *hi, h - b, t, *log).padded();
+                    let ticks = sc.ticks(5);
+                    for &v in &ticks {
+                        svg.text(
+                            x + 5.0,
+                            sc.map(v) + 4.0,
+                            "start",
+                            "pc-label",
+                            &tick_label(v, &ticks),
+                        );
                     }
                 }
             }
-            Axis::Numeric { lo, hi, log } => {
-                let sc = Scale::new(*lo, *hi, h - b, t, *log).padded();
-                let ticks = sc.ticks(5);
-                for &v in &ticks {
-                    svg.text(
-                        x + 5.0,
-                        sc.map(v) + 4.0,
-                        "start",
-                        "pc-label",
-                        &tick_label(v, &ticks),
-                    );
-                }
-            }
+        }
+        let x = self.ax(self.n_axes() - 1);
+        svg.line(x, t, x, h - b, "pc-axis metric");
+        svg.text(x, t - 14.0, "middle", "axis-title", &self.m.name);
+        let ticks = self.ys.ticks(5);
+        for &v in &ticks {
+            svg.text(
+                x + 6.0,
+                self.ys.map(v) + 4.0,
+                "start",
+                "pc-label",
+                &tick_label(v, &ticks),
+            );
         }
     }
-    let x = ax(n_axes - 1);
-    svg.line(x, t, x, h - b, "pc-axis metric");
-    svg.text(x, t - 14.0, "middle", "axis-title", &m.name);
-    let ticks = ys.ticks(5);
-    for &v in &ticks {
-        svg.text(
-            x + 6.0,
-            ys.map(v) + 4.0,
-            "start",
-            "pc-label",
-            &tick_label(v, &ticks),
-        );
-    }
-    let mut note = String::new();
-    if ranked {
+}
+
+/// The legend of ranked parallel coordinates: the best, the next ones highlighted (`top` in
+/// all) and the others, every `stride`-th of them drawn, of `lines` groups with a value.
+fn pc_legend(lines: usize, top: usize, stride: usize) -> String {
+    let mut note = format!(
+        "<p class=\"legend\"><span class=\"key pc-best-key\"></span>best \
+         <span class=\"key pc-top-key\"></span>next {} \
+         <span class=\"key pc-other-key\"></span>other groups",
+        TOP_LINES.min(lines).saturating_sub(1)
+    );
+    if stride > 1 {
         note.push_str(&format!(
-            "<p class=\"legend\"><span class=\"key pc-best-key\"></span>best \
-             <span class=\"key pc-top-key\"></span>next {} \
-             <span class=\"key pc-other-key\"></span>other groups",
-            TOP_LINES.min(with_mean.len()).saturating_sub(1)
+            " (every {stride}th of {} drawn)",
+            lines - top.min(lines)
         ));
-        if stride > 1 {
-            note.push_str(&format!(
-                " (every {stride}th of {} drawn)",
-                with_mean.len() - top.min(with_mean.len())
-            ));
-        }
-        note.push_str("</p>");
     }
-    format!("{}{note}", svg.finish())
+    note.push_str("</p>");
+    note
 }

@@ -25,12 +25,43 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
     let Some(t0) = facts.first_submit else {
         return "<p class=\"note\">No job has been submitted yet.</p>".into();
     };
-    let finite = |x: Option<f64>| x.filter(|t| t.is_finite());
     let tmax = rows
         .iter()
         .flat_map(|r| [finite(r.submitted), finite(r.started), finite(r.ended)])
         .flatten()
         .fold(t0, f64::max);
+    let (targets, jobs) = submitted_jobs(info, rows);
+    let total = jobs.len();
+    let jobs = sample_jobs(jobs, tmax);
+    let shown = jobs.len();
+    let mut by_target: Vec<Vec<&Job>> = vec![Vec::new(); targets.len()];
+    for j in &jobs {
+        by_target[j.target].push(j);
+    }
+    for list in &mut by_target {
+        list.sort_by(|a, b| {
+            a.submitted
+                .total_cmp(&b.submitted)
+                .then(a.row.index.cmp(&b.row.index))
+        });
+    }
+    let blocks: Vec<(usize, &Vec<&Job>)> = by_target
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let svg = draw_timeline(&targets, &blocks, shown, t0, tmax);
+    format!("{svg}{}", timeline_legend(&jobs, shown, total))
+}
+
+/// A time, unless it is missing or not a number.
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|t| t.is_finite())
+}
+
+/// Every submitted (or started) point as a job, and the targets: the sweep's, then any other a
+/// job ran in, in order of first appearance.
+fn submitted_jobs<'a>(info: &SweepInfo, rows: &'a [Row]) -> (Vec<String>, Vec<Job<'a>>) {
     let mut targets: Vec<String> = info.targets.clone();
     let mut jobs: Vec<Job> = Vec::new();
     for r in rows {
@@ -53,25 +84,28 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
             ended: finite(r.ended),
         });
     }
-    let total = jobs.len();
-    let jobs = sample_jobs(jobs, tmax);
-    let shown = jobs.len();
-    let mut by_target: Vec<Vec<&Job>> = vec![Vec::new(); targets.len()];
-    for j in &jobs {
-        by_target[j.target].push(j);
-    }
-    for list in &mut by_target {
-        list.sort_by(|a, b| {
-            a.submitted
-                .total_cmp(&b.submitted)
-                .then(a.row.index.cmp(&b.row.index))
-        });
-    }
-    let blocks: Vec<(usize, &Vec<&Job>)> = by_target
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .collect();
+    (targets, jobs)
+}
+
+/// How the timeline places jobs: time on `xs` (seconds since `t0`; open bars end at `tmax`),
+/// one lane of `row_h` pixels per job with a bar `bar` high.
+struct Lanes {
+    xs: Scale,
+    t0: f64,
+    tmax: f64,
+    row_h: f64,
+    bar: f64,
+}
+
+/// The timeline's SVG: the time grid and axis, and one block of lanes per target (`blocks`:
+/// target index and its jobs in submission order) with `shown` jobs in all.
+fn draw_timeline(
+    targets: &[String],
+    blocks: &[(usize, &Vec<&Job>)],
+    shown: usize,
+    t0: f64,
+    tmax: f64,
+) -> String {
     let row_h = (720.0 / shown.max(1) as f64).clamp(1.0, 12.0);
     let (w, l, r, t, b) = (1040.0, 130.0, 16.0, 8.0, 46.0);
     let gap = 18.0;
@@ -93,10 +127,32 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
     for (x, _) in &ticks {
         svg.line(*x, t, *x, h - b, "grid");
     }
+    let lanes = Lanes {
+        xs,
+        t0,
+        tmax,
+        row_h,
+        bar: if row_h >= 3.0 { row_h * 0.75 } else { row_h },
+    };
     let mut y = t;
-    let bar = if row_h >= 3.0 { row_h * 0.75 } else { row_h };
-    for (ti, list) in &blocks {
+    for (ti, list) in blocks {
         y += gap;
+        y = lanes.block(&mut svg, y, *ti, &targets[*ti], list);
+    }
+    svg.x_axis(
+        h - b,
+        l,
+        w - r,
+        &ticks,
+        &format!("time since the first submission ({})", fmt_utc(t0)),
+    );
+    svg.finish()
+}
+
+impl Lanes {
+    /// Draws one target's band, label and jobs from `y` down; returns the `y` below them.
+    fn block(&self, svg: &mut Svg, mut y: f64, ti: usize, target: &str, list: &[&Job]) -> f64 {
+        let (xs, t0, tmax, row_h, bar) = (&self.xs, self.t0, self.tmax, self.row_h, self.bar);
         let block_h = list.len() as f64 * row_h;
         svg.rect(
             2.0,
@@ -104,7 +160,7 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
             4.0,
             block_h + 4.0,
             "target-band",
-            target_color(*ti),
+            target_color(ti),
             "",
         );
         svg.text(
@@ -112,7 +168,7 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
             y + block_h / 2.0 - 2.0,
             "start",
             "target-label",
-            &shorten(&targets[*ti], 16),
+            &shorten(target, 16),
         );
         svg.text(
             12.0,
@@ -144,14 +200,13 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
             }
             y += row_h;
         }
+        y
     }
-    svg.x_axis(
-        h - b,
-        l,
-        w - r,
-        &ticks,
-        &format!("time since the first submission ({})", fmt_utc(t0)),
-    );
+}
+
+/// The line under the timeline: the colour of each state drawn, the pale waiting bars, and how
+/// many jobs were drawn when not all were.
+fn timeline_legend(jobs: &[Job], shown: usize, total: usize) -> String {
     let mut note = String::from("<p class=\"legend\">");
     let mut states: Vec<State> = jobs.iter().map(|j| j.row.state).collect();
     states.sort();
@@ -175,7 +230,7 @@ pub(crate) fn timeline(info: &SweepInfo, rows: &[Row], facts: &Facts) -> String 
         ));
     }
     note.push_str("</p>");
-    format!("{}{note}", svg.finish())
+    note
 }
 
 fn job_title(j: &Job) -> String {
@@ -281,8 +336,12 @@ pub(crate) fn resources(info: &SweepInfo, rows: &[Row]) -> String {
     out
 }
 
+/// Bins of a histogram.
+const BINS: usize = 24;
+
+/// One histogram of `what` per target (`per`: each target's values) over bins shared by all, so
+/// the targets compare at a glance.
 fn histograms(what: &str, id: &str, unit: &str, targets: &[String], per: &[Vec<f64>]) -> String {
-    const BINS: usize = 24;
     let all = per.iter().flatten().copied();
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
@@ -302,30 +361,65 @@ fn histograms(what: &str, id: &str, unit: &str, targets: &[String], per: &[Vec<f
         h,
         &format!("{what} per target"),
     );
-    let xs = Scale::new(lo, hi, l, w - r, log);
-    let bin_of = |x: f64| {
-        let f = (xs.map(x) - l) / (w - r - l) * BINS as f64;
-        (f.floor().max(0.0) as usize).min(BINS - 1)
+    let hist = Hist {
+        xs: Scale::new(lo, hi, l, w - r, log),
+        x0: l,
+        x1: w - r,
+        strip,
+        unit,
     };
-    let bw = (w - r - l) / BINS as f64;
     let mut y = t;
     for &i in &shown {
         y += gap;
+        hist.strip(&mut svg, y, i, &targets[i], &per[i]);
+        y += strip;
+    }
+    let labels = hist.labels(lo, hi, log);
+    let title = format!(
+        "{what} ({}{})",
+        if unit == "s" { "per job" } else { "MB" },
+        if log { ", log scale" } else { "" }
+    );
+    svg.x_axis(h - b, hist.x0, hist.x1, &labels, &title);
+    svg.finish()
+}
+
+/// The shared geometry of a set of histograms: values on `xs` between pixels `x0` and `x1`,
+/// strips `strip` high, values in `unit` (`s` or `MB`).
+struct Hist<'a> {
+    xs: Scale,
+    x0: f64,
+    x1: f64,
+    strip: f64,
+    unit: &'a str,
+}
+
+impl Hist<'_> {
+    /// A value as the histograms label it: a duration, or megabytes.
+    fn fmt(&self, v: f64) -> String {
+        if self.unit == "s" {
+            fmt_duration(v)
+        } else {
+            format!("{} MB", crate::summary::fmt_sig(v, 3))
+        }
+    }
+
+    /// Draws target `i`'s strip at `y`: a label with its count, median and max, and its bars.
+    fn strip(&self, svg: &mut Svg, y: f64, i: usize, target: &str, values: &[f64]) {
+        let (xs, l, x1, strip) = (&self.xs, self.x0, self.x1, self.strip);
+        let bin_of = |x: f64| {
+            let f = (xs.map(x) - l) / (x1 - l) * BINS as f64;
+            (f.floor().max(0.0) as usize).min(BINS - 1)
+        };
+        let bw = (x1 - l) / BINS as f64;
         let mut counts = [0u64; BINS];
-        for &v in &per[i] {
+        for &v in values {
             counts[bin_of(v)] += 1;
         }
         let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-        let mut sorted = per[i].clone();
+        let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
-        let fmt = |v: f64| {
-            if unit == "s" {
-                fmt_duration(v)
-            } else {
-                format!("{} MB", crate::summary::fmt_sig(v, 3))
-            }
-        };
         svg.text(
             l,
             y - 6.0,
@@ -333,23 +427,20 @@ fn histograms(what: &str, id: &str, unit: &str, targets: &[String], per: &[Vec<f
             "strip-label",
             &format!(
                 "{} · {} jobs · median {} · max {}",
-                shorten(&targets[i], 24),
-                fmt_int(per[i].len() as u64),
-                fmt(median),
-                fmt(sorted[sorted.len() - 1])
+                shorten(target, 24),
+                fmt_int(values.len() as u64),
+                self.fmt(median),
+                self.fmt(sorted[sorted.len() - 1])
             ),
         );
-        svg.line(l, y + strip, w - r, y + strip, "axis");
+        svg.line(l, y + strip, x1, y + strip, "axis");
         for (k, &c) in counts.iter().enumerate() {
             if c == 0 {
                 continue;
             }
             let bh = (c as f64 / max * strip).max(1.0);
             let x = l + k as f64 * bw;
-            let (a, z) = (
-                bin_value(&xs, x, l, w - r),
-                bin_value(&xs, x + bw, l, w - r),
-            );
+            let (a, z) = (bin_value(xs, x, l, x1), bin_value(xs, x + bw, l, x1));
             svg.rect(
                 x + 0.5,
                 y + strip - bh,
@@ -357,38 +448,36 @@ fn histograms(what: &str, id: &str, unit: &str, targets: &[String], per: &[Vec<f
                 bh,
                 "bar",
                 target_color(i),
-                &format!("{} to {}: {c} jobs", fmt(a), fmt(z)),
+                &format!("{} to {}: {c} jobs", self.fmt(a), self.fmt(z)),
             );
         }
-        y += strip;
     }
-    let labels: Vec<(f64, String)> = if unit == "s" && !log {
-        let (at, step) = time_ticks(lo, hi, 6);
-        at.iter()
-            .map(|&v| (xs.map(v), fmt_clock(v, step)))
-            .collect()
-    } else {
-        let ticks = xs.ticks(6);
-        ticks
-            .iter()
-            .filter(|&&v| v >= lo && v <= hi)
-            .map(|&v| {
-                let label = if unit == "s" {
-                    fmt_duration(v)
-                } else {
-                    tick_label(v, &ticks)
-                };
-                (xs.map(v), label)
-            })
-            .collect()
-    };
-    let title = format!(
-        "{what} ({}{})",
-        if unit == "s" { "per job" } else { "MB" },
-        if log { ", log scale" } else { "" }
-    );
-    svg.x_axis(h - b, l, w - r, &labels, &title);
-    svg.finish()
+
+    /// The axis labels over `lo..hi`: clock times for run times on a linear scale (not `log`),
+    /// else round values.
+    fn labels(&self, lo: f64, hi: f64, log: bool) -> Vec<(f64, String)> {
+        let xs = &self.xs;
+        if self.unit == "s" && !log {
+            let (at, step) = time_ticks(lo, hi, 6);
+            at.iter()
+                .map(|&v| (xs.map(v), fmt_clock(v, step)))
+                .collect()
+        } else {
+            let ticks = xs.ticks(6);
+            ticks
+                .iter()
+                .filter(|&&v| v >= lo && v <= hi)
+                .map(|&v| {
+                    let label = if self.unit == "s" {
+                        fmt_duration(v)
+                    } else {
+                        tick_label(v, &ticks)
+                    };
+                    (xs.map(v), label)
+                })
+                .collect()
+        }
+    }
 }
 
 /// The data value at pixel `x` of a scale spanning `r0..r1`.

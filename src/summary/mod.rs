@@ -367,6 +367,52 @@ pub fn summarize(
     rows: &[Row],
     opts: &SummaryOpts,
 ) -> Result<Summary, SummaryError> {
+    let over = over_params(info, opts)?;
+    let params: Vec<String> = info
+        .param_names
+        .iter()
+        .filter(|p| !over.contains(p))
+        .cloned()
+        .collect();
+
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| rows[i].index);
+
+    let cols = columns(rows, &order);
+    let Chosen {
+        metrics,
+        values,
+        primary,
+    } = choose_metrics(&cols, rows, opts)?;
+    let grouping = Grouping::of(info, rows, &order, &params)?;
+    let mut groups = grouping.groups(rows, &order, &params, &values);
+    if let Some(m) = primary {
+        rank(&mut groups, m, opts.goal);
+    }
+    let effects = match primary {
+        None => Vec::new(),
+        Some(m) => grouping.effects(&params, values[m]),
+    };
+
+    Ok(Summary {
+        sweep: info.name.clone(),
+        metric: opts.metric.clone(),
+        goal: opts.goal,
+        over,
+        params,
+        metrics,
+        primary,
+        groups,
+        effects,
+        top: opts.top,
+        points: rows.len() as u64,
+        done: rows.iter().filter(|r| r.state == State::Done).count() as u64,
+    })
+}
+
+/// The parameters averaged over: as asked, else `repeat` when the sweep has it; each must be a
+/// parameter of the sweep.
+fn over_params(info: &SweepInfo, opts: &SummaryOpts) -> Result<Vec<String>, SummaryError> {
     let over: Vec<String> = match &opts.over {
         Some(over) => over.clone(),
         None => info
@@ -382,17 +428,24 @@ pub fn summarize(
             params: info.param_names.clone(),
         });
     }
-    let params: Vec<String> = info
-        .param_names
-        .iter()
-        .filter(|p| !over.contains(p))
-        .cloned()
-        .collect();
+    Ok(over)
+}
 
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| rows[i].index);
+/// The numeric metrics the summary describes, their done values, and the primary one's place.
+struct Chosen<'a> {
+    metrics: Vec<String>,
+    /// One per metric: (position in `order`, value) of the done points.
+    values: Vec<&'a [(usize, f64)]>,
+    primary: Option<usize>,
+}
 
-    let cols = columns(rows, &order);
+/// Keeps the numeric columns and finds the primary metric among them, so that a misspelt or
+/// non-numeric one is an error naming those there are.
+fn choose_metrics<'a>(
+    cols: &'a [Column<'a>],
+    rows: &[Row],
+    opts: &SummaryOpts,
+) -> Result<Chosen<'a>, SummaryError> {
     let numeric: Vec<&Column> = cols.iter().filter(|c| c.not_numeric.is_none()).collect();
     let names = |cs: &[&Column]| cs.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
     let mut metrics = names(&numeric);
@@ -428,102 +481,130 @@ pub fn summarize(
             }
         },
     };
+    Ok(Chosen {
+        metrics,
+        values,
+        primary,
+    })
+}
 
-    // Each row's level of each grouping parameter, and its group.
-    let mut levels: Vec<Levels> = params.iter().map(|_| Levels::default()).collect();
-    let mut level_of: Vec<Vec<u32>> = params
-        .iter()
-        .map(|_| Vec::with_capacity(order.len()))
-        .collect();
-    let mut group_ids: HashMap<Vec<u32>, u32> = HashMap::new();
-    let mut group_of: Vec<u32> = Vec::with_capacity(order.len());
-    // Each group's level ids, in order of first appearance.
-    let mut group_keys: Vec<Vec<u32>> = Vec::new();
-    let mut key_buf: Vec<u32> = Vec::with_capacity(params.len());
-    let param_at: Vec<Option<usize>> = params
-        .iter()
-        .map(|p| info.param_names.iter().position(|q| q == p))
-        .collect();
-    for &i in &order {
-        let row = &rows[i];
-        key_buf.clear();
-        for (j, p) in params.iter().enumerate() {
-            let value =
-                param_value(row, p, param_at[j]).ok_or_else(|| SummaryError::MissingParam {
-                    index: row.index,
-                    name: p.clone(),
-                })?;
-            let id = levels[j].id(value);
-            level_of[j].push(id);
-            key_buf.push(id);
-        }
-        let next = group_ids.len() as u32;
-        let g = match group_ids.get(&key_buf) {
-            Some(&g) => g,
-            None => {
-                group_keys.push(key_buf.clone());
-                group_ids.insert(key_buf.clone(), next);
-                next
+/// Each row's level of each grouping parameter, and its group.
+struct Grouping<'a> {
+    /// One per grouping parameter.
+    levels: Vec<Levels<'a>>,
+    /// Per grouping parameter, each row's level id (rows by position in `order`).
+    level_of: Vec<Vec<u32>>,
+    /// Each row's group (by position in `order`).
+    group_of: Vec<u32>,
+    /// Each group's level ids, in order of first appearance.
+    group_keys: Vec<Vec<u32>>,
+}
+
+impl<'a> Grouping<'a> {
+    /// Assigns every row (in `order`) its levels and group; a row without a value for a grouping
+    /// parameter is an error.
+    fn of(
+        info: &SweepInfo,
+        rows: &'a [Row],
+        order: &[usize],
+        params: &[String],
+    ) -> Result<Grouping<'a>, SummaryError> {
+        let mut levels: Vec<Levels> = params.iter().map(|_| Levels::default()).collect();
+        let mut level_of: Vec<Vec<u32>> = params
+            .iter()
+            .map(|_| Vec::with_capacity(order.len()))
+            .collect();
+        let mut group_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut group_of: Vec<u32> = Vec::with_capacity(order.len());
+        let mut group_keys: Vec<Vec<u32>> = Vec::new();
+        let mut key_buf: Vec<u32> = Vec::with_capacity(params.len());
+        let param_at: Vec<Option<usize>> = params
+            .iter()
+            .map(|p| info.param_names.iter().position(|q| q == p))
+            .collect();
+        for &i in order {
+            let row = &rows[i];
+            key_buf.clear();
+            for (j, p) in params.iter().enumerate() {
+                let value =
+                    param_value(row, p, param_at[j]).ok_or_else(|| SummaryError::MissingParam {
+                        index: row.index,
+                        name: p.clone(),
+                    })?;
+                let id = levels[j].id(value);
+                level_of[j].push(id);
+                key_buf.push(id);
             }
-        };
-        group_of.push(g);
-    }
-
-    let n_groups = group_keys.len();
-    let mut counts = vec![(0u64, 0u64); n_groups];
-    for (pos, &i) in order.iter().enumerate() {
-        let c = &mut counts[group_of[pos] as usize];
-        c.0 += 1;
-        c.1 += u64::from(rows[i].state == State::Done);
-    }
-    let per_metric: Vec<Vec<Stats>> = values
-        .iter()
-        .map(|v| bucket_stats(v, &group_of, n_groups))
-        .collect();
-    let mut groups: Vec<Group> = group_keys
-        .iter()
-        .enumerate()
-        .map(|(g, key)| Group {
-            params: params
-                .iter()
-                .zip(key)
-                .zip(&levels)
-                .map(|((p, &id), l)| (p.clone(), l.values[id as usize].clone()))
-                .collect(),
-            n: counts[g].0,
-            n_done: counts[g].1,
-            metrics: per_metric.iter().map(|m| m[g]).collect(),
-            best: false,
-        })
-        .collect();
-
-    if let Some(m) = primary {
-        let mean = |g: &Group| g.metrics[m].mean;
-        groups.sort_by(|a, b| match (mean(a), mean(b)) {
-            (Some(x), Some(y)) => match opts.goal {
-                Goal::Max => y.total_cmp(&x),
-                Goal::Min => x.total_cmp(&y),
-            },
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
-        if let Some(first) = groups.first_mut().filter(|g| g.metrics[m].mean.is_some()) {
-            first.best = true;
+            let next = group_ids.len() as u32;
+            let g = match group_ids.get(&key_buf) {
+                Some(&g) => g,
+                None => {
+                    group_keys.push(key_buf.clone());
+                    group_ids.insert(key_buf.clone(), next);
+                    next
+                }
+            };
+            group_of.push(g);
         }
+        Ok(Grouping {
+            levels,
+            level_of,
+            group_of,
+            group_keys,
+        })
     }
 
-    let effects = match primary {
-        None => Vec::new(),
-        Some(m) => params
+    /// The groups in order of first appearance, with their point counts and every metric's
+    /// statistics.
+    fn groups(
+        &self,
+        rows: &[Row],
+        order: &[usize],
+        params: &[String],
+        values: &[&[(usize, f64)]],
+    ) -> Vec<Group> {
+        let n_groups = self.group_keys.len();
+        let mut counts = vec![(0u64, 0u64); n_groups];
+        for (pos, &i) in order.iter().enumerate() {
+            let c = &mut counts[self.group_of[pos] as usize];
+            c.0 += 1;
+            c.1 += u64::from(rows[i].state == State::Done);
+        }
+        let per_metric: Vec<Vec<Stats>> = values
+            .iter()
+            .map(|v| bucket_stats(v, &self.group_of, n_groups))
+            .collect();
+        self.group_keys
             .iter()
             .enumerate()
-            .filter(|(j, _)| levels[*j].values.len() > 1)
+            .map(|(g, key)| Group {
+                params: params
+                    .iter()
+                    .zip(key)
+                    .zip(&self.levels)
+                    .map(|((p, &id), l)| (p.clone(), l.values[id as usize].clone()))
+                    .collect(),
+                n: counts[g].0,
+                n_done: counts[g].1,
+                metrics: per_metric.iter().map(|m| m[g]).collect(),
+                best: false,
+            })
+            .collect()
+    }
+
+    /// The primary metric (`values`) per level of every grouping parameter that has more than
+    /// one.
+    fn effects(&self, params: &[String], values: &[(usize, f64)]) -> Vec<Effect> {
+        params
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| self.levels[*j].values.len() > 1)
             .map(|(j, p)| {
-                let stats = bucket_stats(values[m], &level_of[j], levels[j].values.len());
+                let levels = &self.levels[j];
+                let stats = bucket_stats(values, &self.level_of[j], levels.values.len());
                 Effect {
                     param: p.clone(),
-                    levels: levels[j]
+                    levels: levels
                         .values
                         .iter()
                         .zip(stats)
@@ -536,23 +617,26 @@ pub fn summarize(
                         .collect(),
                 }
             })
-            .collect(),
-    };
+            .collect()
+    }
+}
 
-    Ok(Summary {
-        sweep: info.name.clone(),
-        metric: opts.metric.clone(),
-        goal: opts.goal,
-        over,
-        params,
-        metrics,
-        primary,
-        groups,
-        effects,
-        top: opts.top,
-        points: rows.len() as u64,
-        done: rows.iter().filter(|r| r.state == State::Done).count() as u64,
-    })
+/// Sorts the groups best first by metric `m` (those without a value last, ties in their order)
+/// and marks the first as best when it has a value.
+fn rank(groups: &mut [Group], m: usize, goal: Goal) {
+    let mean = |g: &Group| g.metrics[m].mean;
+    groups.sort_by(|a, b| match (mean(a), mean(b)) {
+        (Some(x), Some(y)) => match goal {
+            Goal::Max => y.total_cmp(&x),
+            Goal::Min => x.total_cmp(&y),
+        },
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    if let Some(first) = groups.first_mut().filter(|g| g.metrics[m].mean.is_some()) {
+        first.best = true;
+    }
 }
 
 /// Whether some done point has reported a metric: until then a primary metric cannot be

@@ -158,140 +158,11 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
         s.top.min(s.groups.len())
     };
     let groups = &s.groups[..shown];
-    let mut out = Vec::new();
+    let mut out = vec![bold(&shorten(&heading(s), width), color)];
 
-    let mut head = format!("{}: ", s.sweep);
-    match (&s.metric, s.primary) {
-        (Some(m), Some(_)) => head.push_str(&format!("{m} ({}), ", s.goal.as_str())),
-        _ => head.push_str("no primary metric (grid order), "),
-    }
-    head.push_str(&format!(
-        "{} group{}",
-        s.groups.len(),
-        if s.groups.len() == 1 { "" } else { "s" }
-    ));
-    if !s.over.is_empty() {
-        head.push_str(&format!(" over {}", s.over.join(", ")));
-    }
-    head.push_str(&format!("; {} points, {} done", s.points, s.done));
-    out.push(bold(&shorten(&head, width), color));
-
-    let mut cols = vec![Col {
-        header: String::new(),
-        cells: groups
-            .iter()
-            .map(|g| if g.best { "*" } else { " " }.to_string())
-            .collect(),
-        right: false,
-        kind: Kind::Fixed,
-    }];
-    if s.primary.is_some() {
-        cols.push(Col {
-            header: "#".into(),
-            cells: (1..=groups.len()).map(|i| i.to_string()).collect(),
-            right: true,
-            kind: Kind::Fixed,
-        });
-    }
-    for (j, p) in s.params.iter().enumerate() {
-        let cells: Vec<String> = groups.iter().map(|g| value_text(&g.params[j].1)).collect();
-        let right = groups
-            .iter()
-            .all(|g| matches!(g.params[j].1, Value::Int(_) | Value::Float(_)));
-        cols.push(Col {
-            header: p.clone(),
-            cells,
-            right,
-            kind: Kind::Param,
-        });
-    }
-    cols.push(Col {
-        header: "done".into(),
-        cells: groups
-            .iter()
-            .map(|g| format!("{}/{}", g.n_done, g.n))
-            .collect(),
-        right: true,
-        kind: Kind::Fixed,
-    });
-    if let (Some(m), Some(name)) = (s.primary, &s.metric) {
-        let stat = |g: &super::Group| g.metrics[m];
-        cols.push(Col {
-            header: format!("{name} (mean ± std)"),
-            cells: groups
-                .iter()
-                .map(|g| {
-                    let st = stat(g);
-                    st.mean
-                        .map_or_else(|| "–".to_string(), |x| fmt_mean_std(x, st.std))
-                })
-                .collect(),
-            right: true,
-            kind: Kind::Fixed,
-        });
-        cols.push(Col {
-            header: "±95%".into(),
-            cells: groups.iter().map(|g| opt_sig(stat(g).ci95, 2)).collect(),
-            right: true,
-            kind: Kind::Detail,
-        });
-        cols.push(Col {
-            header: "n".into(),
-            cells: groups.iter().map(|g| stat(g).n.to_string()).collect(),
-            right: true,
-            kind: Kind::Detail,
-        });
-    }
-    for (k, name) in s.metrics.iter().enumerate() {
-        if Some(k) == s.primary {
-            continue;
-        }
-        cols.push(Col {
-            header: name.clone(),
-            cells: groups
-                .iter()
-                .map(|g| opt_sig(g.metrics[k].mean, 4))
-                .collect(),
-            right: true,
-            kind: Kind::Extra,
-        });
-    }
-
-    // Fit: drop other metrics from the right; shorten headers to their values; drop the
-    // interval and count; shorten text values of parameters, widest first.
-    let mut widths: Vec<usize> = cols.iter().map(Col::natural).collect();
-    // Drops columns of `kind` from the right until the table fits; their headers in order.
-    let fit = |cols: &mut Vec<Col>, widths: &mut Vec<usize>, kind| {
-        let mut gone = Vec::new();
-        while total(widths) > width {
-            match cols.iter().rposition(|c: &Col| c.kind == kind) {
-                Some(i) => {
-                    gone.insert(0, cols.remove(i).header);
-                    widths.remove(i);
-                }
-                None => break,
-            }
-        }
-        gone
-    };
-    // Narrows the widest column of those `floor` lets go lower, one character at a time.
-    let shrink = |cols: &[Col], widths: &mut [usize], floor: &dyn Fn(&Col) -> Option<usize>| {
-        while total(widths) > width {
-            let widest = (0..cols.len())
-                .filter(|&i| floor(&cols[i]).is_some_and(|f| widths[i] > f))
-                .max_by_key(|&i| widths[i]);
-            match widest {
-                Some(i) => widths[i] -= 1,
-                None => break,
-            }
-        }
-    };
-    let mut dropped = fit(&mut cols, &mut widths, Kind::Extra);
-    shrink(&cols, &mut widths, &|c: &Col| Some(c.cells_width().max(1)));
-    dropped.extend(fit(&mut cols, &mut widths, Kind::Detail));
-    shrink(&cols, &mut widths, &|c: &Col| {
-        (c.kind == Kind::Param).then(|| c.min_width())
-    });
+    let mut cols = group_cols(s, groups);
+    cols.extend(metric_cols(s, groups));
+    let (widths, dropped) = fit_cols(&mut cols, width);
 
     let line = |cells: Vec<&str>| -> String {
         let parts: Vec<String> = cells
@@ -338,6 +209,174 @@ pub fn table_text(s: &Summary, width: usize, color: bool) -> String {
     let mut text = out.join("\n");
     text.push('\n');
     text
+}
+
+/// The table's first line: the sweep, what ranks the groups, how many and over what, and how
+/// far the sweep got.
+fn heading(s: &Summary) -> String {
+    let mut head = format!("{}: ", s.sweep);
+    match (&s.metric, s.primary) {
+        (Some(m), Some(_)) => head.push_str(&format!("{m} ({}), ", s.goal.as_str())),
+        _ => head.push_str("no primary metric (grid order), "),
+    }
+    head.push_str(&format!(
+        "{} group{}",
+        s.groups.len(),
+        if s.groups.len() == 1 { "" } else { "s" }
+    ));
+    if !s.over.is_empty() {
+        head.push_str(&format!(" over {}", s.over.join(", ")));
+    }
+    head.push_str(&format!("; {} points, {} done", s.points, s.done));
+    head
+}
+
+/// The columns that say which group a line is: the best marker, the rank (when ranked), the
+/// grouping parameters and the done count.
+fn group_cols(s: &Summary, groups: &[super::Group]) -> Vec<Col> {
+    let mut cols = vec![Col {
+        header: String::new(),
+        cells: groups
+            .iter()
+            .map(|g| if g.best { "*" } else { " " }.to_string())
+            .collect(),
+        right: false,
+        kind: Kind::Fixed,
+    }];
+    if s.primary.is_some() {
+        cols.push(Col {
+            header: "#".into(),
+            cells: (1..=groups.len()).map(|i| i.to_string()).collect(),
+            right: true,
+            kind: Kind::Fixed,
+        });
+    }
+    for (j, p) in s.params.iter().enumerate() {
+        let cells: Vec<String> = groups.iter().map(|g| value_text(&g.params[j].1)).collect();
+        let right = groups
+            .iter()
+            .all(|g| matches!(g.params[j].1, Value::Int(_) | Value::Float(_)));
+        cols.push(Col {
+            header: p.clone(),
+            cells,
+            right,
+            kind: Kind::Param,
+        });
+    }
+    cols.push(Col {
+        header: "done".into(),
+        cells: groups
+            .iter()
+            .map(|g| format!("{}/{}", g.n_done, g.n))
+            .collect(),
+        right: true,
+        kind: Kind::Fixed,
+    });
+    cols
+}
+
+/// The metric columns: the primary metric's mean ± std, interval and count, then every other
+/// metric's mean.
+fn metric_cols(s: &Summary, groups: &[super::Group]) -> Vec<Col> {
+    let mut cols = Vec::new();
+    if let (Some(m), Some(name)) = (s.primary, &s.metric) {
+        let stat = |g: &super::Group| g.metrics[m];
+        cols.push(Col {
+            header: format!("{name} (mean ± std)"),
+            cells: groups
+                .iter()
+                .map(|g| {
+                    let st = stat(g);
+                    st.mean
+                        .map_or_else(|| "–".to_string(), |x| fmt_mean_std(x, st.std))
+                })
+                .collect(),
+            right: true,
+            kind: Kind::Fixed,
+        });
+        cols.push(Col {
+            header: "±95%".into(),
+            cells: groups.iter().map(|g| opt_sig(stat(g).ci95, 2)).collect(),
+            right: true,
+            kind: Kind::Detail,
+        });
+        cols.push(Col {
+            header: "n".into(),
+            cells: groups.iter().map(|g| stat(g).n.to_string()).collect(),
+            right: true,
+            kind: Kind::Detail,
+        });
+    }
+    for (k, name) in s.metrics.iter().enumerate() {
+        if Some(k) == s.primary {
+            continue;
+        }
+        cols.push(Col {
+            header: name.clone(),
+            cells: groups
+                .iter()
+                .map(|g| opt_sig(g.metrics[k].mean, 4))
+                .collect(),
+            right: true,
+            kind: Kind::Extra,
+        });
+    }
+    cols
+}
+
+/// Fits the columns in `width`: drops other metrics from the right; shortens headers to their
+/// values; drops the interval and count; shortens text values of parameters, widest first.
+/// Returns the columns' widths and the headers of those dropped.
+fn fit_cols(cols: &mut Vec<Col>, width: usize) -> (Vec<usize>, Vec<String>) {
+    let mut widths: Vec<usize> = cols.iter().map(Col::natural).collect();
+    let mut dropped = drop_cols(cols, &mut widths, width, Kind::Extra);
+    shrink_cols(cols, &mut widths, width, &|c: &Col| {
+        Some(c.cells_width().max(1))
+    });
+    dropped.extend(drop_cols(cols, &mut widths, width, Kind::Detail));
+    shrink_cols(cols, &mut widths, width, &|c: &Col| {
+        (c.kind == Kind::Param).then(|| c.min_width())
+    });
+    (widths, dropped)
+}
+
+/// Drops columns of `kind` from the right until the table fits; their headers in order.
+fn drop_cols(
+    cols: &mut Vec<Col>,
+    widths: &mut Vec<usize>,
+    width: usize,
+    kind: Kind,
+) -> Vec<String> {
+    let mut gone = Vec::new();
+    while total(widths) > width {
+        match cols.iter().rposition(|c: &Col| c.kind == kind) {
+            Some(i) => {
+                gone.insert(0, cols.remove(i).header);
+                widths.remove(i);
+            }
+            None => break,
+        }
+    }
+    gone
+}
+
+/// Narrows the widest column of those `floor` lets go lower, one character at a time, until the
+/// table fits.
+fn shrink_cols(
+    cols: &[Col],
+    widths: &mut [usize],
+    width: usize,
+    floor: &dyn Fn(&Col) -> Option<usize>,
+) {
+    while total(widths) > width {
+        let widest = (0..cols.len())
+            .filter(|&i| floor(&cols[i]).is_some_and(|f| widths[i] > f))
+            .max_by_key(|&i| widths[i]);
+        match widest {
+            Some(i) => widths[i] -= 1,
+            None => break,
+        }
+    }
 }
 
 /// Values of one parameter the effects block lists at most.
