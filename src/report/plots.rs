@@ -187,7 +187,7 @@ pub(crate) fn param_plots(rows: &[Row], s: &Summary, m: &PlotMetric) -> String {
     }
     if stride > 1 {
         out.push_str(&format!(
-            "<p class=\"note\">Dots: every {stride}th of {} done points; the means use all of \
+            "<p class=\"note\">Dots: one in {stride} of the {} done points; the means use all of \
              them.</p>",
             super::fmt_int(plots.done.len() as u64)
         ));
@@ -575,8 +575,8 @@ fn pc_legend(lines: usize, top: usize, stride: usize) -> String {
     );
     if stride > 1 {
         note.push_str(&format!(
-            " (every {stride}th of {} drawn)",
-            lines - top.min(lines)
+            " (one in {stride} of {} drawn)",
+            super::fmt_int((lines - top.min(lines)) as u64)
         ));
     }
     note.push_str("</p>");
