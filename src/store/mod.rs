@@ -5,6 +5,10 @@
 //! is either absent or complete, whatever kills bsweep meanwhile. Points are read and written
 //! one batch at a time: memory is bounded by the batch, not by the sweep.
 
+mod lock;
+
+use self::lock::Lock;
+pub use self::lock::lock_holder;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -181,73 +185,10 @@ fn sled_error(name: &str, source: sled::Error) -> StoreError {
     }
 }
 
-/// The writer lock of one sweep, held for the life of the process that opened it.
-struct Lock {
-    _file: File,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// Who holds a sweep's lock, as written in the lock file: `(pid, command)`.
-pub fn lock_holder(paths: &SweepPaths) -> (String, String) {
-    let text = fs::read_to_string(paths.lock()).unwrap_or_default();
-    let mut parts = text.trim().splitn(2, ' ');
-    let pid = parts
-        .next()
-        .filter(|p| !p.is_empty())
-        .unwrap_or("?")
-        .to_string();
-    let command = parts.next().unwrap_or("bsweep").to_string();
-    (pid, command)
-}
-
-/// Attempts at a held lock, 20 ms apart, before it counts as held.
-const LOCK_TRIES: u32 = 10;
-
-impl Lock {
-    fn acquire(paths: &SweepPaths, name: &str, command: &str) -> Result<Lock, StoreError> {
-        let path = paths.lock();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        // A lock just let go can still be held for a moment by a child this process is
-        // starting (between its fork and exec it has a copy of every descriptor): ask a few
-        // times before saying who holds it.
-        let mut tries = 0;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if tries < LOCK_TRIES => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    let (pid, command) = lock_holder(paths);
-                    return Err(StoreError::InUse {
-                        name: name.to_string(),
-                        pid,
-                        command,
-                    });
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
-            }
-        }
-        let mut old = String::new();
-        let _ = file.read_to_string(&mut old);
-        file.set_len(0).map_err(io_err(&path))?;
-        file.rewind().map_err(io_err(&path))?;
-        write!(file, "{} {command}", std::process::id()).map_err(io_err(&path))?;
-        file.flush().map_err(io_err(&path))?;
-        Ok(Lock { _file: file })
     }
 }
 
