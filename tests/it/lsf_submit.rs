@@ -75,8 +75,14 @@ fn submit_rate_still_paces_parallel_bsubs() {
     run_exactly(&sim, "rate", 8, "submit_rate = 4\nsubmit_parallel = 8");
     let gaps = bsub_gaps(&sim);
     assert_eq!(gaps.len(), 7);
+    // bsweep starts them 250 ms apart; the simulator notes each call once its process runs,
+    // which on a busy machine can be late for one call and not the next. So: the span of all
+    // eight (7 × 250 ms, less one late start of up to 300 ms), and no two at once, where eight
+    // at once unpaced start within a few ms of each other.
+    let span: i64 = gaps.iter().sum();
+    assert!(span >= 1450, "4 a second: gaps {gaps:?} ms (span {span})");
     assert!(
-        gaps.iter().all(|g| *g >= 240),
+        gaps.iter().all(|g| *g >= 50),
         "4 a second: gaps {gaps:?} ms"
     );
 }

@@ -60,10 +60,17 @@ pub fn which(names: &[&str]) -> Option<std::path::PathBuf> {
 
 /// What a CI setup script wrote about the service it started: the `KEY=value` lines of
 /// `/tmp/bsweep-ci/NAME.env` (e.g. `slurm`), each overridden by an environment variable of the
-/// same name when one is set.
+/// same name when one is set. Only a file of this user counts: the scripts set services up for
+/// the user who ran them (root in CI: Slurm's account, the 2FA user's profile), and another
+/// user's `cargo test` must not fail on them; it can still name a service in its environment.
 pub fn ci_facts(name: &str) -> std::collections::HashMap<String, String> {
+    use std::os::unix::fs::MetadataExt as _;
     let file = std::path::Path::new("/tmp/bsweep-ci").join(format!("{name}.env"));
-    let mut facts: std::collections::HashMap<String, String> = std::fs::read_to_string(file)
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let mine = std::fs::metadata(&file).is_ok_and(|m| Some(m.uid()) == me);
+    let mut facts: std::collections::HashMap<String, String> = mine
+        .then(|| std::fs::read_to_string(&file).ok())
+        .flatten()
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once('='))
