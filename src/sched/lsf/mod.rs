@@ -187,7 +187,7 @@ pub(crate) fn locked(lock: &str, generation: u64, script: &str) -> String {
     if generation > 0 {
         let g = shell::quote(&format!("{lock}.gen")).into_owned();
         s.push_str(&format!(
-            "bsw_g=0; read -r bsw_g < {g} 2>/dev/null; case $bsw_g in ''|*[!0-9]*) bsw_g=0;; esac\n\
+            "bsw_g=0; read -r bsw_g 2>/dev/null < {g}; case $bsw_g in ''|*[!0-9]*) bsw_g=0;; esac\n\
              if [ \"$bsw_g\" -gt {generation} ]; then echo \"bsweep: not run: a later bsweep of this \
              sweep (generation $bsw_g, this one {generation}) has taken over\" >&2; exit 75; fi\n\
              if [ \"$bsw_g\" -lt {generation} ]; then echo {generation} > {g}.tmp && mv -f {g}.tmp {g}; fi\n"
