@@ -59,7 +59,10 @@ pub fn job_script(spec: &Spec, job: &Job<'_>) -> String {
 /// under `MEASURER internal-measure` (bsweep itself), which writes its peak memory to
 /// `<attempt>.mem` and exits as the job did; without a runnable MEASURER (none given, or the
 /// binary replaced since) the job runs unmeasured. The exit file is written to a temporary name
-/// and renamed, so a reader never sees half a number.
+/// and renamed, so a reader never sees half a number. The closing `exit` keeps the wrapper's own
+/// process to the end: bash runs the last command of `-c` in place (exec), and a wrapper turned
+/// into `mv` no longer carries the job name a poll knows it by, so a poll in that moment took the
+/// job for killed.
 const WRAPPER: &str = r#"ctl="$2/.bsweep"
 echo $$ > "$ctl/$3.pid"
 if [ -f "$4" ] && [ -x "$4" ]; then
@@ -68,7 +71,8 @@ else
   bash "$1" > "$2/$5" 2> "$2/$6" < /dev/null
 fi
 rc=$?
-printf '%s\n' "$rc" > "$ctl/$3.exit.tmp" && mv -f "$ctl/$3.exit.tmp" "$ctl/$3.exit""#;
+printf '%s\n' "$rc" > "$ctl/$3.exit.tmp" && mv -f "$ctl/$3.exit.tmp" "$ctl/$3.exit"
+exit 0"#;
 
 /// Runs jobs as local processes. Children it started are reaped here; jobs it only adopted
 /// (after a restart) are followed through their pid and exit files.
@@ -151,8 +155,23 @@ impl LocalScheduler {
         let ctl = control_file(&sub.out_dir, sub.attempt, "pid");
         fs::create_dir_all(ctl.parent().unwrap_or(&sub.out_dir))
             .map_err(|e| fail(&format!("cannot create {}", sub.out_dir.display()), e))?;
-        let child = Command::new("bash")
-            .arg("-c")
+        let child = self
+            .wrapper(sub)
+            .spawn()
+            .map_err(|e| fail("cannot start bash", e))?;
+        let job_id = JobId::new(child.id().to_string());
+        self.children.insert(job_id.clone(), child);
+        Ok(Accepted {
+            job_id,
+            queue: None,
+            state: State::Running,
+        })
+    }
+
+    /// The command that runs one job through [`WRAPPER`].
+    fn wrapper(&self, sub: &Submission) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
             .arg(WRAPPER)
             .arg(&sub.job_name)
             .arg(&sub.script_path)
@@ -166,16 +185,8 @@ impl LocalScheduler {
             .stderr(Stdio::null())
             // Its own process group: Ctrl-C in bsweep's terminal does not reach the job, and
             // cancel can stop the whole tree at once.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| fail("cannot start bash", e))?;
-        let job_id = JobId::new(child.id().to_string());
-        self.children.insert(job_id.clone(), child);
-        Ok(Accepted {
-            job_id,
-            queue: None,
-            state: State::Running,
-        })
+            .process_group(0);
+        cmd
     }
 
     fn poll_one(&mut self, job: &JobRef) -> JobInfo {
@@ -358,6 +369,71 @@ mod tests {
             let info = run_job(&mut sched, dir.path(), &format!("{tag}-bad"), "exit 3");
             assert_eq!((info.state, info.exit_code), (State::Failed, Some(3)));
         }
+    }
+
+    #[test]
+    fn a_wrapper_recording_its_exit_is_still_running_not_killed() {
+        // A slow `mv` holds the wrapper in its last step, where bash would exec it in place.
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        let started = dir.path().join("mv-started");
+        fs::write(
+            bin.join("mv"),
+            format!(
+                "#!/bin/bash\ntouch '{}'\nsleep 1\nexec /bin/mv \"$@\"\n",
+                started.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(
+            bin.join("mv"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let script = dir.path().join("job.sh");
+        fs::write(&script, "true").unwrap();
+        let out_dir = dir.path().join("out");
+        fs::create_dir_all(out_dir.join(".bsweep")).unwrap();
+        let sub = Submission {
+            index: 0,
+            attempt: 1,
+            job_name: "bsw-test-00000-1".into(),
+            script_path: script,
+            out_dir: out_dir.clone(),
+            target: 0,
+            files: Vec::new(),
+            dirs: Vec::new(),
+        };
+        let mut sched = LocalScheduler::new(&test_spec());
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = sched.wrapper(&sub).env("PATH", path).spawn().unwrap();
+        let job = JobRef {
+            job_id: JobId::new(child.id().to_string()),
+            job_name: sub.job_name.clone(),
+            attempt: 1,
+            out_dir,
+            report: dir.path().join("report"),
+            submitted: None,
+        };
+        let start = std::time::Instant::now();
+        while !started.exists() {
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "the wrapper never reached mv"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Adopted, as after a restart: known by its pid and job name only.
+        let info = sched.poll_one(&job);
+        assert_eq!(info.state, State::Running, "{:?}", info.reason);
+        child.wait().unwrap();
+        let info = sched.poll_one(&job);
+        assert_eq!((info.state, info.exit_code), (State::Done, Some(0)));
     }
 
     #[test]
