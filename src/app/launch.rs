@@ -56,20 +56,31 @@ pub async fn record(
         (None, None, connect::Known::default(), None);
     if spec.backend != BackendKind::Local {
         let t = connect::transport(&ctx.home, host.as_deref(), &spec).await?;
-        let dirs = match host {
-            Some(_) => Some(connect::remote_dirs(&t, &spec).await?),
-            None => None,
+        let dirs = async {
+            match host {
+                Some(_) => connect::remote_dirs(&t, &spec).await.map(Some),
+                None => Ok(None),
+            }
         };
         let next = "launch again (nothing was recorded)";
-        match spec.backend {
-            BackendKind::Lsf => {
-                known.bjobs_mode = Some(connect::check_lsf(&t, &spec, next).await?.mode);
+        let checked = async {
+            let mut known = connect::Known::default();
+            match spec.backend {
+                BackendKind::Lsf => {
+                    known.bjobs_mode = Some(connect::check_lsf(&t, &spec, next).await?.mode);
+                }
+                BackendKind::Slurm => {
+                    known.slurm = Some(connect::check_slurm(&t, &spec, next).await?.facts());
+                }
+                BackendKind::Local => {}
             }
-            BackendKind::Slurm => {
-                known.slurm = Some(connect::check_slurm(&t, &spec, next).await?.facts());
-            }
-            BackendKind::Local => {}
-        }
+            Ok::<_, AppError>(known)
+        };
+        // Two round trips at once over the one connection: a launch's fixed cost is mostly
+        // round trips. A broken login shell (no home) is said first, as it explains the rest.
+        let (dirs, checked) = tokio::join!(dirs, checked);
+        let dirs = dirs?;
+        known = checked?;
         if let Some(dirs) = dirs {
             let (taken_id, dir) =
                 claim_remote_dir(&t, &dirs.base, &spec.name, created, ctx.home.root()).await?;
