@@ -143,6 +143,9 @@ pub struct Engine<S: Scheduler> {
     /// No never-attempted point is left.
     fresh_done: bool,
     placement: Placement,
+    /// Submissions in the next round trip at most: the profile's batch, smaller while the
+    /// scheduler is slow (see [`crate::sched::next_batch`]).
+    batch: usize,
     reporter: Box<dyn Reporter>,
     last_snapshot: Option<Instant>,
     /// When the scheduler last answered a poll.
@@ -213,6 +216,7 @@ impl<S: Scheduler> Engine<S> {
         let dialect = sched.dialect();
         Ok(Self {
             placement: Placement::new(&profile),
+            batch: profile.batch,
             profile,
             dialect,
             rules,

@@ -202,6 +202,7 @@ mod tests {
             },
             settle: 0.0,
             lost_after: 0.0,
+            batch: crate::sched::MAX_BATCH,
         }
     }
 

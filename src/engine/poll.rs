@@ -97,6 +97,7 @@ mod tests {
             },
             settle: 10.0,
             lost_after: 600.0,
+            batch: crate::sched::MAX_BATCH,
         }
     }
 

@@ -11,9 +11,6 @@ use crate::model::{AttemptRec, Cause, JobId, Overrides, Phase, PointRec, State, 
 use crate::sched::{Accepted, Scheduler, Submission, SubmitError, script};
 use crate::spec::Point;
 
-/// Submissions (scheduler calls) per round trip.
-const BATCH: usize = 64;
-
 /// What one submission carries: one point, or several as a job array. The points hold their
 /// new attempt (the intent) as their last.
 struct Unit {
@@ -87,7 +84,10 @@ impl<S: Scheduler> Engine<S> {
                         .insert(p.index, p.last().expect("an intent").clone());
                 }
             }
+            let asked = self.clock.now();
             let results = self.sched.submit(&subs).await;
+            self.batch =
+                crate::sched::next_batch(self.profile.batch, subs.len(), self.clock.now() - asked);
             let (accepted, backoff) = self.record_results(units, results)?;
             submitted += accepted;
             if backoff {
@@ -97,12 +97,12 @@ impl<S: Scheduler> Engine<S> {
         }
     }
 
-    /// The units of the next round trip: up to [`BATCH`], placed by the policy within the
+    /// The units of the next round trip: up to `batch`, placed by the policy within the
     /// targets' caps, one per target that has not accepted a job yet.
     fn next_batch(&mut self, in_flight: &mut [u32]) -> Result<Vec<Unit>, EngineError> {
         let mut units: Vec<Unit> = Vec::new();
         let mut probing = vec![false; self.placement.len()];
-        while units.len() < BATCH && !(self.retry.is_empty() && self.fresh_done) {
+        while units.len() < self.batch && !(self.retry.is_empty() && self.fresh_done) {
             // First attempts go as job arrays when asked; retries always go alone.
             let as_array = self.profile.arrays.is_some() && self.retry.is_empty();
             let Some(t) = self.placement.pick(in_flight, &probing, as_array) else {

@@ -49,6 +49,10 @@ struct Fake {
     pending: Option<Vec<u32>>,
     cancelled: Vec<JobId>,
     status_calls: usize,
+    /// The size of each submission round trip.
+    batches: Vec<usize>,
+    /// Each submission takes this many seconds of the clock.
+    seconds_each: Option<(Clock, f64)>,
 }
 
 impl Fake {
@@ -68,6 +72,8 @@ impl Fake {
             pending: None,
             cancelled: Vec::new(),
             status_calls: 0,
+            batches: Vec::new(),
+            seconds_each: None,
         }
     }
 
@@ -129,6 +135,10 @@ impl Scheduler for Fake {
     }
 
     async fn submit(&mut self, batch: &[Submission]) -> Vec<Result<Accepted, SubmitError>> {
+        self.batches.push(batch.len());
+        if let Some((clock, s)) = &self.seconds_each {
+            clock.advance(s * batch.len() as f64);
+        }
         batch
             .iter()
             .map(|s| {
@@ -343,6 +353,40 @@ async fn round_robin_spreads_exactly_and_caps_hold_until_slots_free() {
     cycles(&mut e, &w.clock, 5, |e| e.all_final()).await;
     assert_eq!(e.counts().get(State::Done), 10);
     assert_eq!(e.sched.submitted.len(), 10, "one job per point");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn round_trips_carry_up_to_the_batch_and_a_paced_one_fewer() {
+    // One job tries the queue first, then batches of at most MAX_BATCH.
+    let w = World::new(&sweep(600, ""));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.batches, [1, 256, 256, 87]);
+    // At 4 bsubs a second a round trip holds a minute of them: 240.
+    let w = World::new(&sweep(300, "submit_rate = 4"));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.batches, [1, 240, 59]);
+    // A scheduler taking 2 s a submission gets round trips of 30 after the first.
+    let w = World::new(&sweep(100, ""));
+    let mut fake = w.fake();
+    fake.seconds_each = Some((w.clock.clone(), 2.0));
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    assert_eq!(e.sched.batches, [1, 30, 30, 30, 9]);
+}
+
+#[test]
+fn batch_sizes_follow_the_pacing() {
+    use crate::sched::{MAX_BATCH, batch_for, next_batch};
+    assert_eq!(batch_for(None), MAX_BATCH);
+    assert_eq!(batch_for(Some(0.001)), MAX_BATCH);
+    assert_eq!(batch_for(Some(1.0)), 60);
+    assert_eq!(batch_for(Some(100.0)), 1);
+    assert_eq!(next_batch(MAX_BATCH, 1, 0.2), MAX_BATCH);
+    assert_eq!(next_batch(MAX_BATCH, 64, 32.0), 120);
+    assert_eq!(next_batch(MAX_BATCH, 10, 900.0), 1);
+    assert_eq!(next_batch(40, 10, 0.0), 40);
 }
 
 #[tokio::test(flavor = "current_thread")]

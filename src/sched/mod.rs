@@ -42,6 +42,43 @@ pub struct Profile {
     pub settle: f64,
     /// Seconds a job may be unknown to the scheduler and its files before it counts as lost.
     pub lost_after: f64,
+    /// Submissions (scheduler calls) per round trip: see [`batch_for`].
+    pub batch: usize,
+}
+
+/// Submissions in one round trip at most. A round trip to a login node costs about as much as
+/// 20 to 40 fast bsubs (channel, login shell, `init`, lock), so batches are large; past a few
+/// hundred the saving is small and a cut connection leaves more submissions to look up by name.
+pub const MAX_BATCH: usize = 256;
+
+/// Seconds one submission round trip should take at most: it stays well inside every
+/// transport's time limit, and bsweep hears of its jobs (and shows progress) about this often,
+/// however paced or slow the scheduler.
+const ROUND_TRIP_SECONDS: f64 = 60.0;
+
+/// Seconds between two submissions at `submit_rate` per second, if paced.
+pub fn pause_of(submit_rate: Option<f64>) -> Option<f64> {
+    submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r)
+}
+
+/// Submissions per round trip for a backend whose calls are `pause` seconds apart (its
+/// `submit_rate`), if paced.
+pub fn batch_for(pause: Option<f64>) -> usize {
+    match pause {
+        Some(p) if p > 0.0 => ((ROUND_TRIP_SECONDS / p) as usize).clamp(1, MAX_BATCH),
+        _ => MAX_BATCH,
+    }
+}
+
+/// The size of the next submission round trip, after one of `n` submissions took `took`
+/// seconds: as many as fit in [`ROUND_TRIP_SECONDS`] at that pace (a busy mbatchd taking a
+/// second a bsub gets round trips of 60), at most `max` (the profile's batch). The pace
+/// includes the round trip itself, so it errs on the small side.
+pub fn next_batch(max: usize, n: usize, took: f64) -> usize {
+    if n == 0 || took <= 0.0 {
+        return max;
+    }
+    ((ROUND_TRIP_SECONDS * n as f64 / took) as usize).clamp(1, max)
 }
 
 impl Profile {

@@ -570,8 +570,8 @@ fn a_site_that_claims_job_packs_but_refuses_them_gets_plain_bsubs() {
         }
     }
     // 70 held jobs (`-H`: they take no slot): a first plain bsub (one job tries the queue),
-    // which also reads lsf.conf, then a batch of 64 tried as a pack, refused, and submitted
-    // plain, then the last 5 plain.
+    // which also reads lsf.conf, then the other 69 in one batch, tried as a pack, refused,
+    // and submitted plain.
     let file = c.sweep(
         "ol-nopack",
         &format!(

@@ -44,6 +44,7 @@ pub fn profile(spec: &Spec) -> Profile {
         // A local job exists the moment it is spawned.
         settle: 0.0,
         lost_after: 0.0,
+        batch: super::MAX_BATCH,
     }
 }
 

@@ -67,6 +67,7 @@ pub fn profile(spec: &Spec) -> Profile {
         },
         settle: lsf.settle,
         lost_after: lsf.lost_after,
+        batch: super::batch_for(super::pause_of(lsf.submit_rate)),
     }
 }
 
@@ -248,7 +249,7 @@ impl<T: Transport> LsfScheduler<T> {
             mode,
             clock,
             name_pattern: format!("{}*", crate::model::names::prefix(sweep_id)),
-            pause: spec.lsf.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+            pause: super::pause_of(spec.lsf.submit_rate),
             parallel: spec.lsf.submit_parallel.max(1) as usize,
             packs: Packs::Unknown,
         }

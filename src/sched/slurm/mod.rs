@@ -80,6 +80,7 @@ pub fn profile(spec: &Spec) -> Profile {
         },
         settle: s.settle,
         lost_after: s.lost_after,
+        batch: super::batch_for(super::pause_of(s.submit_rate)),
     }
 }
 
@@ -261,7 +262,7 @@ impl<T: Transport> SlurmScheduler<T> {
             submit_lock: jobs.submit_lock().to_string_lossy().into_owned(),
             generation: 0,
             upload_to: remote.then(|| jobs.base().to_string_lossy().into_owned()),
-            pause: spec.slurm.submit_rate.filter(|r| *r > 0.0).map(|r| 1.0 / r),
+            pause: super::pause_of(spec.slurm.submit_rate),
             unset: unset_line(spec),
             ended_early: HashMap::new(),
         }
