@@ -685,6 +685,8 @@ impl<S: Scheduler> Engine<S> {
         let poll = self.profile.poll;
         let mut interval = poll.initial;
         let outcome = loop {
+            // A follower whose sweep was deleted under it would go on for ever, unseen.
+            self.store.check_still_there()?;
             let c = self.cycle().await?;
             if self.all_final() {
                 break Outcome::Finished;

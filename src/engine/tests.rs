@@ -390,6 +390,25 @@ fn batch_sizes_follow_the_pacing() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_follower_stops_when_its_sweep_directory_is_removed() {
+    let w = World::new(&sweep(3, ""));
+    let mut e = w.engine(w.fake());
+    e.cycle().await.unwrap();
+    std::fs::remove_dir_all(w.home.sweep(&w.name).unwrap().dir()).unwrap();
+    match e.follow(false).await {
+        Err(EngineError::Store(err @ StoreError::Removed { .. })) => {
+            let msg = err.to_string();
+            assert!(
+                msg.contains("was removed while this bsweep followed it"),
+                "{msg}"
+            );
+            assert!(msg.contains("bsw-t1-"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn weighted_shares_follow_the_weights() {
     let w = World::new(&sweep(
         40,

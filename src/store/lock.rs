@@ -5,7 +5,7 @@ use super::*;
 
 /// The writer lock of one sweep, held for the life of the process that opened it.
 pub(super) struct Lock {
-    _file: File,
+    file: File,
 }
 
 /// Who holds a sweep's lock, as written in the lock file: `(pid, command)`.
@@ -66,6 +66,16 @@ impl Lock {
         file.rewind().map_err(io_err(&path))?;
         write!(file, "{} {command}", std::process::id()).map_err(io_err(&path))?;
         file.flush().map_err(io_err(&path))?;
-        Ok(Lock { _file: file })
+        Ok(Lock { file })
+    }
+
+    /// Whether `path` is still the file this lock holds: not when the sweep's directory was
+    /// removed (or replaced) under a running bsweep.
+    pub(super) fn is_at(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), fs::metadata(path)) {
+            (Ok(held), Ok(there)) => (held.dev(), held.ino()) == (there.dev(), there.ino()),
+            _ => false,
+        }
     }
 }

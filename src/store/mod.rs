@@ -117,6 +117,16 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Someone deleted the sweep's directory while this process had it open.
+    #[error(
+        "the directory of sweep `{name}` ({}) was removed while this bsweep followed it, so it stops here; jobs it submitted may still run (their names start `bsw-{id}-`)",
+        path.display()
+    )]
+    Removed {
+        name: String,
+        id: String,
+        path: PathBuf,
+    },
     #[error("store I/O on {}", path.display())]
     Io {
         path: PathBuf,
@@ -140,6 +150,7 @@ impl StoreError {
                 | StoreError::Recording { .. }
                 | StoreError::Unrecorded { .. }
                 | StoreError::NotFound(_)
+                | StoreError::Removed { .. }
                 | StoreError::Exists(_)
         )
     }
@@ -200,7 +211,7 @@ pub struct Store {
     db: sled::Db,
     meta: SweepMeta,
     layout: Layout,
-    _lock: Lock,
+    lock: Lock,
 }
 
 fn open_db(path: &Path, name: &str) -> Result<sled::Db, StoreError> {
@@ -363,7 +374,7 @@ impl Store {
             db,
             meta,
             layout: Layout::Paged,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -437,7 +448,7 @@ impl Store {
             db,
             meta,
             layout,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -452,6 +463,19 @@ impl Store {
 
     pub fn paths(&self) -> &SweepPaths {
         &self.paths
+    }
+
+    /// Fails when the sweep's directory was removed (or replaced) since this store was opened:
+    /// what it goes on writing would reach nobody.
+    pub fn check_still_there(&self) -> Result<(), StoreError> {
+        if self.lock.is_at(&self.paths.lock()) {
+            return Ok(());
+        }
+        Err(StoreError::Removed {
+            name: self.name.clone(),
+            id: self.meta.id.clone(),
+            path: self.paths.dir().to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {

@@ -12,6 +12,35 @@ pub struct Env {
     pub vars: Vec<(String, String)>,
 }
 
+impl Drop for Env {
+    /// A bsweep the test started and did not see end (a follower, a launch it gave up on) would
+    /// go on working on a sweep nobody reads, taking CPU from every later test: stop it first.
+    fn drop(&mut self) {
+        for pid in bsweeps_of(&self.home()) {
+            eprintln!("harness: stopping bsweep pid {pid}, left running by this test");
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    }
+}
+
+/// The pids of bsweep processes run with `--home HOME`.
+fn bsweeps_of(home: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let home = home.as_os_str().as_encoded_bytes();
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(2).any(|w| w[0] == b"--home" && w[1] == home)
+        })
+        .collect()
+}
+
 impl Env {
     pub fn new() -> Self {
         Self {
