@@ -142,13 +142,21 @@ impl<S: Scheduler> Engine<S> {
                 }
                 Err(SubmitError::Unanswered { said }) => {
                     // The jobs may exist: keep the intents, a later cycle looks them up by name
-                    // before anything is submitted again.
+                    // before anything is submitted again. A job of a long batch may have been
+                    // made just before the batch ended: the scheduler's settle time counts
+                    // from then, not from when the intent was written.
                     self.reporter.event(&Event::Unanswered {
                         point: first,
                         said: &said,
                     });
+                    for p in &mut unit.points {
+                        let index = p.index;
+                        if let Some(a) = p.last_mut() {
+                            a.submitted = Some(t);
+                            self.active.insert(index, a.clone());
+                        }
+                    }
                     backoff = true;
-                    continue;
                 }
                 Err(SubmitError::Retry { said }) => {
                     // Nothing was submitted: forget the intents and try again next cycle.

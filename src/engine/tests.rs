@@ -390,6 +390,28 @@ fn batch_sizes_follow_the_pacing() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn an_unanswered_submission_settles_from_the_end_of_its_round_trip() {
+    // The round trip takes 5 s: the job may have been made at its very end, so the lookup by
+    // name waits the settle time (10 s) from then, not from the intent.
+    let w = World::new(&sweep(2, ""));
+    let mut fake = w.fake();
+    fake.seconds_each = Some((w.clock.clone(), 5.0));
+    fake.lose_answers = 1;
+    let mut e = w.engine(fake);
+    e.cycle().await.unwrap();
+    assert_eq!(e.active[&0].submitted, Some(1_005.0));
+    assert!(e.active[&0].is_intent());
+    // 9 s after the round trip ended: still settling, not looked up.
+    w.clock.advance(9.0);
+    e.reconcile().await.unwrap();
+    assert!(e.active[&0].is_intent());
+    w.clock.advance(1.0);
+    e.reconcile().await.unwrap();
+    assert!(!e.active[&0].is_intent(), "adopted once settled");
+    assert_eq!(e.sched.submitted.len(), 1, "and not submitted again");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn a_follower_stops_when_its_sweep_directory_is_removed() {
     let w = World::new(&sweep(3, ""));
     let mut e = w.engine(w.fake());

@@ -138,3 +138,47 @@ stdout_kv = true
     }
     assert_eq!(rows, POINTS);
 }
+
+#[test]
+fn a_batch_orphaned_by_kill_9_ends_before_its_jobs_are_looked_up_and_they_are_adopted() {
+    // Jobs show in bjobs 3 s after their bsub (settle 4 s says LSF may take that long). A
+    // launch is killed in the middle of one long submission batch; the bsub it had running
+    // still makes its job, and the batch ends; the resume looks the batch's jobs up by name
+    // (after the settle time, from the batch's end) and adopts them, none submitted again.
+    let sim = Sim::new(
+        "[[queue]]\nname = \"normal\"\nslots = 200\n\
+         [faults]\nlatency_ms = 40\nvisibility_delay_ms = 3000\n",
+    );
+    let file = sim.env.sweep(
+        "orphan.toml",
+        "name = \"orphan\"\nbackend = \"lsf\"\ncommand = \"true\"\n\
+         [grid]\ni = { start = 0, stop = 120 }\n\
+         [lsf]\nqueue = \"normal\"\nsubmit_parallel = 1\nsettle = 4\npoll_min = 0.3\npoll_max = 1\n",
+    );
+    let mut launch = sim.spawn(&["launch", file.to_str().unwrap()]);
+    let start = Instant::now();
+    while sim.calls_of("bsub").len() < 30 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the batch never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    launch.kill().expect("kill -9");
+    let _ = launch.wait();
+    let during = sim.calls_of("bsub").len();
+    let out = sim.run(&["resume", "orphan"]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stderr).contains("adopted"),
+        "the killed batch's jobs are adopted: {}",
+        text(&out.stderr)
+    );
+    let calls = sim.calls_of("bsub");
+    assert!(
+        during < 120,
+        "the batch had ended before the kill ({during} bsubs): nothing was orphaned"
+    );
+    crate::harness::assert_one_job_per_point(&calls, 120);
+    assert_eq!(sim.status_json("orphan")["counts"]["done"], 120);
+}

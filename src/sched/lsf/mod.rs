@@ -198,6 +198,38 @@ pub(crate) fn locked(lock: &str, generation: u64, script: &str) -> String {
     s
 }
 
+/// A submission batch under the lock ([`locked`]) that, however it ends, leaves the time it
+/// ended in `LOCK.end`, for [`locked_lookup`].
+pub(crate) fn locked_submission(lock: &str, generation: u64, script: &str) -> String {
+    let end = shell::quote(&format!("{lock}.end")).into_owned();
+    locked(
+        lock,
+        generation,
+        &format!(
+            "(\n{script}\n)\nbsw_rc=$?\n\
+             date +%s > {end}.tmp 2>/dev/null && mv -f {end}.tmp {end}\nexit $bsw_rc\n"
+        ),
+    )
+}
+
+/// A lookup by name under the lock ([`locked`]) that first lets the scheduler settle after the
+/// last submission batch: a batch orphaned by a crash may have ended a moment ago (the lock
+/// made the lookup wait for it), and the scheduler may not list its last jobs yet although
+/// their intents are older than `settle`. Whole seconds, rounded up.
+pub(crate) fn locked_lookup(lock: &str, generation: u64, settle: f64, script: &str) -> String {
+    let end = shell::quote(&format!("{lock}.end")).into_owned();
+    let wait = settle.max(0.0).ceil() as u64 + 1;
+    locked(
+        lock,
+        generation,
+        &format!(
+            "bsw_e=; read -r bsw_e 2>/dev/null < {end}\n\
+             case $bsw_e in ''|*[!0-9]*) ;; *) bsw_w=$((bsw_e + {wait} - $(date +%s))); \
+             if [ \"$bsw_w\" -gt 0 ]; then sleep \"$bsw_w\"; fi;; esac\n{script}"
+        ),
+    )
+}
+
 /// The script prelude that unpacks a batch's job scripts into `upload_to` on a remote cluster,
 /// and the archive for its stdin (nothing when the cluster is this machine, `None`). Slurm's
 /// scheduler shares it.
@@ -443,7 +475,7 @@ impl<T: Transport> LsfScheduler<T> {
             said: crate::error_chain(&e),
         })?;
         Ok((
-            locked(
+            locked_submission(
                 &self.submit_lock,
                 self.generation,
                 &format!("{prelude}{body}"),
@@ -738,9 +770,10 @@ impl<T: Transport> Scheduler for LsfScheduler<T> {
         argv.extend(self.bjobs_args(&[]));
         argv.extend(["-J".to_string(), self.name_pattern.clone()]);
         // Under the submit lock: a batch still submitting (orphaned by a crash) ends first.
-        let script = locked(
+        let script = locked_lookup(
             &self.submit_lock,
             self.generation,
+            self.profile.settle,
             &batch_script(&[command_line(&argv)], None),
         );
         let framed = self.run_framed(&script, 1).await?;

@@ -51,6 +51,58 @@ fn a_batch_of_an_earlier_bsweep_does_not_run_after_a_later_one_took_over() {
 }
 
 #[test]
+fn a_lookup_lets_the_scheduler_settle_after_the_last_submission_batch_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir
+        .path()
+        .join("submit.lock")
+        .to_string_lossy()
+        .into_owned();
+    let run = |script: String| {
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            t.elapsed(),
+        )
+    };
+    // No batch ever ran: the lookup goes at once.
+    let (code, said, took) = run(locked_lookup(&lock, 0, 30.0, "echo looked"));
+    assert_eq!((code, said.as_str()), (Some(0), "looked\n"));
+    assert!(took.as_secs() < 30, "{took:?}");
+    // A batch that exits early still marks its end, and keeps its exit status.
+    let (code, said, _) = run(locked_submission(&lock, 0, "echo submitted; exit 4"));
+    assert_eq!((code, said.as_str()), (Some(4), "submitted\n"));
+    let end: u64 = std::fs::read_to_string(format!("{lock}.end"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Right after it, a lookup waits out the settle time: 1.2 s rounded up, and a second more
+    // for the rounding of the second the batch ended in.
+    let (code, said, took) = run(locked_lookup(&lock, 0, 1.2, "echo looked"));
+    assert_eq!((code, said.as_str()), (Some(0), "looked\n"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        now >= end + 2,
+        "looked up at {now}, the batch ended at {end}"
+    );
+    assert!(took.as_millis() >= 900, "{took:?}");
+    // A batch long over: no wait.
+    std::fs::write(format!("{lock}.end"), format!("{}\n", end - 100)).unwrap();
+    let (_, _, took) = run(locked_lookup(&lock, 0, 30.0, "echo looked"));
+    assert!(took.as_secs() < 30, "{took:?}");
+}
+
+#[test]
 fn lsf_commands_give_up_reaching_down_daemons_unless_the_user_said_otherwise() {
     let tries = |env: Option<&str>| {
         let mut c = std::process::Command::new("bash");

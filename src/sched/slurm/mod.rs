@@ -19,7 +19,7 @@ use self::parse::{
     BuildError, Class, ErrorKind, QueryError, SACCT_FIELDS, SQUEUE_FIELDS, SacctRecord,
     SbatchError, SlurmJobId, SqueueRecord,
 };
-use super::lsf::{locked, said, upload};
+use super::lsf::{locked_lookup, locked_submission, said, upload};
 use super::{
     Accepted, Dialect, JobRef, PollOpts, Profile, SchedError, Scheduler, Seen, Submission,
     SubmitError,
@@ -426,9 +426,10 @@ impl<T: Transport> SlurmScheduler<T> {
             }
         }
         // Under the submit lock: a batch still submitting (orphaned by a crash) ends first.
-        let script = locked(
+        let script = locked_lookup(
             &self.submit_lock,
             self.generation,
+            self.profile.settle,
             &batch_script(&cmds, None),
         );
         let framed = self.run(&script, b"", cmds.len()).await?;
@@ -576,7 +577,7 @@ impl<T: Transport> Scheduler for SlurmScheduler<T> {
                 return vec![Err(e); batch.len()];
             }
         };
-        let script = locked(
+        let script = locked_submission(
             &self.submit_lock,
             self.generation,
             &format!("{prelude}{}", batch_script(&cmds, self.pause)),
