@@ -36,6 +36,24 @@ fn create(home: &Home, name: &str, n: u64) -> Result<Store, StoreError> {
 }
 
 #[test]
+fn the_creation_time_reads_back_to_the_bit() {
+    // It is half of the key marking the sweep's remote directory as its own: a time one ulp
+    // off made `delete` keep a directory it had made (this one did, with serde_json's default
+    // float parser).
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::new(tmp.path().to_path_buf());
+    let created = 1_796_000_238.380_290_3;
+    let m = SweepMeta {
+        created,
+        ..meta("t", 1)
+    };
+    drop(Store::create(&home, m, [point(0)], "launch", &mut |_| {}).unwrap());
+    let store = Store::open(&home, "t", "status").unwrap();
+    assert_eq!(store.meta().created.to_bits(), created.to_bits());
+    assert_eq!(store.meta().created.to_string(), "1796000238.3802903");
+}
+
+#[test]
 fn create_reopen_and_refuse_second_writer() {
     let tmp = tempfile::tempdir().unwrap();
     let home = Home::new(tmp.path().to_path_buf());
