@@ -12,17 +12,21 @@ pub fn now_ms() -> u64 {
 }
 
 /// Starts `cmd` in its own session with stdio on /dev/null and does not wait for it, so the
-/// calling command (bsub, bjobs) returns at once and its pipes close.
+/// calling command (bsub, bjobs) returns at once and its pipes close. SIGINT and SIGQUIT go
+/// back to their defaults: LSF's daemons start jobs that way, while a bsub run from a
+/// background shell (`cmd &`) has them ignored, and its jobs would then outlive bkill's SIGINT.
 pub fn spawn_detached(cmd: &mut Command) -> std::io::Result<u32> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no Rust state.
+    // SAFETY: setsid and signal are async-signal-safe and touch no Rust state.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
             Ok(())
         });
     }
