@@ -5,22 +5,31 @@ use super::parse::Outcome;
 use super::*;
 use crate::model::Cause;
 
+/// A submit lock's path in `dir`, as the lock scripts take it.
+fn lock_in(dir: &tempfile::TempDir) -> String {
+    dir.path()
+        .join("submit.lock")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs a script with bash, as a transport would.
+fn bash(script: &str) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_batch_of_an_earlier_bsweep_does_not_run_after_a_later_one_took_over() {
     let dir = tempfile::tempdir().unwrap();
-    let lock = dir
-        .path()
-        .join("submit.lock")
-        .to_string_lossy()
-        .into_owned();
+    let lock = lock_in(&dir);
     let ran = dir.path().join("ran");
     let run = |generation: u64, what: &str| {
         let body = format!("echo {what} >> {}", ran.display());
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(locked(&lock, generation, &body))
-            .output()
-            .unwrap();
+        let out = bash(&locked(&lock, generation, &body));
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -53,18 +62,10 @@ fn a_batch_of_an_earlier_bsweep_does_not_run_after_a_later_one_took_over() {
 #[test]
 fn a_lookup_lets_the_scheduler_settle_after_the_last_submission_batch_ended() {
     let dir = tempfile::tempdir().unwrap();
-    let lock = dir
-        .path()
-        .join("submit.lock")
-        .to_string_lossy()
-        .into_owned();
+    let lock = lock_in(&dir);
     let run = |script: String| {
         let t = std::time::Instant::now();
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
+        let out = bash(&script);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
